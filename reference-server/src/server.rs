@@ -1,0 +1,374 @@
+//! Listeners and connections: the I/O around [`Session`]. Every read has a deadline (the
+//! autologout timer, RFC 1939 §3), every write a timeout, every line a length cap; a
+//! connection that misbehaves is answered -ERR or closed, and the others go on.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pop3_proto::line::{split_line, LineError};
+use pop3_proto::multiline::Stuffer;
+use pop3_proto::Decoded;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+
+use crate::fault::Faults;
+use crate::lock::LockTable;
+use crate::maildrop::Store;
+use crate::session::{Context, Output, Session};
+use crate::users::Users;
+
+/// How the server behaves. [`Config::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Accounts.
+    pub users: Users,
+    /// Where maildrops live.
+    pub store: Arc<dyn Store>,
+    /// Host name for the greeting timestamp.
+    pub hostname: String,
+    /// TLS identity for STLS and the implicit-TLS listener; `None` disables both.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Allow USER/PASS, PLAIN and LOGIN without TLS (off by default, RFC 5034 §4).
+    pub allow_plaintext_auth: bool,
+    /// The autologout timer: idle time before the server closes the connection without
+    /// entering UPDATE (RFC 1939 §3: at least 10 minutes; default 10 minutes).
+    pub autologout: Duration,
+    /// Time allowed for each write and flush.
+    pub write_timeout: Duration,
+    /// Time allowed for a TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Most connections served at once; more are answered `-ERR [SYS/TEMP]` and closed.
+    pub max_connections: usize,
+    /// Deliberate defects (none by default).
+    pub faults: Faults,
+}
+
+impl Config {
+    /// Defaults around `users` and `store`: no TLS, plaintext auth refused, 10-minute
+    /// autologout, 30-second write and handshake timeouts, 512 connections.
+    pub fn new(users: Users, store: Arc<dyn Store>) -> Config {
+        Config {
+            users,
+            store,
+            hostname: "localhost".to_owned(),
+            tls: None,
+            allow_plaintext_auth: false,
+            autologout: Duration::from_secs(600),
+            write_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            faults: Faults::none(),
+        }
+    }
+}
+
+/// A server running on the current tokio runtime.
+#[derive(Debug)]
+pub struct RunningServer {
+    plain: Option<SocketAddr>,
+    implicit_tls: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Binds the listeners (plain with STLS, and implicit TLS if `tls_addr` is given; an
+    /// implicit-TLS listener needs `config.tls`) and starts accepting.
+    pub async fn start(
+        config: Config,
+        plain_addr: Option<SocketAddr>,
+        tls_addr: Option<SocketAddr>,
+    ) -> io::Result<RunningServer> {
+        if tls_addr.is_some() && config.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an implicit-TLS listener needs a TLS certificate",
+            ));
+        }
+        let ctx = Arc::new(Context {
+            users: config.users.clone(),
+            store: config.store.clone(),
+            locks: LockTable::default(),
+            hostname: config.hostname.clone(),
+            allow_plaintext_auth: config.allow_plaintext_auth,
+            stls_available: config.tls.is_some(),
+            faults: config.faults.clone(),
+        });
+        let shared = Arc::new(Shared {
+            ctx,
+            acceptor: config.tls.clone().map(TlsAcceptor::from),
+            limits: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut bound = [None, None];
+        for (slot, addr, implicit) in [(0, plain_addr, false), (1, tls_addr, true)] {
+            let Some(addr) = addr else { continue };
+            let listener = TcpListener::bind(addr).await?;
+            bound[slot] = Some(listener.local_addr()?);
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                shared.clone(),
+                implicit,
+                stopped.clone(),
+            )));
+        }
+        Ok(RunningServer {
+            plain: bound[0],
+            implicit_tls: bound[1],
+            stop,
+            tasks,
+        })
+    }
+
+    /// The plain (STLS-capable) listener's address.
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.plain
+    }
+
+    /// The implicit-TLS listener's address.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.implicit_tls
+    }
+
+    /// Stops accepting; sessions already running finish on their own.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs until the listeners stop (for `conform serve`).
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+struct Shared {
+    ctx: Arc<Context>,
+    acceptor: Option<TlsAcceptor>,
+    limits: Arc<Semaphore>,
+    config: Config,
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    implicit: bool,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((tcp, _peer)) = accepted else {
+            // EMFILE and friends: back off briefly instead of spinning
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let Ok(permit) = shared.limits.clone().try_acquire_owned() else {
+                let mut tcp = tcp;
+                let _ = timeout(
+                    shared.config.write_timeout,
+                    tcp.write_all(b"-ERR [SYS/TEMP] too many connections, try later\r\n"),
+                )
+                .await;
+                return;
+            };
+            let _ = serve_connection(&shared, tcp, implicit).await;
+            drop(permit);
+        });
+    }
+}
+
+/// How a run of the line loop ended.
+enum Exit {
+    /// The session asked to close, or the client went away, or the autologout timer fired.
+    Closed,
+    /// STLS was accepted: start TLS on the raw stream.
+    StartTls,
+}
+
+async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -> io::Result<()> {
+    let cfg = &shared.config;
+    if implicit {
+        let acceptor = shared
+            .acceptor
+            .as_ref()
+            .expect("implicit TLS needs an acceptor");
+        let mut tls = timeout(cfg.handshake_timeout, acceptor.accept(tcp))
+            .await
+            .map_err(|_| io::ErrorKind::TimedOut)??;
+        let (session, greeting) = Session::new(shared.ctx.clone(), true);
+        let mut conn = Connection::new(session, cfg);
+        conn.run(&mut tls, Some(greeting)).await?;
+        return Ok(());
+    }
+    let (session, greeting) = Session::new(shared.ctx.clone(), false);
+    let mut conn = Connection::new(session, cfg);
+    if let Exit::StartTls = conn.run(&mut tcp, Some(greeting)).await? {
+        // RFC 2595 §4 / CVE-2011-0411: whatever the client pipelined in plaintext after STLS
+        // is discarded, never executed inside TLS.
+        conn.buf.clear();
+        conn.skipping = false;
+        let acceptor = shared
+            .acceptor
+            .as_ref()
+            .expect("STLS offered only with TLS");
+        let mut tls = timeout(cfg.handshake_timeout, acceptor.accept(tcp))
+            .await
+            .map_err(|_| io::ErrorKind::TimedOut)??;
+        conn.session.tls_started();
+        conn.run(&mut tls, None).await?;
+    }
+    Ok(())
+}
+
+/// Bytes of a message stuffed per write.
+const CHUNK: usize = 64 * 1024;
+
+struct Connection<'a> {
+    session: Session,
+    cfg: &'a Config,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    skipping: bool,
+}
+
+impl<'a> Connection<'a> {
+    fn new(session: Session, cfg: &'a Config) -> Connection<'a> {
+        Connection {
+            session,
+            cfg,
+            buf: Vec::with_capacity(1024),
+            out: Vec::with_capacity(CHUNK + 1024),
+            skipping: false,
+        }
+    }
+
+    async fn flush<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> io::Result<()> {
+        if !self.out.is_empty() {
+            timeout(self.cfg.write_timeout, stream.write_all(&self.out))
+                .await
+                .map_err(|_| io::ErrorKind::TimedOut)??;
+            self.out.clear();
+        }
+        timeout(self.cfg.write_timeout, stream.flush())
+            .await
+            .map_err(|_| io::ErrorKind::TimedOut)?
+    }
+
+    /// Serves lines until the session closes, the client leaves, or STLS is accepted.
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        greeting: Option<Vec<u8>>,
+    ) -> io::Result<Exit> {
+        if let Some(g) = greeting {
+            self.out.extend_from_slice(&g);
+            self.flush(stream).await?;
+        }
+        loop {
+            // Answer every complete line already buffered (pipelining, RFC 2449 §6.6),
+            // then flush once.
+            loop {
+                let output = match self.next_output() {
+                    Some(o) => o,
+                    None => break,
+                };
+                match output {
+                    Output::Reply(r) => self.out.extend_from_slice(&r),
+                    Output::Message { head, content } => {
+                        self.out.extend_from_slice(&head);
+                        let mut stuffer = Stuffer::new();
+                        for chunk in content.chunks(CHUNK) {
+                            stuffer.feed(chunk, &mut self.out);
+                            if self.out.len() >= CHUNK {
+                                self.flush(stream).await?;
+                            }
+                        }
+                        stuffer.finish(&mut self.out);
+                    }
+                    Output::StartTls(r) => {
+                        self.out.extend_from_slice(&r);
+                        self.flush(stream).await?;
+                        return Ok(Exit::StartTls);
+                    }
+                    Output::Close(r) => {
+                        self.out.extend_from_slice(&r);
+                        self.flush(stream).await?;
+                        let _ = timeout(self.cfg.write_timeout, stream.shutdown()).await;
+                        return Ok(Exit::Closed);
+                    }
+                }
+            }
+            self.flush(stream).await?;
+            // The autologout timer (RFC 1939 §3): on expiry, close without UPDATE and
+            // without a response.
+            match timeout(self.cfg.autologout, stream.read_buf(&mut self.buf)).await {
+                Err(_) | Ok(Ok(0)) => return Ok(Exit::Closed),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// The session's answer to the next complete line in the buffer, if there is one.
+    fn next_output(&mut self) -> Option<Output> {
+        loop {
+            if self.skipping {
+                // the rest of an over-long line: drop it up to its LF
+                match memchr::memchr(b'\n', &self.buf) {
+                    Some(lf) => {
+                        self.buf.drain(..=lf);
+                        self.skipping = false;
+                    }
+                    None => {
+                        self.buf.clear();
+                        return None;
+                    }
+                }
+                continue;
+            }
+            let max = self.session.max_line();
+            return match split_line(&self.buf, max) {
+                Ok(Decoded::Complete(line, used)) => {
+                    let out = self.session.handle_line(line);
+                    self.buf.drain(..used);
+                    Some(out)
+                }
+                Ok(Decoded::Incomplete) => None,
+                Err(e @ LineError::BareLineFeed { consumed }) => {
+                    self.buf.drain(..consumed);
+                    Some(self.session.handle_bad_line(&e))
+                }
+                Err(e @ LineError::TooLong { .. }) => {
+                    match memchr::memchr(b'\n', &self.buf) {
+                        Some(lf) => {
+                            self.buf.drain(..=lf);
+                        }
+                        None => {
+                            self.buf.clear();
+                            self.skipping = true;
+                        }
+                    }
+                    Some(self.session.handle_bad_line(&e))
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! The session replayed line by line, in-process: the RFC 1939 §7 and §10 examples and the
+//! behaviour the RFCs require in each state.
+
+use super::*;
+use crate::maildrop::MemoryStore;
+
+const STAMP: &str = "<1896.697170952@dbc.mtview.ca.us>";
+
+/// A message whose CRLF size is exactly `size` octets (RFC 1939 §10 uses 120 and 200).
+fn message_of(size: usize, tag: &str) -> Vec<u8> {
+    let mut m = format!("Subject: {tag}\n\n").into_bytes();
+    let mut wire = m.len() + 2;
+    while wire + 12 <= size {
+        m.extend_from_slice(b"12345678\n");
+        wire += 10;
+    }
+    match size - wire {
+        0 => {}
+        1 => {
+            m.pop();
+            m.extend_from_slice(b"9\n");
+        }
+        pad => {
+            m.extend(std::iter::repeat_n(b'x', pad - 2));
+            m.push(b'\n');
+        }
+    }
+    assert_eq!(pop3_proto::multiline::wire_size(&m), size as u64);
+    m
+}
+
+struct Harness {
+    ctx: Arc<Context>,
+    store: MemoryStore,
+}
+
+impl Harness {
+    fn new(plaintext: bool, stls: bool) -> Harness {
+        let store = MemoryStore::new();
+        store.deliver("mrose", message_of(120, "first"));
+        store.deliver("mrose", message_of(200, "second"));
+        let mut users = Users::new();
+        users.insert("mrose", "tanstaaf");
+        users.insert("tim", "tanstaaftanstaaf");
+        let ctx = Arc::new(Context {
+            users,
+            store: Arc::new(store.clone()),
+            locks: LockTable::default(),
+            hostname: "dbc.mtview.ca.us".into(),
+            allow_plaintext_auth: plaintext,
+            stls_available: stls,
+            faults: Faults::none(),
+        });
+        Harness { ctx, store }
+    }
+
+    fn session(&self) -> Transcript {
+        let (session, greeting) = Session::with_timestamp(self.ctx.clone(), false, STAMP.into());
+        let mut t = Transcript {
+            session,
+            log: String::new(),
+        };
+        t.server(&greeting);
+        t
+    }
+}
+
+struct Transcript {
+    session: Session,
+    log: String,
+}
+
+impl Transcript {
+    fn server(&mut self, bytes: &[u8]) {
+        for line in String::from_utf8_lossy(bytes).split_inclusive("\r\n") {
+            self.log.push_str("S: ");
+            self.log.push_str(line.trim_end_matches("\r\n"));
+            self.log.push('\n');
+        }
+    }
+
+    /// Sends one line and returns what the server answered, rendered as on the wire.
+    fn send(&mut self, line: &str) -> String {
+        self.log.push_str(&format!("C: {line}\n"));
+        let before = self.log.len();
+        let out = self.session.handle_line(line.as_bytes());
+        let bytes = match out {
+            Output::Reply(r) | Output::StartTls(r) | Output::Close(r) => r,
+            Output::Message { mut head, content } => {
+                let mut s = pop3_proto::Stuffer::new();
+                s.feed(&content, &mut head);
+                s.finish(&mut head);
+                head
+            }
+        };
+        self.server(&bytes);
+        self.log[before..].to_owned()
+    }
+
+    fn ok(&mut self, line: &str) -> String {
+        let r = self.send(line);
+        assert!(r.starts_with("S: +OK"), "{line} -> {r}");
+        r
+    }
+
+    fn err(&mut self, line: &str) -> String {
+        let r = self.send(line);
+        assert!(r.starts_with("S: -ERR"), "{line} -> {r}");
+        r
+    }
+}
+
+/// RFC 1939 §10, the example POP3 session, with the APOP digest of §7.
+#[test]
+fn rfc1939_section10_example_session() {
+    let h = Harness::new(false, false);
+    let mut t = h.session();
+    t.ok("APOP mrose c4c9334bac560ecc979e58001b3e22fb");
+    assert_eq!(t.ok("STAT"), "S: +OK 2 320\n");
+    assert_eq!(
+        t.ok("LIST"),
+        "S: +OK 2 messages (320 octets)\nS: 1 120\nS: 2 200\nS: .\n"
+    );
+    let retr = t.ok("RETR 1");
+    assert!(retr.starts_with("S: +OK 120 octets\nS: Subject: first\n"));
+    assert!(retr.ends_with("S: .\n"));
+    assert_eq!(t.ok("DELE 1"), "S: +OK message 1 deleted\n");
+    t.ok("RETR 2");
+    t.ok("DELE 2");
+    assert!(t.ok("QUIT").contains("0 messages left"));
+    assert_eq!(h.store.count("mrose"), 0);
+    insta::assert_snapshot!("rfc1939_section10", t.log);
+}
+
+/// RFC 1939 §7: USER/PASS, and the gaps DELE leaves in LIST (numbers are never reused).
+#[test]
+fn dele_leaves_gaps_and_rset_restores() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    t.ok("DELE 1");
+    assert_eq!(
+        t.ok("LIST"),
+        "S: +OK 1 messages (200 octets)\nS: 2 200\nS: .\n"
+    );
+    assert_eq!(t.err("LIST 1"), "S: -ERR message already deleted\n");
+    t.err("RETR 1");
+    t.err("DELE 1");
+    t.err("TOP 1 0");
+    t.err("UIDL 1");
+    assert_eq!(t.ok("STAT"), "S: +OK 1 200\n");
+    assert_eq!(
+        t.ok("RSET"),
+        "S: +OK maildrop has 2 messages (320 octets)\n"
+    );
+    assert_eq!(t.ok("STAT"), "S: +OK 2 320\n");
+    t.err("LIST 0");
+    t.err("LIST 3");
+    t.err("RETR 4294967295");
+    t.err("RETR 4294967296");
+    t.ok("QUIT");
+    assert_eq!(h.store.count("mrose"), 2);
+}
+
+#[test]
+fn commands_in_the_wrong_state_are_refused() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    for c in [
+        "STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "TOP 1 0", "UIDL",
+    ] {
+        assert!(
+            t.err(c).contains("not valid in the AUTHORIZATION state"),
+            "{c}"
+        );
+    }
+    t.err("PASS tanstaaf");
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    for c in [
+        "USER mrose",
+        "PASS x",
+        "APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+        "AUTH PLAIN",
+        "STLS",
+        "UTF8",
+    ] {
+        assert!(
+            t.err(c).contains("not valid in the TRANSACTION state"),
+            "{c}"
+        );
+    }
+    t.ok("NOOP");
+}
+
+#[test]
+fn quit_in_authorization_does_not_enter_update() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    assert!(matches!(t.session.handle_line(b"QUIT"), Output::Close(_)));
+    assert_eq!(h.store.count("mrose"), 2);
+}
+
+#[test]
+fn a_dropped_session_applies_no_deletion_and_frees_the_lock() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    t.ok("DELE 1");
+    let mut second = h.session();
+    second.ok("USER mrose");
+    assert_eq!(
+        second.err("PASS tanstaaf"),
+        "S: -ERR [IN-USE] maildrop already locked\n"
+    );
+    drop(t);
+    assert_eq!(h.store.count("mrose"), 2);
+    second.ok("USER mrose");
+    second.ok("PASS tanstaaf");
+}
+
+#[test]
+fn top_sends_headers_blank_line_and_n_lines() {
+    let m = b"A: 1\nB: 2\n\nl1\nl2\nl3\n";
+    assert_eq!(top_cut(m, 0), 11);
+    assert_eq!(top_cut(m, 2), 17);
+    assert_eq!(top_cut(m, 99), m.len());
+    assert_eq!(top_cut(b"A: 1\r\n\r\nx\r\n", 0), 8);
+    assert_eq!(top_cut(b"no blank line\nat all", 5), 20);
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    assert_eq!(
+        t.ok("TOP 1 0"),
+        "S: +OK top of message follows\nS: Subject: first\nS: \nS: .\n"
+    );
+    assert_eq!(
+        t.ok("TOP 1 2"),
+        "S: +OK top of message follows\nS: Subject: first\nS: \nS: 12345678\nS: 12345678\nS: .\n"
+    );
+}
+
+#[test]
+fn uidl_is_stable_and_per_message() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    let all = t.ok("UIDL");
+    let one = t.ok("UIDL 2");
+    let uid2 = one.trim_end().rsplit(' ').next().unwrap().to_owned();
+    assert!(all.contains(&format!("S: 2 {uid2}\n")), "{all}");
+    t.ok("QUIT");
+    let mut again = h.session();
+    again.ok("USER mrose");
+    again.ok("PASS tanstaaf");
+    assert_eq!(again.ok("UIDL 2"), one);
+}
+
+#[test]
+fn bad_credentials_answer_auth_code() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    assert_eq!(
+        t.err("PASS wrong"),
+        "S: -ERR [AUTH] invalid user name or password\n"
+    );
+    t.err("PASS tanstaaf"); // USER must come again
+    t.err("APOP mrose 00000000000000000000000000000000");
+    t.err("APOP nobody c4c9334bac560ecc979e58001b3e22fb");
+    t.ok("APOP mrose c4c9334bac560ecc979e58001b3e22fb");
+}
+
+#[test]
+fn plaintext_is_refused_before_tls_unless_allowed() {
+    let h = Harness::new(false, true);
+    let mut t = h.session();
+    let capa = t.ok("CAPA");
+    assert!(
+        !capa.contains("S: USER\n")
+            && capa.contains("S: SASL CRAM-MD5\n")
+            && capa.contains("S: STLS\n"),
+        "{capa}"
+    );
+    assert!(t.err("USER mrose").contains("[AUTH]"));
+    t.err("PASS tanstaaf");
+    t.err("AUTH PLAIN AG1yb3NlAHRhbnN0YWFm");
+    t.err("AUTH LOGIN");
+    assert!(matches!(
+        t.session.handle_line(b"STLS"),
+        Output::StartTls(_)
+    ));
+    t.session.tls_started();
+    let capa = t.ok("CAPA");
+    assert!(
+        capa.contains("S: USER\n")
+            && capa.contains("S: SASL PLAIN LOGIN CRAM-MD5\n")
+            && !capa.contains("STLS"),
+        "{capa}"
+    );
+    t.err("STLS");
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+}
+
+#[test]
+fn capa_snapshot() {
+    let h = Harness::new(true, true);
+    let mut t = h.session();
+    t.ok("CAPA");
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    t.ok("CAPA");
+    insta::assert_snapshot!("capa_both_states", t.log);
+}
+
+/// RFC 5034 §4 and RFC 4616: PLAIN with and without initial response, `=`, `*`, bad base64.
+#[test]
+fn auth_plain() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    assert_eq!(
+        t.ok("AUTH"),
+        "S: +OK SASL mechanisms follow\nS: PLAIN\nS: LOGIN\nS: CRAM-MD5\nS: .\n"
+    );
+    t.err("AUTH PLAIN =");
+    t.err("AUTH PLAIN not*base64");
+    assert_eq!(t.send("AUTH PLAIN"), "S: + \n");
+    assert_eq!(t.err("*"), "S: -ERR AUTH cancelled\n");
+    assert_eq!(t.send("AUTH PLAIN"), "S: + \n");
+    t.err("%%%");
+    assert_eq!(t.session.state(), State::Authorization);
+    // authzid "ursel" for authcid "mrose": proxy authorization is not offered
+    let ursel = pop3_proto::auth::plain::Plain {
+        authzid: "ursel".into(),
+        authcid: "mrose".into(),
+        passwd: "tanstaaf".into(),
+    };
+    t.err(&format!("AUTH PLAIN {}", ursel.to_base64()));
+    let good = pop3_proto::auth::plain::Plain {
+        authzid: String::new(),
+        authcid: "mrose".into(),
+        passwd: "tanstaaf".into(),
+    };
+    t.send("AUTH PLAIN");
+    t.ok(&good.to_base64());
+    assert_eq!(t.session.state(), State::Transaction);
+    t.err("AUTH PLAIN"); // a second AUTH after success
+}
+
+/// RFC 2195 §2: CRAM-MD5 against the greeting-style challenge; LOGIN's two prompts.
+#[test]
+fn auth_cram_md5_and_login() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.err("AUTH CRAM-MD5 dGlt");
+    let challenge = t.send("AUTH CRAM-MD5");
+    let b64 = challenge
+        .trim_end()
+        .strip_prefix("S: + ")
+        .unwrap()
+        .to_owned();
+    let decoded = pop3_proto::auth::decode_base64(&b64).unwrap();
+    assert_eq!(decoded, STAMP.as_bytes());
+    t.err(&pop3_proto::auth::cram_md5::response_base64(
+        "tim", &decoded, "wrong",
+    ));
+    t.send("AUTH CRAM-MD5");
+    t.ok(&pop3_proto::auth::cram_md5::response_base64(
+        "tim",
+        &decoded,
+        "tanstaaftanstaaf",
+    ));
+    drop(t);
+
+    let mut t = h.session();
+    assert_eq!(t.send("AUTH LOGIN"), "S: + VXNlcm5hbWU6\n");
+    assert_eq!(t.send("bXJvc2U="), "S: + UGFzc3dvcmQ6\n");
+    t.ok("dGFuc3RhYWY=");
+}
+
+#[test]
+fn garbage_gets_err_and_then_a_hangup() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    t.err("");
+    t.err("XYZZY");
+    t.err("\u{1}\u{2}");
+    t.ok("NOOP".replace("NOOP", "CAPA").as_str());
+    for _ in 0..MAX_CONSECUTIVE_ERRORS - 1 {
+        assert!(matches!(t.session.handle_line(b"BAD!"), Output::Reply(_)));
+    }
+    assert!(matches!(t.session.handle_line(b"BAD!"), Output::Close(_)));
+}
+
+#[test]
+fn fault_renumbers_list_after_dele() {
+    let store = MemoryStore::new();
+    for i in 0..3 {
+        store.deliver("u", message_of(100 + i, "m"));
+    }
+    let mut users = Users::new();
+    users.insert("u", "p");
+    let ctx = Arc::new(Context {
+        users,
+        store: Arc::new(store),
+        locks: LockTable::default(),
+        hostname: "h".into(),
+        allow_plaintext_auth: true,
+        stls_available: false,
+        faults: Faults::none().with(Fault::ListRenumbersAfterDele),
+    });
+    let (session, _) = Session::with_timestamp(ctx, false, "<1.2@h>".into());
+    let mut t = Transcript {
+        session,
+        log: String::new(),
+    };
+    t.ok("USER u");
+    t.ok("PASS p");
+    t.ok("DELE 1");
+    assert_eq!(
+        t.ok("LIST"),
+        "S: +OK 2 messages (203 octets)\nS: 1 101\nS: 2 102\nS: .\n"
+    );
+}
