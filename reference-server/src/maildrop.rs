@@ -84,10 +84,13 @@ pub struct MemoryStore {
     inner: Arc<Mutex<MemoryInner>>,
 }
 
+/// A stored message: its unique-id and its bytes.
+type Stored = (String, Arc<Vec<u8>>);
+
 #[derive(Debug, Default)]
 struct MemoryInner {
     next_uid: u64,
-    boxes: HashMap<String, Vec<(String, Arc<Vec<u8>>)>>,
+    boxes: HashMap<String, Vec<Stored>>,
 }
 
 impl MemoryStore {
@@ -144,7 +147,7 @@ impl Store for MemoryStore {
 struct MemoryMaildrop {
     store: MemoryStore,
     user: String,
-    messages: Vec<(String, Arc<Vec<u8>>)>,
+    messages: Vec<Stored>,
     info: Vec<MessageInfo>,
 }
 

@@ -285,11 +285,7 @@ impl<'a> Connection<'a> {
         loop {
             // Answer every complete line already buffered (pipelining, RFC 2449 §6.6),
             // then flush once.
-            loop {
-                let output = match self.next_output() {
-                    Some(o) => o,
-                    None => break,
-                };
+            while let Some(output) = self.next_output() {
                 match output {
                     Output::Reply(r) => self.out.extend_from_slice(&r),
                     Output::Message { head, content } => {

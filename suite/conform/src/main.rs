@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Commands {
     /// Run the bundled reference POP3 server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Write the standard fixture maildrop into a Maildir a target serves.
     Seed(seed::SeedArgs),
 }
@@ -29,7 +29,7 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Serve(args) => serve::run(args),
+        Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(args),
     };
     match result {
