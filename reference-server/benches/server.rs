@@ -26,7 +26,9 @@ async fn server(store: MemoryStore) -> RunningServer {
     users.insert(USER, PASSWORD);
     let mut c = Config::new(users, Arc::new(store));
     c.allow_plaintext_auth = true;
-    RunningServer::start(c, Some("127.0.0.1:0".parse().unwrap()), None).await.unwrap()
+    RunningServer::start(c, Some("127.0.0.1:0".parse().unwrap()), None)
+        .await
+        .unwrap()
 }
 
 async fn expect_ok(r: &mut BufReader<TcpStream>, line: &mut String) {
@@ -77,7 +79,10 @@ fn retr(c: &mut Criterion) {
     let mut m = b"Subject: ten megabytes\n\n".to_vec();
     let mut i = 0u64;
     while m.len() < 10_000_000 {
-        m.extend_from_slice(format!("{i:08} an ordinary body line of a large message, about 70 octets\n").as_bytes());
+        m.extend_from_slice(
+            format!("{i:08} an ordinary body line of a large message, about 70 octets\n")
+                .as_bytes(),
+        );
         i += 1;
     }
     let size = pop3_proto::multiline::wire_size(&m);
@@ -91,7 +96,8 @@ fn retr(c: &mut Criterion) {
     g.bench_function("RETR 10MB", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                let mut r = BufReader::with_capacity(1 << 16, TcpStream::connect(addr).await.unwrap());
+                let mut r =
+                    BufReader::with_capacity(1 << 16, TcpStream::connect(addr).await.unwrap());
                 let mut line = String::new();
                 expect_ok(&mut r, &mut line).await;
                 r.get_mut()

@@ -112,6 +112,15 @@ impl MemoryStore {
         uid
     }
 
+    /// Replaces `user`'s maildrop with `messages` (fresh unique-ids), e.g. to restore the
+    /// fixture after a case deleted from it.
+    pub fn replace<M: Into<Vec<u8>>>(&self, user: &str, messages: impl IntoIterator<Item = M>) {
+        self.inner.lock().expect("store lock").boxes.remove(user);
+        for m in messages {
+            self.deliver(user, m);
+        }
+    }
+
     /// How many messages `user` has now.
     pub fn count(&self, user: &str) -> usize {
         let inner = self.inner.lock().expect("store lock");

@@ -125,32 +125,6 @@ fn multi(head: Vec<u8>, lines: impl IntoIterator<Item = String>) -> Vec<u8> {
     out
 }
 
-/// How many bytes of `message` TOP sends: the header, the blank line, and `lines` body lines
-/// (RFC 1939 §7). A message with no blank line is all header.
-pub fn top_cut(message: &[u8], lines: u32) -> usize {
-    let mut pos = 0;
-    let body = loop {
-        match memchr::memchr(b'\n', &message[pos..]) {
-            None => return message.len(),
-            Some(i) => {
-                let line = &message[pos..pos + i];
-                pos += i + 1;
-                if line.is_empty() || line == b"\r" {
-                    break pos;
-                }
-            }
-        }
-    };
-    let mut end = body;
-    for _ in 0..lines {
-        match memchr::memchr(b'\n', &message[end..]) {
-            Some(i) => end += i + 1,
-            None => return message.len(),
-        }
-    }
-    end
-}
-
 impl Session {
     /// A new session and its greeting, with an APOP timestamp unique to this connection
     /// (RFC 1939 §7: `<process-ID.clock@hostname>`).
@@ -601,7 +575,7 @@ impl Session {
             Command::Top { msg, lines } => match t.index(msg) {
                 Ok(i) => match t.maildrop.read(i) {
                     Ok(mut content) => {
-                        content.truncate(top_cut(&content, lines));
+                        content.truncate(pop3_proto::message::top_cut(&content, lines));
                         Output::Message {
                             head: ok("top of message follows"),
                             content,

@@ -224,6 +224,7 @@ fn a_dropped_session_applies_no_deletion_and_frees_the_lock() {
 
 #[test]
 fn top_sends_headers_blank_line_and_n_lines() {
+    use pop3_proto::message::top_cut;
     let m = b"A: 1\nB: 2\n\nl1\nl2\nl3\n";
     assert_eq!(top_cut(m, 0), 11);
     assert_eq!(top_cut(m, 2), 17);

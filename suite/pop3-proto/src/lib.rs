@@ -13,12 +13,14 @@
 //! | [`multiline`] | 1939 §3 | multi-line bodies and byte-stuffing, incremental |
 //! | [`capa`] | 2449 §5-§6, 2595 §4, 5034 §3, 6856 §2 | capability lines |
 //! | [`auth`] | 1939 §7, 2195, 4616, 5034, draft-murchison-sasl-login | APOP, CRAM-MD5, PLAIN, LOGIN |
+//! | [`message`] | 1939 §7, 5322 §2.1 | header/body split for TOP, CRLF form |
 //! | [`state`] | 1939 §3 | the session states |
 
 pub mod auth;
 pub mod capa;
 pub mod command;
 pub mod line;
+pub mod message;
 pub mod multiline;
 pub mod response;
 pub mod state;
