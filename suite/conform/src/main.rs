@@ -3,6 +3,7 @@
 //! Exit codes are [`exit`] constants; anyhow carries errors to `main`, which prints them.
 
 mod exit;
+mod run;
 mod seed;
 mod serve;
 
@@ -20,6 +21,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
+    /// Run scenarios against a POP3 server (the bundled one when no --target).
+    Run(Box<run::RunArgs>),
+    /// List every case: id, RFC section, level, title.
+    List(run::ListArgs),
     /// Run the bundled reference POP3 server.
     Serve(Box<serve::ServeArgs>),
     /// Write the standard fixture maildrop into a Maildir a target serves.
@@ -29,6 +34,8 @@ enum Commands {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Commands::Run(args) => run::run(*args),
+        Commands::List(args) => run::list(args),
         Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(args),
     };

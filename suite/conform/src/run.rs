@@ -1,0 +1,300 @@
+//! `conform run` and `conform list`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, ValueEnum};
+use reference_server::maildrop::MemoryStore;
+use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
+use runner::report::console::Console;
+use runner::report::junit::JUnit;
+use runner::{CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Target, TlsMode, Trust};
+use scenario::plan::{Case, Level};
+
+use crate::exit;
+
+/// TLS mode on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TlsArg {
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+    /// STLS before each case (RFC 2595).
+    Starttls,
+    /// Plain TCP.
+    None,
+}
+
+/// Level threshold on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    /// Only MUST failures fail the run (default).
+    Must,
+    /// MUST and SHOULD failures fail the run.
+    Should,
+    /// Every failure fails the run.
+    May,
+}
+
+/// Arguments of `conform run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (default: the bundled `scenarios/`).
+    paths: Vec<PathBuf>,
+    /// The server: HOST:PORT (995 = implicit TLS), pop3://HOST[:PORT], pop3s://HOST[:PORT].
+    /// Without it, the bundled reference server starts in-process on loopback.
+    #[arg(long, value_name = "TARGET")]
+    target: Option<String>,
+    /// Override the TLS mode the target implies.
+    #[arg(long, value_enum)]
+    tls: Option<TlsArg>,
+    /// Trust any server certificate (test servers with self-signed certificates).
+    #[arg(long)]
+    insecure: bool,
+    /// Trust the CA certificates in this PEM file instead of the platform roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca: Option<PathBuf>,
+    /// The user cases log in as (default with the bundled server: demo).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// The environment variable holding the password.
+    #[arg(long, value_name = "VAR", default_value = "CONFORM_PASSWORD")]
+    password_env: String,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Only cases whose id matches this glob (`*` matches anything).
+    #[arg(long, value_name = "GLOB")]
+    filter: Option<String>,
+    /// Which failures fail the run.
+    #[arg(long, value_enum, default_value = "must")]
+    level: LevelArg,
+    /// Cases run at once (cases that log in are serialised: the maildrop lock).
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Seconds allowed for each connect, read and write.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    timeout: u64,
+    /// Bundled server only: turn on a deliberate defect (to see the suite catch it).
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<Fault>,
+}
+
+/// Arguments of `conform list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Scenario files or folders (default: the bundled `scenarios/`).
+    paths: Vec<PathBuf>,
+}
+
+/// The scenarios folder: `./scenarios` if present, else the one in the source tree.
+fn default_paths() -> Vec<PathBuf> {
+    let here = Path::new("scenarios");
+    if here.is_dir() {
+        return vec![here.to_owned()];
+    }
+    vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")]
+}
+
+/// Loads cases, or prints the diagnostics and says exit 2.
+fn load(paths: &[PathBuf]) -> Result<Vec<Case>, u8> {
+    let paths = if paths.is_empty() {
+        default_paths()
+    } else {
+        paths.to_vec()
+    };
+    scenario::load_paths(&paths).map_err(|d| {
+        eprintln!("{d}");
+        exit::USAGE
+    })
+}
+
+pub fn list(args: ListArgs) -> anyhow::Result<u8> {
+    let cases = match load(&args.paths) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    for c in &cases {
+        println!(
+            "{:<48} {:<16} {:<6} {}",
+            c.id,
+            c.rfc.to_string(),
+            c.level.to_string(),
+            c.title
+        );
+    }
+    println!("{} cases", cases.len());
+    Ok(exit::OK)
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
+}
+
+/// Reporters fanned out from one event stream.
+struct Fanout(Vec<Box<dyn Reporter>>);
+
+impl Reporter for Fanout {
+    fn event(&mut self, event: &Event<'_>) {
+        for r in &mut self.0 {
+            r.event(event);
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let mut cases = match load(&args.paths) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    if let Some(f) = &args.filter {
+        cases.retain(|c| glob(f, &c.id));
+    }
+    if cases.is_empty() {
+        eprintln!("conform: no case selected");
+        return Ok(exit::USAGE);
+    }
+    if args.target.is_some() && !args.faults.is_empty() {
+        bail!("--fault applies to the bundled server only (drop --target)");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(run_async(args, cases))
+}
+
+async fn run_async(args: RunArgs, cases: Vec<Case>) -> anyhow::Result<u8> {
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let mut reseed: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>> = None;
+    let mut _server = None;
+    let (mut target, profile) = match &args.target {
+        Some(spec) => {
+            let target = Target::parse(spec)?;
+            let user = args
+                .user
+                .clone()
+                .context("--user is required with --target")?;
+            let password = std::env::var(&args.password_env).with_context(|| {
+                format!(
+                    "the password is read from ${} (see --password-env)",
+                    args.password_env
+                )
+            })?;
+            (target, Profile { user, password })
+        }
+        None => {
+            let user = args.user.clone().unwrap_or_else(|| "demo".into());
+            let password = "demo-password".to_owned();
+            let store = MemoryStore::new();
+            fixture::seed_memory(&store, &user);
+            let mut users = Users::new();
+            users.insert(&user, &password);
+            let mut config = Config::new(users, Arc::new(store.clone()));
+            config.allow_plaintext_auth = true;
+            config.faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+            let identity = tls::self_signed("localhost")?;
+            config.tls = Some(identity.config.clone());
+            let server = RunningServer::start(
+                config,
+                Some("127.0.0.1:0".parse()?),
+                Some("127.0.0.1:0".parse()?),
+            )
+            .await
+            .context("starting the bundled reference server")?;
+            let addr = match args.tls {
+                Some(TlsArg::Implicit) => server.tls_addr(),
+                _ => server.plain_addr(),
+            }
+            .expect("listener bound");
+            let seed_user = user.clone();
+            reseed = Some(Arc::new(move || {
+                store.replace(&seed_user, fixture::MESSAGES.iter().map(|m| m.to_vec()));
+                Ok(())
+            }));
+            let target = Target {
+                host: "localhost".into(),
+                port: addr.port(),
+                tls: TlsMode::None,
+                trust: Trust::Pem(identity.cert_pem.clone()),
+            };
+            _server = Some(server);
+            (target, Profile { user, password })
+        }
+    };
+    if args.target.is_some() {
+        target.trust = match (&args.ca, args.insecure) {
+            (Some(ca), _) => Trust::CaFile(ca.clone()),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::Platform,
+        };
+    }
+    if let Some(mode) = args.tls {
+        target.tls = match mode {
+            TlsArg::Implicit => TlsMode::Implicit,
+            TlsArg::Starttls => TlsMode::StartTls,
+            TlsArg::None => TlsMode::None,
+        };
+    }
+    let tls = match target.tls {
+        TlsMode::None => None,
+        _ => Some(target.client_config()?),
+    };
+    let env = CaseEnv {
+        target,
+        tls,
+        limits: runner::transport::Limits {
+            io_timeout: timeout,
+            ..Default::default()
+        },
+        profile,
+        fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
+    };
+    let threshold = match args.level {
+        LevelArg::Must => Level::Must,
+        LevelArg::Should => Level::Should,
+        LevelArg::May => Level::May,
+    };
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(std::io::stdout()))];
+    if let Some(path) = &args.junit {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        reporters.push(Box::new(JUnit::new(std::io::BufWriter::new(file))));
+    }
+    let config = RunConfig {
+        env,
+        jobs: args.jobs,
+        threshold,
+        reseed,
+    };
+    match runner::run(cases, config, &mut Fanout(reporters)).await {
+        Ok(summary) if summary.run_failures > 0 => Ok(exit::FAILED),
+        Ok(_) => Ok(exit::OK),
+        Err(RunError::NothingSelected) => {
+            eprintln!("conform: no case selected");
+            Ok(exit::USAGE)
+        }
+        Err(e @ RunError::Unreachable { .. }) => {
+            eprintln!("conform: {e}");
+            Ok(exit::UNREACHABLE)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The `conform` binary end to end: exit codes as DESIGN.md §2 documents them.
+
+use std::process::Command;
+
+fn conform() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_conform"));
+    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    c
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().expect("conform runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// With no target, the bundled server starts in-process and every case passes: exit 0.
+#[test]
+fn bundled_run_passes_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("out/junit.xml");
+    let (code, out, err) = run(conform().args(["run", "--junit"]).arg(&junit));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let last = out.lines().last().unwrap();
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 30, "{last}");
+    assert_eq!(last, format!("{passed} passed, 0 failed, 0 skipped"));
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), passed);
+    assert!(!xml.contains("<failure"));
+}
+
+/// A deliberate defect in the bundled server fails the right case: exit 1, named in JUnit.
+#[test]
+fn defect_fails_the_right_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let (code, out, _) = run(conform()
+        .args(["run", "--fault", "list-renumbers-after-dele", "--junit"])
+        .arg(&junit));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  MUST    rfc1939/5/dele-leaves-gaps"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    let failing = xml
+        .split("<testcase")
+        .find(|t| t.contains("<failure"))
+        .unwrap();
+    assert!(failing.contains("rfc1939/5/dele-leaves-gaps"), "{failing}");
+}
+
+/// A target that refuses connections: exit 3 with a one-line reason.
+#[test]
+fn refused_target_exits_3() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let (code, out, err) = run(conform()
+        .args([
+            "run",
+            "--target",
+            &format!("127.0.0.1:{port}"),
+            "--user",
+            "x",
+        ])
+        .env("CONFORM_PASSWORD", "x"));
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("unreachable") && err.contains("refused"),
+        "{err}"
+    );
+}
+
+/// A malformed scenario: exit 2 with file:line:col.
+#[test]
+fn malformed_scenario_exits_2_with_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.pop3");
+    std::fs::write(
+        &f,
+        "id: x\ntitle: t\nrfc: 1939 §4\nlevel: MUST\nrequirement: \"r\"\n---\nS: +OK {*\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(conform().arg("run").arg(&f));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("{}:7:8: error: unterminated", f.display())),
+        "{err}"
+    );
+}
+
+/// Zero cases selected is an error, never a pass.
+#[test]
+fn nothing_selected_exits_2() {
+    let (code, _, err) = run(conform().args(["run", "--filter", "no-such-case*"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no case selected"));
+}
+
+/// `conform list` prints every case with id, RFC section and level.
+#[test]
+fn list_prints_every_case() {
+    let (code, out, _) = run(conform().arg("list"));
+    assert_eq!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("rfc1939/7/apop-digest "))
+        .expect("listed");
+    assert!(
+        line.contains("RFC 1939 §7") && line.contains("MUST"),
+        "{line}"
+    );
+    let total: usize = out
+        .lines()
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(out.lines().count(), total + 1);
+}

@@ -1,0 +1,668 @@
+//! Runs one case's steps against the target and judges every server line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::bytes::Regex;
+use rustls::ClientConfig;
+use scenario::plan::{AExpr, Action, Assertion, BodyCheck, Case, Pattern, Piece, Span};
+
+use crate::target::{Profile, Target};
+use crate::transport::{Conn, Limits, Line, WireError};
+use crate::values::{eval, Bindings};
+
+/// Who wrote a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// The runner (client).
+    Client,
+    /// The target.
+    Server,
+    /// A note from the runner (TLS started, connection dropped, ...).
+    Note,
+}
+
+/// One line of a case's wire log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Time since the case started.
+    pub at: Duration,
+    /// Which session (0 = the first).
+    pub session: usize,
+    /// Direction.
+    pub dir: Dir,
+    /// The line, as text (control bytes escaped), credentials masked.
+    pub text: String,
+}
+
+/// Why a case did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, in words.
+    pub message: String,
+    /// What the step expected.
+    pub expected: String,
+    /// What the target did.
+    pub actual: String,
+    /// The step.
+    pub span: Span,
+}
+
+/// The outcome of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every step held.
+    Pass,
+    /// The target broke the requirement.
+    Fail(Failure),
+    /// Not run, with the reason.
+    Skip(String),
+    /// The target or the environment failed (connection refused, timeout, closed) so the
+    /// requirement could not be judged.
+    Error(Failure),
+}
+
+/// What a case needs to run.
+#[derive(Debug, Clone)]
+pub struct CaseEnv {
+    /// The target.
+    pub target: Target,
+    /// Its TLS configuration.
+    pub tls: Option<Arc<ClientConfig>>,
+    /// I/O limits.
+    pub limits: Limits,
+    /// The login.
+    pub profile: Profile,
+    /// The standard fixture's messages (for `B: fixture=` and `B: top=`).
+    pub fixture: Arc<Vec<Vec<u8>>>,
+}
+
+/// Escapes a line for a report: printable ASCII and UTF-8 as is, other bytes as `\xHH`.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Run<'a> {
+    env: &'a CaseEnv,
+    started: Instant,
+    sessions: Vec<Option<Conn>>,
+    vars: Bindings,
+    log: Vec<Entry>,
+    /// The last server line of each session was a SASL `+ ` continuation: mask the answer.
+    in_sasl: Vec<bool>,
+}
+
+enum StepError {
+    Fail(String, String, String),
+    Wire(WireError),
+}
+
+impl From<WireError> for StepError {
+    fn from(e: WireError) -> Self {
+        StepError::Wire(e)
+    }
+}
+
+fn fail<T>(
+    message: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+) -> Result<T, StepError> {
+    Err(StepError::Fail(
+        message.into(),
+        expected.into(),
+        actual.into(),
+    ))
+}
+
+impl Run<'_> {
+    fn note(&mut self, session: usize, dir: Dir, text: String) {
+        self.log.push(Entry {
+            at: self.started.elapsed(),
+            session,
+            dir,
+            text,
+        });
+    }
+
+    fn mask(&self, session: usize, line: &[u8]) -> String {
+        let text = printable(line);
+        if self.in_sasl.get(session).copied().unwrap_or(false) && line != b"*" {
+            return "*** (SASL response)".into();
+        }
+        let upper = text.to_ascii_uppercase();
+        let mut words: Vec<&str> = text.splitn(3, ' ').collect();
+        let masked = if upper.starts_with("PASS ") {
+            Some(format!("{} ***", words[0]))
+        } else if (upper.starts_with("APOP ") || upper.starts_with("AUTH ")) && words.len() == 3 {
+            words[2] = "***";
+            Some(words.join(" "))
+        } else {
+            None
+        };
+        let text = masked.unwrap_or(text);
+        if self.env.profile.password.is_empty() {
+            text
+        } else {
+            text.replace(&self.env.profile.password, "***")
+        }
+    }
+
+    fn conn(&mut self, session: usize) -> Result<&mut Conn, StepError> {
+        match self.sessions.get_mut(session).and_then(Option::as_mut) {
+            Some(c) => Ok(c),
+            None => Err(StepError::Wire(WireError::Closed)),
+        }
+    }
+
+    async fn read(&mut self, session: usize) -> Result<Line, StepError> {
+        let line = self.conn(session)?.read_line().await?;
+        let mut text = printable(&line.bytes);
+        if !line.crlf {
+            text.push_str("   <- bare LF");
+        }
+        self.note(session, Dir::Server, text);
+        if let Some(s) = self.in_sasl.get_mut(session) {
+            *s = line.bytes.starts_with(b"+ ") || line.bytes == b"+";
+        }
+        Ok(line)
+    }
+
+    /// Reads a line that a pattern step judges: a bare LF is a framing failure.
+    async fn read_judged(&mut self, session: usize, expected: &str) -> Result<Line, StepError> {
+        let line = self.read(session).await?;
+        if !line.crlf {
+            return fail(
+                "line ended with a bare LF; RFC 1939 §3 requires CRLF",
+                expected,
+                printable(&line.bytes),
+            );
+        }
+        Ok(line)
+    }
+
+    fn unread(&mut self, session: usize, line: Line) {
+        self.log.pop();
+        if let Ok(c) = self.conn(session) {
+            c.push_back(line);
+        }
+    }
+
+    async fn step(&mut self, session: usize, action: &Action) -> Result<(), StepError> {
+        match action {
+            Action::Send { template, crlf } => {
+                let mut bytes = Vec::new();
+                for piece in &template.pieces {
+                    match piece {
+                        scenario::plan::TemplatePiece::Literal(b) => bytes.extend_from_slice(b),
+                        scenario::plan::TemplatePiece::Expr(e) => match eval(e, &self.vars) {
+                            Ok(v) => bytes.extend_from_slice(&v),
+                            Err(err) => {
+                                return fail(err.to_string(), template.source.clone(), "(not sent)")
+                            }
+                        },
+                    }
+                }
+                let shown = self.mask(session, &bytes);
+                self.note(session, Dir::Client, shown);
+                if *crlf {
+                    bytes.extend_from_slice(b"\r\n");
+                }
+                if let Some(s) = self.in_sasl.get_mut(session) {
+                    *s = false;
+                }
+                self.conn(session)?.send(&bytes).await?;
+            }
+            Action::Expect(p) => {
+                let line = self.read_judged(session, &p.source).await?;
+                match matches(p, &line.bytes, &self.vars) {
+                    Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v)),
+                    None => {
+                        return fail(
+                            "line does not match",
+                            p.source.clone(),
+                            printable(&line.bytes),
+                        )
+                    }
+                }
+            }
+            Action::ExpectAnyOf(ps) => {
+                let expected = ps
+                    .iter()
+                    .map(|p| p.source.as_str())
+                    .collect::<Vec<_>>()
+                    .join("  |  ");
+                let line = self.read_judged(session, &expected).await?;
+                match ps.iter().find_map(|p| matches(p, &line.bytes, &self.vars)) {
+                    Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v)),
+                    None => {
+                        return fail(
+                            "line matches none of the alternatives",
+                            expected,
+                            printable(&line.bytes),
+                        )
+                    }
+                }
+            }
+            Action::ExpectUnordered(ps) => {
+                let mut unused: Vec<&Pattern> = ps.iter().collect();
+                for _ in 0..ps.len() {
+                    let expected = unused
+                        .iter()
+                        .map(|p| p.source.as_str())
+                        .collect::<Vec<_>>()
+                        .join("  ~  ");
+                    let line = self.read_judged(session, &expected).await?;
+                    let hit = unused
+                        .iter()
+                        .position(|p| matches(p, &line.bytes, &self.vars).is_some());
+                    match hit {
+                        Some(i) => {
+                            let p = unused.remove(i);
+                            if let Some(caps) = matches(p, &line.bytes, &self.vars) {
+                                caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v));
+                            }
+                        }
+                        None => {
+                            return fail(
+                                "line matches none of the remaining unordered lines",
+                                expected,
+                                printable(&line.bytes),
+                            )
+                        }
+                    }
+                }
+            }
+            Action::ExpectRepeated(p) => {
+                for piece in &p.pieces {
+                    if let Piece::Capture { name, .. } = piece {
+                        self.vars.ensure_list(name);
+                    }
+                }
+                loop {
+                    let line = self.read_judged(session, &p.source).await?;
+                    let caps = if line.bytes == b"." {
+                        None
+                    } else {
+                        matches(p, &line.bytes, &self.vars)
+                    };
+                    match caps {
+                        Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.push(&n, v)),
+                        None => {
+                            self.unread(session, line);
+                            break;
+                        }
+                    }
+                }
+            }
+            Action::ExpectAbsent(p) => loop {
+                let line = self
+                    .read_judged(session, &format!("no line matching {}", p.source))
+                    .await?;
+                if line.bytes == b"." {
+                    self.unread(session, line);
+                    break;
+                }
+                if matches(p, &line.bytes, &self.vars).is_some() {
+                    return fail(
+                        "a line that must be absent is present",
+                        format!("no line matching {}", p.source),
+                        printable(&line.bytes),
+                    );
+                }
+            },
+            Action::Body(checks) => self.body(session, checks).await?,
+            Action::Open => {
+                let conn =
+                    Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+                if self.sessions.len() <= session {
+                    self.sessions.resize_with(session + 1, || None);
+                    self.in_sasl.resize(session + 1, false);
+                }
+                self.sessions[session] = Some(conn);
+                self.note(session, Dir::Note, format!("session {session} connected"));
+            }
+            Action::StartTls => {
+                self.conn(session)?.start_tls().await?;
+                self.note(session, Dir::Note, "TLS established".into());
+            }
+            Action::Drop => {
+                if let Some(mut c) = self.sessions.get_mut(session).and_then(Option::take) {
+                    c.close().await;
+                }
+                self.note(session, Dir::Note, "connection closed without QUIT".into());
+            }
+            Action::ExpectClose => match self.conn(session)?.expect_eof().await {
+                Ok(None) => self.note(session, Dir::Note, "server closed the connection".into()),
+                Ok(Some(line)) => {
+                    let text = printable(&line.bytes);
+                    self.note(session, Dir::Server, text.clone());
+                    return fail(
+                        "server sent more instead of closing the connection",
+                        "connection closed",
+                        text,
+                    );
+                }
+                Err(WireError::Timeout(t)) => {
+                    return fail(
+                        "server did not close the connection",
+                        "connection closed",
+                        format!("still open after {t:?}"),
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Action::Assert(a) => self.assertion(a)?,
+        }
+        Ok(())
+    }
+
+    async fn body(&mut self, session: usize, checks: &[BodyCheck]) -> Result<(), StepError> {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let line = self
+                .read_judged(session, "a multi-line body ending with \".\"")
+                .await?;
+            match line.bytes.as_slice() {
+                [b'.'] => break,
+                [b'.', b'.', rest @ ..] => lines.push([&b"."[..], rest].concat()),
+                [b'.', ..] => {
+                    return fail(
+                        "line starts with an un-stuffed \".\" (RFC 1939 §3 byte-stuffing)",
+                        format!(".{}", printable(&line.bytes)),
+                        printable(&line.bytes),
+                    )
+                }
+                _ => lines.push(line.bytes),
+            }
+        }
+        let octets: u64 = lines.iter().map(|l| l.len() as u64 + 2).sum();
+        let joined = || {
+            let mut v = Vec::with_capacity(octets as usize);
+            for l in &lines {
+                v.extend_from_slice(l);
+                v.extend_from_slice(b"\r\n");
+            }
+            v
+        };
+        for check in checks {
+            match check {
+                BodyCheck::Octets(e) => {
+                    let want = self.number(e)?;
+                    if want != octets {
+                        return fail(
+                            "body size differs",
+                            format!("{want} octets"),
+                            format!("{octets} octets"),
+                        );
+                    }
+                }
+                BodyCheck::Lines(e) => {
+                    let want = self.number(e)?;
+                    if want != lines.len() as u64 {
+                        return fail(
+                            "body line count differs",
+                            format!("{want} lines"),
+                            format!("{} lines", lines.len()),
+                        );
+                    }
+                }
+                BodyCheck::Fixture(n) | BodyCheck::Top(n, _) => {
+                    let Some(m) = self.env.fixture.get(*n as usize - 1) else {
+                        return fail(
+                            "no such fixture message",
+                            format!("fixture message {n}"),
+                            "none",
+                        );
+                    };
+                    let (want, what) = match check {
+                        BodyCheck::Top(_, k) => {
+                            let cut = pop3_proto::message::top_cut(m, *k);
+                            (
+                                pop3_proto::message::to_crlf(&m[..cut]),
+                                format!("TOP {n} {k} of the fixture"),
+                            )
+                        }
+                        _ => (
+                            pop3_proto::message::to_crlf(m),
+                            format!("fixture message {n}"),
+                        ),
+                    };
+                    let got = joined();
+                    if got != want {
+                        let at = got
+                            .iter()
+                            .zip(&want)
+                            .position(|(a, b)| a != b)
+                            .unwrap_or(got.len().min(want.len()));
+                        return fail(
+                            format!("body differs from {what} at octet {at}"),
+                            format!(
+                                "{} octets: {}",
+                                want.len(),
+                                printable(&want[at..want.len().min(at + 60)])
+                            ),
+                            format!(
+                                "{} octets: {}",
+                                got.len(),
+                                printable(&got[at..got.len().min(at + 60)])
+                            ),
+                        );
+                    }
+                }
+                BodyCheck::Capture(name) => {
+                    self.vars.ensure_list(name);
+                    for l in &lines {
+                        self.vars.push(name, l.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn number(&self, e: &scenario::plan::Expr) -> Result<u64, StepError> {
+        let v = eval(e, &self.vars)
+            .map_err(|err| StepError::Fail(err.to_string(), "a number".into(), String::new()))?;
+        String::from_utf8_lossy(&v)
+            .parse()
+            .map_err(|_| StepError::Fail("not a number".into(), "a number".into(), printable(&v)))
+    }
+
+    fn operand(&self, a: &AExpr) -> Result<Vec<u8>, StepError> {
+        let nums = |name: &str| -> Result<u64, StepError> {
+            let mut sum = 0u64;
+            for v in self.vars.list(name) {
+                let n: u64 = String::from_utf8_lossy(&v).parse().map_err(|_| {
+                    StepError::Fail(
+                        format!("sum({name}): not a number"),
+                        "numbers".into(),
+                        printable(&v),
+                    )
+                })?;
+                sum = sum.saturating_add(n);
+            }
+            Ok(sum)
+        };
+        Ok(match a {
+            AExpr::Value(e) => eval(e, &self.vars)
+                .map_err(|err| StepError::Fail(err.to_string(), String::new(), String::new()))?,
+            AExpr::Sum(name) => nums(name)?.to_string().into_bytes(),
+            AExpr::Count(name) => self.vars.list(name).len().to_string().into_bytes(),
+        })
+    }
+
+    fn assertion(&self, a: &Assertion) -> Result<(), StepError> {
+        let same = |x: &[u8], y: &[u8]| {
+            let n = |b: &[u8]| String::from_utf8_lossy(b).parse::<u64>().ok();
+            match (n(x), n(y)) {
+                (Some(a), Some(b)) => a == b,
+                _ => x == y,
+            }
+        };
+        match a {
+            Assertion::Eq(l, r) | Assertion::Ne(l, r) => {
+                let (x, y) = (self.operand(l)?, self.operand(r)?);
+                let eq = same(&x, &y);
+                let want_eq = matches!(a, Assertion::Eq(..));
+                if eq != want_eq {
+                    let op = if want_eq { "==" } else { "!=" };
+                    return fail(
+                        format!("assertion failed: {} {op} {}", describe(l), describe(r)),
+                        format!("{} {op} {}", printable(&x), printable(&y)),
+                        format!("{} vs {}", printable(&x), printable(&y)),
+                    );
+                }
+            }
+            Assertion::Unique(name) => {
+                let list = self.vars.list(name);
+                let mut seen = std::collections::HashSet::new();
+                if let Some(dup) = list.iter().find(|v| !seen.insert(v.as_slice())) {
+                    return fail(
+                        format!("{name} repeats a value"),
+                        "unique values",
+                        printable(dup),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(a: &AExpr) -> String {
+    match a {
+        AExpr::Sum(n) => format!("sum({n})"),
+        AExpr::Count(n) => format!("count({n})"),
+        AExpr::Value(scenario::plan::Expr::Var(n)) => n.clone(),
+        AExpr::Value(_) => "value".into(),
+    }
+}
+
+/// Matches `line` against `p`; returns the captures.
+pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut re = String::from("(?s-u)^");
+    let mut names = Vec::new();
+    for piece in &p.pieces {
+        match piece {
+            Piece::Literal(t) => re.push_str(&regex::escape(t)),
+            Piece::Wildcard { trailing: false } => re.push_str(".*?"),
+            Piece::Wildcard { trailing: true } => re.push_str("(?: .*)?"),
+            Piece::Capture { name, regex } => {
+                re.push_str(&format!("((?u:{regex}))"));
+                names.push(name.clone());
+            }
+            Piece::Var(name) => {
+                let v = vars.get(name)?.bytes();
+                re.push_str(&regex::escape(&String::from_utf8_lossy(v)));
+            }
+            Piece::Regex(r) => re.push_str(&format!("(?u:{r})")),
+        }
+    }
+    re.push('$');
+    let re = Regex::new(&re).ok()?;
+    let caps = re.captures(line)?;
+    Some(
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    n,
+                    caps.get(i + 1)
+                        .map_or(Vec::new(), |m| m.as_bytes().to_vec()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Runs `case` and returns its verdict and transcript.
+pub async fn run_case(case: &Case, env: &CaseEnv) -> (Verdict, Vec<Entry>) {
+    let mut run = Run {
+        env,
+        started: Instant::now(),
+        sessions: Vec::new(),
+        vars: Bindings::default(),
+        log: Vec::new(),
+        in_sasl: vec![false],
+    };
+    run.vars.set("user", env.profile.user.clone().into_bytes());
+    run.vars
+        .set("password", env.profile.password.clone().into_bytes());
+    match Conn::open(&env.target, env.tls.clone(), env.limits).await {
+        Ok(c) => run.sessions.push(Some(c)),
+        Err(e) => {
+            let f = Failure {
+                message: format!("cannot connect to {}: {e}", env.target),
+                expected: "a connection".into(),
+                actual: e.to_string(),
+                span: case.span.clone(),
+            };
+            return (Verdict::Error(f), run.log);
+        }
+    }
+    let verdict = run_steps(case, &mut run).await;
+    // close what is still open and let the server end those sessions (and free the maildrop)
+    for conn in run.sessions.iter_mut().filter_map(Option::as_mut) {
+        conn.close().await;
+    }
+    (verdict, run.log)
+}
+
+async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
+    for step in &case.steps {
+        if let Err(e) = run.step(step.session, &step.action).await {
+            let verdict = match e {
+                StepError::Fail(message, expected, actual) => Verdict::Fail(Failure {
+                    message,
+                    expected,
+                    actual,
+                    span: step.span.clone(),
+                }),
+                StepError::Wire(w) => {
+                    run.note(step.session, Dir::Note, format!("wire: {w}"));
+                    Verdict::Error(Failure {
+                        message: format!("the target {}", w),
+                        expected: describe_step(&step.action),
+                        actual: w.to_string(),
+                        span: step.span.clone(),
+                    })
+                }
+            };
+            return verdict;
+        }
+    }
+    Verdict::Pass
+}
+
+fn describe_step(a: &Action) -> String {
+    match a {
+        Action::Send { template, .. } => format!("to send {}", template.source),
+        Action::Expect(p) | Action::ExpectRepeated(p) | Action::ExpectAbsent(p) => p.source.clone(),
+        Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps) => ps
+            .iter()
+            .map(|p| p.source.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Action::Body(_) => "a multi-line body".into(),
+        Action::Open => "a new connection".into(),
+        Action::StartTls => "a TLS handshake".into(),
+        Action::Drop => "to drop the connection".into(),
+        Action::ExpectClose => "the server to close".into(),
+        Action::Assert(_) => "an assertion".into(),
+    }
+}

@@ -1,0 +1,380 @@
+//! Runs scenario plans against a POP3 target: [`target`] says where, [`transport`] carries the
+//! bytes (plain, implicit TLS, STLS; every read and write bounded), [`judge`] runs one case,
+//! and [`run`] runs a whole selection: capability discovery, fixture detection, skips,
+//! parallel jobs, and one stream of [`Event`]s that every reporter ([`report`]) reads.
+
+pub mod judge;
+pub mod report;
+pub mod target;
+pub mod transport;
+pub mod values;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use scenario::plan::{Action, Case, Fixture, Level, TemplatePiece};
+use tokio::sync::{mpsc, Mutex, Semaphore};
+
+pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
+pub use target::{Profile, Target, TlsMode, Trust};
+
+/// One case's outcome.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The case.
+    pub case: Arc<Case>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Wall time.
+    pub duration: Duration,
+    /// The wire log.
+    pub transcript: Vec<Entry>,
+}
+
+impl CaseResult {
+    /// Whether this result fails the run at `threshold` (MUST only by default).
+    pub fn fails_run(&self, threshold: Level) -> bool {
+        matches!(self.verdict, Verdict::Fail(_) | Verdict::Error(_)) && self.case.level <= threshold
+    }
+}
+
+/// Counts over a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Passed.
+    pub passed: usize,
+    /// Failed (the target broke a requirement).
+    pub failed: usize,
+    /// Errors (the case could not be judged).
+    pub errors: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Failures and errors that fail the run at the chosen level.
+    pub run_failures: usize,
+    /// Wall time of the whole run.
+    pub duration: Duration,
+}
+
+/// The stream every reporter reads.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The run starts: target, and how many cases.
+    Started {
+        /// The target.
+        target: &'a Target,
+        /// Cases selected.
+        total: usize,
+        /// Capabilities the target announced.
+        capabilities: &'a BTreeSet<String>,
+    },
+    /// A case finished (in completion order).
+    CaseFinished(&'a CaseResult),
+    /// The run finished; results are in the selection's order.
+    Finished {
+        /// Every result, in order.
+        results: &'a [CaseResult],
+        /// The counts.
+        summary: &'a Summary,
+    },
+}
+
+/// Something that reads the event stream.
+pub trait Reporter {
+    /// Handles one event.
+    fn event(&mut self, event: &Event<'_>);
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Nothing was selected (an error, never a pass).
+    #[error("no case selected")]
+    NothingSelected,
+    /// The target could not be reached (or TLS failed) before any case ran.
+    #[error("target {target} unreachable: {reason}")]
+    Unreachable {
+        /// The target.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How to run.
+pub struct RunConfig {
+    /// Target and login.
+    pub env: CaseEnv,
+    /// Cases run at once (over separate connections).
+    pub jobs: usize,
+    /// Which failures fail the run.
+    pub threshold: Level,
+    /// Restores the maildrop after a case that mutates it (the bundled server reseeds in
+    /// memory; `--reseed-cmd` for other targets).
+    pub reseed: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>>,
+}
+
+impl std::fmt::Debug for RunConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunConfig")
+            .field("env", &self.env)
+            .field("jobs", &self.jobs)
+            .field("threshold", &self.threshold)
+            .field("reseed", &self.reseed.is_some())
+            .finish()
+    }
+}
+
+/// Whether a case logs in (and so holds the maildrop lock while it runs).
+fn logs_in(case: &Case) -> bool {
+    case.mutates
+        || case.steps.iter().any(|s| match &s.action {
+            Action::Send { template, .. } => match template.pieces.first() {
+                Some(TemplatePiece::Literal(b)) => {
+                    let upper = b.to_ascii_uppercase();
+                    ["PASS", "APOP", "AUTH"]
+                        .iter()
+                        .any(|k| upper.starts_with(k.as_bytes()))
+                }
+                _ => false,
+            },
+            _ => false,
+        })
+}
+
+/// Asks the target for CAPA over one connection. `Err` if it cannot be reached.
+async fn capabilities(env: &CaseEnv) -> Result<BTreeSet<String>, String> {
+    let mut conn = transport::Conn::open(&env.target, env.tls.clone(), env.limits)
+        .await
+        .map_err(|e| e.to_string())?;
+    let greeting = conn.read_line().await.map_err(|e| e.to_string())?;
+    if !greeting.bytes.starts_with(b"+OK") {
+        return Err(format!(
+            "greeting is not +OK: {}",
+            judge::printable(&greeting.bytes)
+        ));
+    }
+    let mut caps = BTreeSet::new();
+    // RFC 1939 §7: APOP has no CAPA tag; a server that offers it shows a timestamp in the
+    // greeting, so "APOP" stands for that.
+    let has_stamp =
+        pop3_proto::StatusLine::parse(&greeting.bytes).is_ok_and(|g| g.timestamp().is_some());
+    if has_stamp {
+        caps.insert("APOP".to_owned());
+    }
+    conn.send(b"CAPA\r\n").await.map_err(|e| e.to_string())?;
+    let status = conn.read_line().await.map_err(|e| e.to_string())?;
+    if status.bytes.starts_with(b"+OK") {
+        loop {
+            let l = conn.read_line().await.map_err(|e| e.to_string())?;
+            if l.bytes == b"." {
+                break;
+            }
+            let text = String::from_utf8_lossy(&l.bytes).to_ascii_uppercase();
+            let mut words = text.split_whitespace();
+            if let Some(tag) = words.next() {
+                caps.insert(tag.to_owned());
+                if tag == "SASL" {
+                    for m in words {
+                        caps.insert(format!("SASL {m}"));
+                    }
+                }
+            }
+        }
+    }
+    let _ = conn.send(b"QUIT\r\n").await;
+    Ok(caps)
+}
+
+/// Whether the target's maildrop is the standard fixture: logs in and compares STAT and LIST
+/// with the fixture's sizes. `Err` says why not (or why it could not tell).
+async fn fixture_present(env: &CaseEnv) -> Result<(), String> {
+    let mut conn = transport::Conn::open(&env.target, env.tls.clone(), env.limits)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ask = async |conn: &mut transport::Conn, line: String| -> Result<Vec<u8>, String> {
+        conn.send(format!("{line}\r\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(conn.read_line().await.map_err(|e| e.to_string())?.bytes)
+    };
+    let greeting = conn.read_line().await.map_err(|e| e.to_string())?.bytes;
+    let user = &env.profile.user;
+    let mut ok = ask(&mut conn, format!("USER {user}"))
+        .await?
+        .starts_with(b"+OK")
+        && ask(&mut conn, format!("PASS {}", env.profile.password))
+            .await?
+            .starts_with(b"+OK");
+    if !ok {
+        let stamp = pop3_proto::StatusLine::parse(&greeting)
+            .ok()
+            .and_then(|g| g.timestamp().map(str::to_owned));
+        if let Some(stamp) = stamp {
+            let digest = pop3_proto::auth::apop::digest(&stamp, &env.profile.password);
+            ok = ask(&mut conn, format!("APOP {user} {digest}"))
+                .await?
+                .starts_with(b"+OK");
+        }
+    }
+    if !ok {
+        return Err("could not log in to inspect the maildrop".into());
+    }
+    let want: Vec<u64> = env
+        .fixture
+        .iter()
+        .map(|m| pop3_proto::multiline::wire_size(m))
+        .collect();
+    let stat = ask(&mut conn, "STAT".into()).await?;
+    let expected = format!("+OK {} {}", want.len(), want.iter().sum::<u64>());
+    let _ = ask(&mut conn, "QUIT".into()).await;
+    let stat = String::from_utf8_lossy(&stat).into_owned();
+    if stat.split(' ').take(3).collect::<Vec<_>>().join(" ") != expected {
+        return Err(format!("the maildrop is not the standard fixture (STAT answered {stat:?}, the fixture gives {expected:?}); seed it with `conform seed`"));
+    }
+    Ok(())
+}
+
+/// Runs `cases` in order (results in that order), sending events to `reporter`.
+pub async fn run(
+    cases: Vec<Case>,
+    config: RunConfig,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary, RunError> {
+    if cases.is_empty() {
+        return Err(RunError::NothingSelected);
+    }
+    let started = Instant::now();
+    let env = Arc::new(config.env);
+    let caps = capabilities(&env)
+        .await
+        .map_err(|reason| RunError::Unreachable {
+            target: env.target.to_string(),
+            reason,
+        })?;
+    reporter.event(&Event::Started {
+        target: &env.target,
+        total: cases.len(),
+        capabilities: &caps,
+    });
+    let fixture_state = if cases.iter().any(|c| c.fixture == Fixture::Standard) {
+        fixture_present(&env).await
+    } else {
+        Ok(())
+    };
+    let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
+    let maildrop = Arc::new(Mutex::new(()));
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
+    for (index, case) in cases.into_iter().enumerate() {
+        let case = Arc::new(case);
+        let missing: Vec<&String> = case
+            .requires
+            .iter()
+            .filter(|r| !caps.contains(&r.to_ascii_uppercase()))
+            .collect();
+        let skip = if !missing.is_empty() {
+            Some(format!(
+                "target does not announce {} in CAPA",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        } else if case.fixture == Fixture::Standard {
+            fixture_state
+                .as_ref()
+                .err()
+                .map(|why| format!("needs the standard fixture: {why}"))
+        } else {
+            None
+        };
+        if let Some(reason) = skip {
+            let _ = tx.send((
+                index,
+                CaseResult {
+                    case,
+                    verdict: Verdict::Skip(reason),
+                    duration: Duration::ZERO,
+                    transcript: Vec::new(),
+                },
+            ));
+            continue;
+        }
+        let (env, permits, maildrop, tx, reseed) = (
+            env.clone(),
+            permits.clone(),
+            maildrop.clone(),
+            tx.clone(),
+            config.reseed.clone(),
+        );
+        tokio::spawn(async move {
+            let exclusive = logs_in(&case);
+            let _guard = if exclusive {
+                Some(maildrop.lock().await)
+            } else {
+                None
+            };
+            let _permit = permits.acquire().await.expect("semaphore open");
+            let t = Instant::now();
+            let (mut verdict, mut transcript) = judge::run_case(&case, &env).await;
+            if case.mutates {
+                if let Some(reseed) = reseed {
+                    // let the server finish UPDATE before the maildrop is restored
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    if let Err(e) = reseed() {
+                        transcript.push(Entry {
+                            at: t.elapsed(),
+                            session: 0,
+                            dir: Dir::Note,
+                            text: format!("reseed failed: {e}"),
+                        });
+                        if verdict == Verdict::Pass {
+                            verdict = Verdict::Error(Failure {
+                                message: format!("reseeding the maildrop failed: {e}"),
+                                expected: "reseed".into(),
+                                actual: e,
+                                span: case.span.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            let _ = tx.send((
+                index,
+                CaseResult {
+                    case,
+                    verdict,
+                    duration: t.elapsed(),
+                    transcript,
+                },
+            ));
+        });
+    }
+    drop(tx);
+    let mut results = Vec::new();
+    while let Some((index, result)) = rx.recv().await {
+        reporter.event(&Event::CaseFinished(&result));
+        results.push((index, result));
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let results: Vec<CaseResult> = results.into_iter().map(|(_, r)| r).collect();
+    let mut summary = Summary::default();
+    for r in &results {
+        match r.verdict {
+            Verdict::Pass => summary.passed += 1,
+            Verdict::Fail(_) => summary.failed += 1,
+            Verdict::Error(_) => summary.errors += 1,
+            Verdict::Skip(_) => summary.skipped += 1,
+        }
+        if r.fails_run(config.threshold) {
+            summary.run_failures += 1;
+        }
+    }
+    summary.duration = started.elapsed();
+    reporter.event(&Event::Finished {
+        results: &results,
+        summary: &summary,
+    });
+    Ok(summary)
+}

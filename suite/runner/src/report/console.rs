@@ -1,0 +1,120 @@
+//! The console reporter: a line per case as it finishes, the transcript around each failure,
+//! and the closing line `N passed, N failed, N skipped`.
+
+use std::io::Write;
+
+use crate::judge::Verdict;
+use crate::{CaseResult, Event, Reporter};
+
+/// Writes to any `Write` (stdout in the CLI, a buffer in tests).
+#[derive(Debug)]
+pub struct Console<W: Write> {
+    out: W,
+    /// Show timings (off for snapshots).
+    pub timings: bool,
+    /// Transcript lines shown before a failing step.
+    pub context: usize,
+}
+
+impl<W: Write> Console<W> {
+    /// A console reporter on `out`.
+    pub fn new(out: W) -> Console<W> {
+        Console {
+            out,
+            timings: true,
+            context: 12,
+        }
+    }
+
+    /// The writer back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn failure(&mut self, r: &CaseResult) -> std::io::Result<()> {
+        let (kind, f) = match &r.verdict {
+            Verdict::Fail(f) => ("FAIL", f),
+            Verdict::Error(f) => ("ERROR", f),
+            _ => return Ok(()),
+        };
+        let c = &r.case;
+        writeln!(
+            self.out,
+            "\n--- {kind} {} ({}, {}) at {}",
+            c.id, c.rfc, c.level, f.span
+        )?;
+        writeln!(self.out, "    requirement: \"{}\"", c.requirement)?;
+        writeln!(self.out, "    {}", f.message)?;
+        writeln!(self.out, "    expected: {}", f.expected)?;
+        writeln!(self.out, "    actual:   {}", f.actual)?;
+        let text = super::transcript_text(&r.transcript);
+        let lines: Vec<&str> = text.lines().collect();
+        let from = lines.len().saturating_sub(self.context);
+        if from > 0 {
+            writeln!(self.out, "    ... ({from} earlier lines)")?;
+        }
+        for l in &lines[from..] {
+            writeln!(self.out, "    {l}")?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::Started { target, total, .. } => {
+                writeln!(self.out, "conform: running {total} cases against {target}")?;
+            }
+            Event::CaseFinished(r) => {
+                let tag = match &r.verdict {
+                    Verdict::Pass => "PASS ",
+                    Verdict::Fail(_) => "FAIL ",
+                    Verdict::Error(_) => "ERROR",
+                    Verdict::Skip(_) => "SKIP ",
+                };
+                write!(
+                    self.out,
+                    "{tag} {:<7} {}",
+                    r.case.level.to_string(),
+                    r.case.id
+                )?;
+                if let Verdict::Skip(why) = &r.verdict {
+                    write!(self.out, "  ({why})")?;
+                }
+                if self.timings {
+                    write!(self.out, "  [{:.0?}]", r.duration)?;
+                }
+                writeln!(self.out)?;
+            }
+            Event::Finished { results, summary } => {
+                for r in results.iter() {
+                    self.failure(r)?;
+                }
+                writeln!(self.out)?;
+                if summary.errors > 0 {
+                    writeln!(
+                        self.out,
+                        "{} of the failures are errors: the target could not be judged",
+                        summary.errors
+                    )?;
+                }
+                if self.timings {
+                    writeln!(self.out, "finished in {:.2?}", summary.duration)?;
+                }
+                writeln!(
+                    self.out,
+                    "{} passed, {} failed, {} skipped",
+                    summary.passed,
+                    summary.failed + summary.errors,
+                    summary.skipped
+                )?;
+            }
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Reporter for Console<W> {
+    fn event(&mut self, event: &Event<'_>) {
+        let _ = self.write(event);
+    }
+}

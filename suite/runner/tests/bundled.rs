@@ -1,0 +1,255 @@
+//! The runner against the bundled reference server on loopback: a clean pass, a deliberate
+//! defect caught, an unreachable target, and snapshots of the console and JUnit reports.
+
+use std::sync::{Arc, Mutex};
+
+use reference_server::maildrop::MemoryStore;
+use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
+use runner::report::console::Console;
+use runner::report::junit::JUnit;
+use runner::transport::Limits;
+use runner::{
+    CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Summary, Target, TlsMode, Trust,
+    Verdict,
+};
+use scenario::plan::{Case, Level};
+
+const SCENARIO: &str = r#"
+id: demo/stat
+title: STAT on the fixture
+rfc: 1939 §5
+level: MUST
+requirement: "the number of messages in the maildrop ... and the size of the maildrop in octets"
+fixture: standard
+---
+S: +OK {*}
+C: USER {user}
+S: +OK {*}
+C: PASS {password}
+S: +OK {*}
+C: STAT
+S: +OK 7 1056458
+C: QUIT
+S: +OK {*}
+===
+id: demo/gaps
+title: LIST keeps numbers after DELE
+rfc: 1939 §5
+level: MUST
+requirement: "Any future reference to the message-number associated with the message in a POP3 command generates an error."
+fixture: standard
+---
+S: +OK {*}
+C: USER {user}
+S: +OK {*}
+C: PASS {password}
+S: +OK {*}
+C: DELE 1
+S: +OK {*}
+C: LIST
+S: +OK {*}
+S: 2 311
+S*: {n:\d+} {size:\d+}
+S: .
+C: QUIT
+S: +OK {*}
+===
+id: demo/needs-xyz
+title: A case whose capability the server lacks
+rfc: 2449 §5
+level: SHOULD
+requirement: "skipped, with the reason"
+requires: X-NOT-THERE
+---
+S: +OK {*}
+"#;
+
+fn cases() -> Vec<Case> {
+    scenario::parse_str(std::path::Path::new("demo.pop3"), SCENARIO).expect("scenario parses")
+}
+
+async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
+    let store = MemoryStore::new();
+    fixture::seed_memory(&store, "demo");
+    let mut users = Users::new();
+    users.insert("demo", "demo-password");
+    let mut config = Config::new(users, Arc::new(store.clone()));
+    config.allow_plaintext_auth = true;
+    config.faults = faults;
+    let id = tls::self_signed("localhost").unwrap();
+    config.tls = Some(id.config.clone());
+    let server = RunningServer::start(config, Some("127.0.0.1:0".parse().unwrap()), None)
+        .await
+        .unwrap();
+    let env = CaseEnv {
+        target: Target {
+            host: "127.0.0.1".into(),
+            port: server.plain_addr().unwrap().port(),
+            tls: TlsMode::None,
+            trust: Trust::Pem(id.cert_pem),
+        },
+        tls: None,
+        limits: Limits::default(),
+        profile: Profile {
+            user: "demo".into(),
+            password: "demo-password".into(),
+        },
+        fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
+    };
+    (server, env, store)
+}
+
+/// Collects the events' verdicts for assertions.
+#[derive(Default)]
+struct Verdicts(Vec<(String, Verdict)>);
+
+impl Reporter for Verdicts {
+    fn event(&mut self, e: &Event<'_>) {
+        if let Event::Finished { results, .. } = e {
+            self.0 = results
+                .iter()
+                .map(|r| (r.case.id.clone(), r.verdict.clone()))
+                .collect();
+        }
+    }
+}
+
+struct Both<'a>(Vec<&'a mut dyn Reporter>);
+
+impl Reporter for Both<'_> {
+    fn event(&mut self, e: &Event<'_>) {
+        for r in &mut self.0 {
+            r.event(e);
+        }
+    }
+}
+
+fn stable(text: &str) -> String {
+    let stamp = regex::Regex::new(r"<\d+\.\d+\.\d+@localhost>").unwrap();
+    let port = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
+    let ts = regex::Regex::new(r#"timestamp="[^"]*""#).unwrap();
+    let host = regex::Regex::new(r#"hostname="[^"]*""#).unwrap();
+    let s = stamp.replace_all(text, "<STAMP>");
+    let s = port.replace_all(&s, "127.0.0.1:PORT");
+    let s = ts.replace_all(&s, "timestamp=\"T\"");
+    host.replace_all(&s, "hostname=\"H\"").into_owned()
+}
+
+async fn run_with(faults: Faults) -> (Summary, Vec<(String, Verdict)>, String, String) {
+    let (_server, env, store) = bundled(faults).await;
+    let reseed_store = store.clone();
+    let config = RunConfig {
+        env,
+        jobs: 1,
+        threshold: Level::Must,
+        reseed: Some(Arc::new(move || {
+            reseed_store.replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
+            Ok(())
+        })),
+    };
+    let mut verdicts = Verdicts::default();
+    let mut console = Console::new(Vec::new());
+    console.timings = false;
+    let junit_buf = Arc::new(Mutex::new(Vec::new()));
+    let mut junit = JUnit::new(SharedBuf(junit_buf.clone()));
+    junit.timings = false;
+    let summary = runner::run(
+        cases(),
+        config,
+        &mut Both(vec![&mut verdicts, &mut console, &mut junit]),
+    )
+    .await
+    .unwrap();
+    let console = String::from_utf8(console.into_inner()).unwrap();
+    let xml = String::from_utf8(junit_buf.lock().unwrap().clone()).unwrap();
+    (summary, verdicts.0, stable(&console), stable(&xml))
+}
+
+#[derive(Clone)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clean_server_passes_and_skips_with_reason() {
+    let (summary, verdicts, console, xml) = run_with(Faults::none()).await;
+    assert_eq!(
+        (
+            summary.passed,
+            summary.failed,
+            summary.errors,
+            summary.skipped
+        ),
+        (2, 0, 0, 1),
+        "{console}"
+    );
+    assert_eq!(summary.run_failures, 0);
+    assert!(matches!(&verdicts[2].1, Verdict::Skip(r) if r.contains("X-NOT-THERE")));
+    assert!(
+        console.ends_with("2 passed, 0 failed, 1 skipped\n"),
+        "{console}"
+    );
+    insta::assert_snapshot!("console_clean", console);
+    insta::assert_snapshot!("junit_clean", xml);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliberate_defect_is_caught_and_named() {
+    let (summary, verdicts, console, xml) =
+        run_with(Faults::none().with(Fault::ListRenumbersAfterDele)).await;
+    assert_eq!(summary.run_failures, 1, "{console}");
+    assert_eq!(verdicts[0].1, Verdict::Pass);
+    let Verdict::Fail(f) = &verdicts[1].1 else {
+        panic!("demo/gaps must fail: {:?}", verdicts[1]);
+    };
+    assert_eq!(f.expected, "2 311");
+    assert_eq!(f.actual, "1 311");
+    assert!(
+        xml.contains("<failure") && xml.contains("demo/gaps"),
+        "{xml}"
+    );
+    insta::assert_snapshot!("console_fault", console);
+    insta::assert_snapshot!("junit_fault", xml);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_target_is_an_error_before_any_case() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let (_server, mut env, _) = bundled(Faults::none()).await;
+    env.target.port = port;
+    let config = RunConfig {
+        env,
+        jobs: 1,
+        threshold: Level::Must,
+        reseed: None,
+    };
+    let err = runner::run(cases(), config, &mut Verdicts::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunError::Unreachable { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_selected_is_an_error() {
+    let (_server, env, _) = bundled(Faults::none()).await;
+    let config = RunConfig {
+        env,
+        jobs: 1,
+        threshold: Level::Must,
+        reseed: None,
+    };
+    let err = runner::run(Vec::new(), config, &mut Verdicts::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunError::NothingSelected));
+}

@@ -1,0 +1,282 @@
+//! The checked plan a scenario file compiles to: what the runner executes.
+//!
+//! Every name a step uses is known to be bound by then (a capture earlier in the case or a
+//! profile value), every regex compiles, every function exists with the right arity; the
+//! runner never meets a syntax problem. Spans point back into the file for reports.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A place in a scenario file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// The file.
+    pub file: Arc<PathBuf>,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1, in characters.
+    pub col: u32,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// RFC 2119 requirement level of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// MUST / MUST NOT / REQUIRED.
+    Must,
+    /// SHOULD / SHOULD NOT / RECOMMENDED.
+    Should,
+    /// MAY / OPTIONAL.
+    May,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        })
+    }
+}
+
+/// An RFC reference: number and section, e.g. 1939 §7.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RfcRef {
+    /// The RFC number.
+    pub number: u32,
+    /// The section, e.g. "7" or "4.1" (empty if the whole RFC).
+    pub section: String,
+}
+
+impl fmt::Display for RfcRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.section.is_empty() {
+            write!(f, "RFC {}", self.number)
+        } else {
+            write!(f, "RFC {} §{}", self.number, self.section)
+        }
+    }
+}
+
+/// What maildrop contents a case needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fixture {
+    /// Any maildrop (greeting, CAPA, state errors, auth).
+    Any,
+    /// The standard fixture (`scenarios/fixtures/`), exactly.
+    Standard,
+}
+
+/// One case, ready to run.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Unique id, e.g. `rfc1939/7/apop-digest`.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// Where the requirement is.
+    pub rfc: RfcRef,
+    /// MUST, SHOULD or MAY.
+    pub level: Level,
+    /// The requirement, quoted from the RFC.
+    pub requirement: String,
+    /// Capabilities (CAPA tags, upper case; `SASL PLAIN` style tags name a mechanism) the
+    /// target must announce, else the case is skipped with the reason.
+    pub requires: Vec<String>,
+    /// Free tags for filtering.
+    pub tags: Vec<String>,
+    /// The maildrop the case needs.
+    pub fixture: Fixture,
+    /// Whether the case changes the maildrop (DELE then QUIT): such cases are serialised and
+    /// may need a reseed.
+    pub mutates: bool,
+    /// Where the case starts (its `id:` line).
+    pub span: Span,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a case. `session` is an index into the case's sessions (0 = the first,
+/// opened implicitly before the first step).
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Where the step is written.
+    pub span: Span,
+    /// Which connection it acts on.
+    pub session: usize,
+    /// What it does.
+    pub action: Action,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// `C: text` — send the expanded template, then CRLF unless `crlf` is false (`C!:`).
+    Send {
+        /// The line to send.
+        template: Template,
+        /// Whether CRLF is appended.
+        crlf: bool,
+    },
+    /// `S: pattern` — the next line must match.
+    Expect(Pattern),
+    /// Consecutive `S|: pattern` lines — the next line must match one of them.
+    ExpectAnyOf(Vec<Pattern>),
+    /// Consecutive `S~: pattern` lines — the next N lines must match these N patterns in
+    /// some order (each pattern used once).
+    ExpectUnordered(Vec<Pattern>),
+    /// `S*: pattern` — zero or more lines matching; stops before the first line that does
+    /// not match (which the next step then reads). Captures collect into lists.
+    ExpectRepeated(Pattern),
+    /// `S!: pattern` — reads the rest of the current multi-line response up to (not
+    /// including) the `.` terminator; fails if any of those lines matches.
+    ExpectAbsent(Pattern),
+    /// `B: checks` — reads a multi-line body up to and including the `.` terminator,
+    /// un-stuffs it (a line starting with a lone `.` is a framing failure) and checks it.
+    Body(Vec<BodyCheck>),
+    /// `open NAME` in the file: start a new connection as session `Step::session`; its
+    /// greeting is read by the next `S:` step. Later steps act on it until `use NAME`.
+    Open,
+    /// `starttls`: start TLS on this connection (after `+OK` to STLS).
+    StartTls,
+    /// `drop`: close the connection without QUIT (the client shuts down its side and waits
+    /// for the server to close).
+    Drop,
+    /// `S: <close>` written as `eof`: the server must close the connection (EOF, nothing more).
+    ExpectClose,
+    /// `assert expr` — a check over captured values.
+    Assert(Assertion),
+}
+
+/// A line pattern: literal text, wildcards, captures and regexes, matched against the whole
+/// line (without CRLF), raw (before any un-stuffing).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The text as written, for reports.
+    pub source: String,
+    /// The pieces in order.
+    pub pieces: Vec<Piece>,
+}
+
+/// A piece of a [`Pattern`].
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Text that must appear as is.
+    Literal(String),
+    /// `{*}` — any text (possibly empty), shortest match. A ` {*}` that ends the pattern also
+    /// matches nothing at all, so `+OK {*}` matches a bare `+OK`.
+    Wildcard {
+        /// Whether this is the optional-trailing form (the space before it is included here).
+        trailing: bool,
+    },
+    /// `{name}` or `{name:regex}` for a name not bound before: captures (default regex `.*?`,
+    /// shortest match).
+    Capture {
+        /// The variable.
+        name: String,
+        /// The regex for the captured text, already checked to compile.
+        regex: String,
+    },
+    /// `{name}` for a name already bound: the text must equal its value.
+    Var(String),
+    /// `{/regex/}` — an anonymous regex, checked to compile.
+    Regex(String),
+}
+
+/// A line to send: literal text with substitutions.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// The text as written, for reports.
+    pub source: String,
+    /// The pieces in order.
+    pub pieces: Vec<TemplatePiece>,
+}
+
+/// A piece of a [`Template`].
+#[derive(Debug, Clone)]
+pub enum TemplatePiece {
+    /// Bytes sent as is.
+    Literal(Vec<u8>),
+    /// `{expr}` — the value of an expression.
+    Expr(Expr),
+}
+
+/// A value computed when the step runs.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    /// A captured or profile variable (`user`, `password` are always bound).
+    Var(String),
+    /// A string literal `"..."` (escapes `\"`, `\\`, `\r`, `\n`, `\t`, `\0`, `\xHH`).
+    Str(Vec<u8>),
+    /// An integer literal.
+    Int(u64),
+    /// A function call, arity checked.
+    Call(Func, Vec<Expr>),
+}
+
+/// The functions of the language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// `apop(stamp, secret)` — RFC 1939 §7 digest, hex.
+    Apop,
+    /// `cram_md5(challenge_base64, user, secret)` — RFC 2195 response, base64.
+    CramMd5,
+    /// `base64(bytes)`.
+    Base64,
+    /// `plain(authzid, authcid, passwd)` — RFC 4616 message, base64.
+    Plain,
+    /// `repeat(text, n)`.
+    Repeat,
+    /// `crlf()`, `lf()`, `cr()`, `nul()` — control bytes for robustness cases.
+    Crlf,
+    /// `lf()`
+    Lf,
+    /// `cr()`
+    Cr,
+    /// `nul()`
+    Nul,
+}
+
+/// A check on a multi-line body (`B:` step).
+#[derive(Debug, Clone)]
+pub enum BodyCheck {
+    /// `octets={expr}` — the un-stuffed body, CRLF line ends, has this many octets.
+    Octets(Expr),
+    /// `lines={expr}` — this many lines.
+    Lines(Expr),
+    /// `fixture=N` — equals standard-fixture message N (CRLF line ends).
+    Fixture(u32),
+    /// `top=N,K` — equals what TOP N K must send for fixture message N.
+    Top(u32, u32),
+    /// `capture=NAME` — binds NAME to the list of un-stuffed body lines.
+    Capture(String),
+}
+
+/// A check over captured values (`assert` step).
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    /// `a == b`
+    Eq(AExpr, AExpr),
+    /// `a != b`
+    Ne(AExpr, AExpr),
+    /// `unique(list)` — no value repeats.
+    Unique(String),
+}
+
+/// An operand of an assertion.
+#[derive(Debug, Clone)]
+pub enum AExpr {
+    /// A scalar value (the last value, for a list).
+    Value(Expr),
+    /// `sum(list)` of numbers.
+    Sum(String),
+    /// `count(list)`.
+    Count(String),
+}

@@ -1,0 +1,499 @@
+//! Every feature of the language compiles to the expected plan.
+
+use super::{only_action, parse, show, steps, HEADER};
+use crate::plan::{
+    AExpr, Action, Assertion, BodyCheck, Expr, Fixture, Func, Level, Piece, RfcRef, TemplatePiece,
+};
+
+/// The illustrative example of DESIGN.md §3, verbatim.
+const DESIGN_EXAMPLE: &str = r#"id: rfc1939/7/apop-digest
+title: APOP with the digest of the greeting's timestamp
+rfc: 1939 §7
+level: MUST
+requires: APOP
+requirement: "the server MUST ... compute the digest and compare it"
+---
+S: +OK {*} <{stamp}>
+C: APOP {user} {apop(stamp, password)}
+S: +OK {*}
+C: QUIT
+S: +OK {*}
+"#;
+
+#[test]
+fn design_example() {
+    let cases = parse(DESIGN_EXAMPLE);
+    assert_eq!(cases.len(), 1);
+    let c = &cases[0];
+    assert_eq!(c.id, "rfc1939/7/apop-digest");
+    assert_eq!(c.title, "APOP with the digest of the greeting's timestamp");
+    assert_eq!(
+        c.rfc,
+        RfcRef {
+            number: 1939,
+            section: "7".into()
+        }
+    );
+    assert_eq!(c.level, Level::Must);
+    assert_eq!(c.requires, vec!["APOP"]);
+    assert_eq!(
+        c.requirement,
+        "the server MUST ... compute the digest and compare it"
+    );
+    assert!(c.tags.is_empty());
+    assert_eq!(c.fixture, Fixture::Any);
+    assert!(!c.mutates);
+    assert_eq!((c.span.line, c.span.col), (1, 1));
+    assert_eq!(c.span.file.to_str(), Some("t.pop3"));
+    assert_eq!(c.steps.len(), 5);
+    assert!(c.steps.iter().all(|s| s.session == 0));
+    let lines: Vec<u32> = c.steps.iter().map(|s| s.span.line).collect();
+    assert_eq!(lines, vec![8, 9, 10, 11, 12]);
+
+    // S: +OK {*} <{stamp}>
+    let Action::Expect(p) = &c.steps[0].action else {
+        panic!("{:?}", c.steps[0].action)
+    };
+    assert_eq!(p.source, "+OK {*} <{stamp}>");
+    assert!(matches!(
+        p.pieces.as_slice(),
+        [
+            Piece::Literal(a),
+            Piece::Wildcard { trailing: false },
+            Piece::Literal(b),
+            Piece::Capture { name, regex },
+            Piece::Literal(c),
+        ] if a == "+OK " && b == " <" && name == "stamp" && regex == ".*?" && c == ">"
+    ));
+
+    // C: APOP {user} {apop(stamp, password)}
+    let Action::Send { template, crlf } = &c.steps[1].action else {
+        panic!("{:?}", c.steps[1].action)
+    };
+    assert!(*crlf);
+    assert_eq!(template.source, "APOP {user} {apop(stamp, password)}");
+    assert!(matches!(
+        template.pieces.as_slice(),
+        [
+            TemplatePiece::Literal(a),
+            TemplatePiece::Expr(Expr::Var(u)),
+            TemplatePiece::Literal(b),
+            TemplatePiece::Expr(Expr::Call(Func::Apop, args)),
+        ] if a == b"APOP " && u == "user" && b == b" "
+            && matches!(args.as_slice(), [Expr::Var(s), Expr::Var(p)] if s == "stamp" && p == "password")
+    ));
+
+    // S: +OK {*}  — the trailing wildcard takes its space.
+    let Action::Expect(p) = &c.steps[2].action else {
+        panic!()
+    };
+    assert!(matches!(
+        p.pieces.as_slice(),
+        [Piece::Literal(a), Piece::Wildcard { trailing: true }] if a == "+OK"
+    ));
+    let Action::Send { template, .. } = &c.steps[3].action else {
+        panic!()
+    };
+    assert!(matches!(template.pieces.as_slice(), [TemplatePiece::Literal(q)] if q == b"QUIT"));
+}
+
+#[test]
+fn header_fields() {
+    let text = r#"
+# a comment before the case
+id: rfc2449/5/capa-top.1_x
+title:   Spaces around the title are trimmed   
+rfc: RFC 2449 §5.1
+level: should
+requirement: "the server \"SHOULD\" say so, \\ and
+    continue on indented lines,
+	even with a tab"
+requires: stls, top,  sasl   plain
+tags: capa, smoke
+fixture: standard
+mutates: yes
+---
+S: +OK {*}
+"#;
+    let c = &parse(text)[0];
+    assert_eq!(c.id, "rfc2449/5/capa-top.1_x");
+    assert_eq!(c.title, "Spaces around the title are trimmed");
+    assert_eq!(
+        c.rfc,
+        RfcRef {
+            number: 2449,
+            section: "5.1".into()
+        }
+    );
+    assert_eq!(c.level, Level::Should);
+    assert_eq!(
+        c.requirement,
+        r#"the server "SHOULD" say so, \ and continue on indented lines, even with a tab"#
+    );
+    assert_eq!(c.requires, vec!["STLS", "TOP", "SASL PLAIN"]);
+    assert_eq!(c.tags, vec!["capa", "smoke"]);
+    assert_eq!(c.fixture, Fixture::Standard);
+    assert!(c.mutates);
+    assert_eq!((c.span.line, c.span.col), (3, 1));
+}
+
+#[test]
+fn rfc_and_level_forms() {
+    let rfc = |v: &str| {
+        let text = HEADER.replace("rfc: 1939 §7", &format!("rfc: {v}"));
+        parse(&format!("{text}drop\n"))[0].rfc.clone()
+    };
+    assert_eq!(rfc("2449").to_string(), "RFC 2449");
+    assert_eq!(rfc("1939 §7.1").to_string(), "RFC 1939 §7.1");
+    assert_eq!(rfc("RFC 1939 §7").to_string(), "RFC 1939 §7");
+    assert_eq!(rfc("rfc1939§4").to_string(), "RFC 1939 §4");
+    let level = |v: &str| {
+        let text = HEADER.replace("level: MUST", &format!("level: {v}"));
+        parse(&format!("{text}drop\n"))[0].level
+    };
+    assert_eq!(level("must"), Level::Must);
+    assert_eq!(level("MUST NOT"), Level::Must);
+    assert_eq!(level("Should"), Level::Should);
+    assert_eq!(level("MAY"), Level::May);
+    assert_eq!(level("optional"), Level::May);
+}
+
+#[test]
+fn several_cases_and_crlf() {
+    let text =
+        format!("{HEADER}drop\n===\n{}eof\n", HEADER.replace("t/1", "t/2")).replace('\n', "\r\n");
+    let cases = parse(&text);
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[1].id, "t/2");
+    assert_eq!(cases[1].span.line, 9);
+    assert!(matches!(cases[1].steps[0].action, Action::ExpectClose));
+    // Trailing separator and leading BOM are fine.
+    let cases = parse(&format!("\u{feff}{HEADER}drop\n===\n"));
+    assert_eq!(cases.len(), 1);
+}
+
+#[test]
+fn send_forms() {
+    let a = only_action("C: USER {user}\n");
+    assert_eq!(
+        format!("{a:?}"),
+        r#"Send { template: Template { source: "USER {user}", pieces: [Literal([85, 83, 69, 82, 32]), Expr(Var("user"))] }, crlf: true }"#
+    );
+    let Action::Send { template, crlf } = only_action("C!: NOOP{crlf()}\n") else {
+        panic!()
+    };
+    assert!(!crlf);
+    assert!(matches!(template.pieces.as_slice(),
+        [TemplatePiece::Literal(l), TemplatePiece::Expr(Expr::Call(Func::Crlf, a))] if l == b"NOOP" && a.is_empty()));
+    // `C:` alone sends an empty line; exactly one space separates; the rest is literal.
+    let Action::Send { template, .. } = only_action("C:\n") else {
+        panic!()
+    };
+    assert!(template.pieces.is_empty());
+    let Action::Send { template, .. } = only_action("  C:   two spaces   # not a comment\n") else {
+        panic!()
+    };
+    assert!(matches!(template.pieces.as_slice(),
+        [TemplatePiece::Literal(l)] if l == b"  two spaces   # not a comment"));
+}
+
+#[test]
+fn template_expressions() {
+    let Action::Send { template, .. } = only_action(
+        r#"C: {{x}} {base64(plain("", user, password))} {repeat("A\x42\"\\", 1000)}{cr()}{lf()}{nul()} {cram_md5( "Y2g=" , user,password )} {42}
+"#,
+    ) else {
+        panic!()
+    };
+    let dbg = format!("{:?}", template.pieces);
+    assert_eq!(
+        dbg,
+        r#"[Literal([123, 120, 125, 32]), Expr(Call(Base64, [Call(Plain, [Str([]), Var("user"), Var("password")])])), Literal([32]), Expr(Call(Repeat, [Str([65, 66, 34, 92]), Int(1000)])), Expr(Call(Cr, [])), Expr(Call(Lf, [])), Expr(Call(Nul, [])), Literal([32]), Expr(Call(CramMd5, [Str([89, 50, 103, 61]), Var("user"), Var("password")])), Literal([32]), Expr(Int(42))]"#
+    );
+    // Strings: the remaining escapes, and a `}` inside a string.
+    let Action::Send { template, .. } = only_action(r#"C: {"}\r\n\t\0é"}"#) else {
+        panic!()
+    };
+    assert!(matches!(template.pieces.as_slice(),
+        [TemplatePiece::Expr(Expr::Str(s))] if s == &b"}\r\n\t\0\xc3\xa9".to_vec()));
+}
+
+#[test]
+fn pattern_pieces() {
+    let Action::Expect(p) = only_action(r"S: {{lit}} {*}x{/[0-9]+/} {n:\d{1,3}} {m:[}x]+} {user}")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        format!("{:?}", p.pieces),
+        r#"[Literal("{lit} "), Wildcard { trailing: false }, Literal("x"), Regex("[0-9]+"), Literal(" "), Capture { name: "n", regex: "\\d{1,3}" }, Literal(" "), Capture { name: "m", regex: "[}x]+" }, Literal(" "), Var("user")]"#
+    );
+    // A bare `{*}` is not the trailing form (no space before it); `S:` alone is an empty line.
+    let Action::Expect(p) = only_action("S: {*}") else {
+        panic!()
+    };
+    assert!(matches!(
+        p.pieces.as_slice(),
+        [Piece::Wildcard { trailing: false }]
+    ));
+    let Action::Expect(p) = only_action("S:") else {
+        panic!()
+    };
+    assert!(p.pieces.is_empty());
+    // ` {*}` after a capture: the literal space is dropped whole.
+    let Action::Expect(p) = only_action("S: {a} {*}") else {
+        panic!()
+    };
+    assert_eq!(
+        format!("{:?}", p.pieces),
+        r#"[Capture { name: "a", regex: ".*?" }, Wildcard { trailing: true }]"#
+    );
+}
+
+#[test]
+fn back_references_and_bindings() {
+    let s = steps(
+        "C: STAT
+S: +OK {count:[0-9]+} {size:[0-9]+}
+C: LIST
+S: +OK {count} {*}
+C: RETR {count}
+S: +OK {*}
+B: octets=size lines=count
+",
+    );
+    let a = show(&s);
+    assert_eq!(
+        a[3],
+        r#"0: Expect(Pattern { source: "+OK {count} {*}", pieces: [Literal("+OK "), Var("count"), Wildcard { trailing: true }] })"#
+    );
+    assert_eq!(
+        a[6],
+        r#"0: Body([Octets(Var("size")), Lines(Var("count"))])"#
+    );
+}
+
+#[test]
+fn any_of_and_unordered_groups() {
+    let s = steps(
+        "C: CAPA
+S|: +OK {*}
+S|: -ERR {*}
+S~: TOP
+S~: USER
+  S~: UIDL {*}
+S: .
+S|: +OK {x}
+S|: -ERR {x} {y}
+C: {x}
+",
+    );
+    let a = show(&s);
+    assert_eq!(a.len(), 6);
+    assert!(a[1].starts_with("0: ExpectAnyOf([Pattern { source: \"+OK {*}\""));
+    assert!(matches!(&s[1].action, Action::ExpectAnyOf(v) if v.len() == 2));
+    assert!(matches!(&s[2].action, Action::ExpectUnordered(v) if v.len() == 3));
+    assert_eq!(s[2].span.line, 10);
+    assert!(matches!(&s[3].action, Action::Expect(_)));
+    assert!(matches!(&s[4].action, Action::ExpectAnyOf(v) if v.len() == 2));
+}
+
+#[test]
+fn repeated_lists_and_asserts() {
+    let s = steps(
+        "C: STAT
+S: +OK {n:[0-9]+} {total:[0-9]+}
+C: LIST
+S: +OK {*}
+S*: {msg:[0-9]+} {size:[0-9]+}
+S: .
+assert sum(size) == total
+assert count(msg) == n
+assert count(size) != 0
+assert unique(msg)
+assert n == \"7\"
+C: UIDL
+S: +OK {*}
+S!: {/.* .*\\s.*/}
+S: .
+C: RETR 1
+S: +OK {*}
+B: capture=body octets=120 fixture=1
+assert unique(body)
+C: TOP 1 0
+S: +OK
+B: top=1,0
+C: RETR {msg}
+S: +OK {*}
+B:
+",
+    );
+    let a = show(&s);
+    assert_eq!(
+        a[4],
+        r#"0: ExpectRepeated(Pattern { source: "{msg:[0-9]+} {size:[0-9]+}", pieces: [Capture { name: "msg", regex: "[0-9]+" }, Literal(" "), Capture { name: "size", regex: "[0-9]+" }] })"#
+    );
+    assert_eq!(a[6], r#"0: Assert(Eq(Sum("size"), Value(Var("total"))))"#);
+    assert_eq!(a[7], r#"0: Assert(Eq(Count("msg"), Value(Var("n"))))"#);
+    assert_eq!(a[8], r#"0: Assert(Ne(Count("size"), Value(Int(0))))"#);
+    assert_eq!(a[9], r#"0: Assert(Unique("msg"))"#);
+    assert_eq!(a[10], r#"0: Assert(Eq(Value(Var("n")), Value(Str([55]))))"#);
+    assert!(a[13].starts_with("0: ExpectAbsent(Pattern"));
+    assert_eq!(
+        a[17],
+        r#"0: Body([Capture("body"), Octets(Int(120)), Fixture(1)])"#
+    );
+    assert!(matches!(&s[18].action, Action::Assert(Assertion::Unique(b)) if b == "body"));
+    assert!(
+        matches!(&s[21].action, Action::Body(v) if matches!(v.as_slice(), [BodyCheck::Top(1, 0)]))
+    );
+    assert!(matches!(&s[24].action, Action::Body(v) if v.is_empty()));
+    assert!(matches!(
+        &s[6].action,
+        Action::Assert(Assertion::Eq(AExpr::Sum(_), AExpr::Value(Expr::Var(_))))
+    ));
+}
+
+#[test]
+fn sessions() {
+    let s = steps(
+        "S: +OK {*}
+C: USER {user}
+S: +OK {*}
+C: PASS {password}
+S: +OK {stat:.*}
+open second
+S: +OK {*}
+C: USER {user}
+S: +OK {*}
+C: PASS {password}
+S: -ERR {*}
+use main
+C: QUIT
+S: +OK {*}
+eof
+open third
+S: +OK {*} <{stamp}>
+use second
+drop
+use third
+C: APOP {user} {apop(stamp, password)}
+starttls
+",
+    );
+    let sessions: Vec<usize> = s.iter().map(|s| s.session).collect();
+    assert_eq!(
+        sessions,
+        vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 2, 1, 2, 2]
+    );
+    assert!(matches!(s[5].action, Action::Open));
+    assert_eq!(s[5].span.line, 12);
+    assert!(matches!(s[13].action, Action::ExpectClose));
+    assert!(matches!(s[14].action, Action::Open));
+    assert!(matches!(s[16].action, Action::Drop));
+    assert!(matches!(s[18].action, Action::StartTls));
+}
+
+#[test]
+fn comments_and_blank_lines() {
+    let s = steps(
+        "
+# a comment
+   # an indented comment
+
+S: +OK {*}
+S|: a
+# comments do not break a group
+S|: b
+",
+    );
+    assert_eq!(s.len(), 2);
+    assert!(matches!(&s[1].action, Action::ExpectAnyOf(v) if v.len() == 2));
+}
+
+#[test]
+fn captures_bind_across_sessions() {
+    let s = steps(
+        "S: +OK {*} <{stamp}>
+open other
+C: APOP {user} {apop(stamp, password)}
+",
+    );
+    assert_eq!(s[2].session, 1);
+}
+
+#[test]
+fn load_paths_walks_sorted() {
+    let cases = crate::load_paths(&["testdata/ok".into()]).unwrap_or_else(|d| panic!("{d}"));
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, vec!["a/1", "a/2", "b/1", "sub/c/1"]);
+    let files: Vec<String> = cases
+        .iter()
+        .map(|c| c.span.file.display().to_string())
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            "testdata/ok/a.pop3",
+            "testdata/ok/a.pop3",
+            "testdata/ok/b.pop3",
+            "testdata/ok/sub/c.pop3"
+        ]
+    );
+    // The same file named twice is read once.
+    let cases = crate::load_paths(&["testdata/ok/a.pop3".into(), "testdata/ok".into()])
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(cases.len(), 4);
+    assert_eq!(cases[0].id, "a/1");
+    let one = crate::load_file("testdata/ok/b.pop3").unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(one.len(), 1);
+}
+
+#[test]
+fn shipped_scenarios_compile() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    if dir.is_dir() {
+        let cases = crate::load_paths(&[dir]).unwrap_or_else(|d| panic!("{d}"));
+        assert!(!cases.is_empty());
+    }
+}
+
+/// Every untagged code block of `scenarios/LANGUAGE.md` compiles: whole cases as they are,
+/// step lists under a valid header.
+#[test]
+fn language_doc_examples_compile() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/LANGUAGE.md");
+    let Ok(doc) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```") => current = Some(String::new()),
+            (None, l) if l.starts_with("```") => current = Some("\u{0}skip".into()),
+            (Some(_), "```") => {
+                let block = current.take().unwrap_or_default();
+                if !block.starts_with('\u{0}') {
+                    blocks.push(block);
+                }
+            }
+            (Some(b), l) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(blocks.len() >= 12, "{} blocks", blocks.len());
+    for block in blocks {
+        let text = if block.trim_start().starts_with("id:") || block.trim_start().starts_with('#') {
+            block.clone()
+        } else {
+            format!("{HEADER}{block}")
+        };
+        if let Err(d) = crate::parse_str("LANGUAGE.md", &text) {
+            panic!("example does not compile:\n{block}\n{d}");
+        }
+    }
+}
