@@ -128,3 +128,24 @@ fn list_prints_every_case() {
         .unwrap();
     assert_eq!(out.lines().count(), total + 1);
 }
+
+/// The same suite over implicit TLS and over STLS against the bundled server: nothing fails;
+/// only the STLS cases are skipped (CAPA over TLS no longer offers STLS), with the reason.
+#[test]
+fn tls_modes_pass() {
+    for mode in ["implicit", "starttls"] {
+        let (code, out, err) = run(conform().args(["run", "--tls", mode]));
+        assert_eq!(code, 0, "{mode}: {out}{err}");
+        let last = out.lines().last().unwrap();
+        assert!(
+            last.ends_with(" passed, 0 failed, 2 skipped"),
+            "{mode}: {last}"
+        );
+        assert_eq!(
+            out.matches("(target does not announce STLS in CAPA)")
+                .count(),
+            2,
+            "{mode}: {out}"
+        );
+    }
+}
