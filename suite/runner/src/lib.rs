@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scenario::plan::{Action, Case, Fixture, Level, TemplatePiece};
-use tokio::sync::{mpsc, Mutex, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
 pub use target::{Profile, Target, TlsMode, Trust};
@@ -263,8 +263,13 @@ pub async fn run(
         Ok(())
     };
     let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
-    let maildrop = Arc::new(Mutex::new(()));
+    // Cases that log in hold the maildrop lock on the target, so they run one at a time, in
+    // the selection's order: each waits for the previous one to finish.
+    let mut previous_login: Option<oneshot::Receiver<()>> = None;
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
+    // Skips first (so they come first in the live stream, whatever the timing), then the
+    // cases that run.
+    let mut runnable = Vec::new();
     for (index, case) in cases.into_iter().enumerate() {
         let case = Arc::new(case);
         let missing: Vec<&String> = case
@@ -299,22 +304,28 @@ pub async fn run(
                     transcript: Vec::new(),
                 },
             ));
-            continue;
+        } else {
+            runnable.push((index, case));
         }
-        let (env, permits, maildrop, tx, reseed) = (
+    }
+    for (index, case) in runnable {
+        let (env, permits, tx, reseed) = (
             env.clone(),
             permits.clone(),
-            maildrop.clone(),
             tx.clone(),
             config.reseed.clone(),
         );
+        let (wait_for, done) = if logs_in(&case) {
+            let (done, next) = oneshot::channel::<()>();
+            (previous_login.replace(next), Some(done))
+        } else {
+            (None, None)
+        };
         tokio::spawn(async move {
-            let exclusive = logs_in(&case);
-            let _guard = if exclusive {
-                Some(maildrop.lock().await)
-            } else {
-                None
-            };
+            if let Some(previous) = wait_for {
+                // an error only means the previous task ended without signalling: go on
+                let _ = previous.await;
+            }
             let _permit = permits.acquire().await.expect("semaphore open");
             let t = Instant::now();
             let (mut verdict, mut transcript) = judge::run_case(&case, &env).await;
@@ -349,6 +360,9 @@ pub async fn run(
                     transcript,
                 },
             ));
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
         });
     }
     drop(tx);

@@ -77,6 +77,20 @@ enum Stream {
     Closed,
 }
 
+/// Either stream, for the operations that do not care which.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+impl Stream {
+    fn io(&mut self) -> Option<&mut dyn Io> {
+        match self {
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(s) => Some(s.as_mut()),
+            Stream::Closed => None,
+        }
+    }
+}
+
 /// A connection with a line buffer.
 pub struct Conn {
     stream: Stream,
@@ -172,17 +186,9 @@ impl Conn {
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         let t = self.limits.io_timeout;
         let write = async {
-            match &mut self.stream {
-                Stream::Plain(s) => {
-                    s.write_all(bytes).await?;
-                    s.flush().await
-                }
-                Stream::Tls(s) => {
-                    s.write_all(bytes).await?;
-                    s.flush().await
-                }
-                Stream::Closed => Err(io::ErrorKind::NotConnected.into()),
-            }
+            let s = self.stream.io().ok_or(io::ErrorKind::NotConnected)?;
+            s.write_all(bytes).await?;
+            s.flush().await
         };
         timeout(t, write)
             .await
@@ -194,10 +200,9 @@ impl Conn {
         let t = self.limits.io_timeout;
         self.buf.reserve(16 * 1024);
         let read = async {
-            match &mut self.stream {
-                Stream::Plain(s) => s.read_buf(&mut self.buf).await,
-                Stream::Tls(s) => s.read_buf(&mut self.buf).await,
-                Stream::Closed => Ok(0),
+            match self.stream.io() {
+                Some(s) => s.read_buf(&mut self.buf).await,
+                None => Ok(0),
             }
         };
         let n = match timeout(t, read).await {
@@ -264,26 +269,17 @@ impl Conn {
     /// maildrop lock, before the caller goes on.
     pub async fn close(&mut self) {
         let wait = self.limits.io_timeout.min(Duration::from_secs(2));
-        let stream = std::mem::replace(&mut self.stream, Stream::Closed);
+        let mut stream = std::mem::replace(&mut self.stream, Stream::Closed);
         let mut sink = Vec::new();
-        let _ = timeout(wait, async {
-            match stream {
-                Stream::Plain(mut s) => {
-                    let _ = s.shutdown().await;
-                    while matches!(s.read_buf(&mut sink).await, Ok(n) if n > 0) {
-                        sink.clear();
-                    }
+        if let Some(s) = stream.io() {
+            let _ = timeout(wait, async {
+                let _ = s.shutdown().await;
+                while matches!(s.read_buf(&mut sink).await, Ok(n) if n > 0) {
+                    sink.clear();
                 }
-                Stream::Tls(mut s) => {
-                    let _ = s.shutdown().await;
-                    while matches!(s.read_buf(&mut sink).await, Ok(n) if n > 0) {
-                        sink.clear();
-                    }
-                }
-                Stream::Closed => {}
-            }
-        })
-        .await;
+            })
+            .await;
+        }
     }
 }
 
