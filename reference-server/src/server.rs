@@ -203,19 +203,28 @@ enum Exit {
     StartTls,
 }
 
+/// The TLS handshake on `tcp` (implicit TLS, or after `+OK` to STLS), bounded in time.
+async fn handshake(
+    shared: &Shared,
+    tcp: TcpStream,
+) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = shared
+        .acceptor
+        .as_ref()
+        .expect("TLS is offered only with an acceptor");
+    timeout(shared.config.handshake_timeout, acceptor.accept(tcp))
+        .await
+        .map_err(|_| io::ErrorKind::TimedOut)?
+}
+
 async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -> io::Result<()> {
     let cfg = &shared.config;
     if implicit {
-        let acceptor = shared
-            .acceptor
-            .as_ref()
-            .expect("implicit TLS needs an acceptor");
-        let mut tls = timeout(cfg.handshake_timeout, acceptor.accept(tcp))
-            .await
-            .map_err(|_| io::ErrorKind::TimedOut)??;
+        let mut tls = handshake(shared, tcp).await?;
         let (session, greeting) = Session::new(shared.ctx.clone(), true);
-        let mut conn = Connection::new(session, cfg);
-        conn.run(&mut tls, Some(greeting)).await?;
+        Connection::new(session, cfg)
+            .run(&mut tls, Some(greeting))
+            .await?;
         return Ok(());
     }
     let (session, greeting) = Session::new(shared.ctx.clone(), false);
@@ -225,13 +234,7 @@ async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -
         // is discarded, never executed inside TLS.
         conn.buf.clear();
         conn.skipping = false;
-        let acceptor = shared
-            .acceptor
-            .as_ref()
-            .expect("STLS offered only with TLS");
-        let mut tls = timeout(cfg.handshake_timeout, acceptor.accept(tcp))
-            .await
-            .map_err(|_| io::ErrorKind::TimedOut)??;
+        let mut tls = handshake(shared, tcp).await?;
         conn.session.tls_started();
         conn.run(&mut tls, None).await?;
     }

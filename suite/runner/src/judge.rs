@@ -240,11 +240,7 @@ impl Run<'_> {
                 }
             }
             Action::ExpectAnyOf(ps) => {
-                let expected = ps
-                    .iter()
-                    .map(|p| p.source.as_str())
-                    .collect::<Vec<_>>()
-                    .join("  |  ");
+                let expected = sources(ps, "  |  ");
                 let line = self.read_judged(session, &expected).await?;
                 match ps.iter().find_map(|p| matches(p, &line.bytes, &self.vars)) {
                     Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v)),
@@ -260,21 +256,15 @@ impl Run<'_> {
             Action::ExpectUnordered(ps) => {
                 let mut unused: Vec<&Pattern> = ps.iter().collect();
                 for _ in 0..ps.len() {
-                    let expected = unused
-                        .iter()
-                        .map(|p| p.source.as_str())
-                        .collect::<Vec<_>>()
-                        .join("  ~  ");
+                    let expected = sources(unused.iter().copied(), "  ~  ");
                     let line = self.read_judged(session, &expected).await?;
-                    let hit = unused
-                        .iter()
-                        .position(|p| matches(p, &line.bytes, &self.vars).is_some());
+                    let hit = unused.iter().enumerate().find_map(|(i, p)| {
+                        matches(p, &line.bytes, &self.vars).map(|caps| (i, caps))
+                    });
                     match hit {
-                        Some(i) => {
-                            let p = unused.remove(i);
-                            if let Some(caps) = matches(p, &line.bytes, &self.vars) {
-                                caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v));
-                            }
+                        Some((i, caps)) => {
+                            unused.remove(i);
+                            caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v));
                         }
                         None => {
                             return fail(
@@ -552,6 +542,15 @@ fn describe(a: &AExpr) -> String {
     }
 }
 
+/// The patterns as written, joined for an "expected" field.
+fn sources<'a>(patterns: impl IntoIterator<Item = &'a Pattern>, separator: &str) -> String {
+    patterns
+        .into_iter()
+        .map(|p| p.source.as_str())
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 /// Matches `line` against `p`; returns the captures.
 pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String, Vec<u8>)>> {
     let mut re = String::from("(?s-u)^");
@@ -653,11 +652,7 @@ fn describe_step(a: &Action) -> String {
     match a {
         Action::Send { template, .. } => format!("to send {}", template.source),
         Action::Expect(p) | Action::ExpectRepeated(p) | Action::ExpectAbsent(p) => p.source.clone(),
-        Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps) => ps
-            .iter()
-            .map(|p| p.source.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
+        Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps) => sources(ps, " | "),
         Action::Body(_) => "a multi-line body".into(),
         Action::Open => "a new connection".into(),
         Action::StartTls => "a TLS handshake".into(),

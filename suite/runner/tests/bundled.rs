@@ -253,3 +253,71 @@ async fn nothing_selected_is_an_error() {
         .unwrap_err();
     assert!(matches!(err, RunError::NothingSelected));
 }
+
+/// `S~:` (any order), `S|:` (any of) and `S!:` (absent) judged on real lines, both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn unordered_alternatives_and_absence() {
+    let text = r#"
+id: u/ok
+title: LIST lines in any order
+rfc: 1939 §5
+level: MUST
+requirement: "r"
+---
+S: +OK {*}
+C: USER {user}
+S: +OK {*}
+C: PASS {password}
+S: +OK {*}
+C: LIST
+S: +OK {*}
+S~: 3 549
+S~: 1 {first}
+S~: 2 311
+S*: {*}
+S: .
+assert first == 895
+C: NOOP
+S|: -ERR {*}
+S|: +OK {*}
+C: CAPA
+S: +OK {*}
+S!: NO-SUCH-CAPABILITY
+S: .
+C: QUIT
+S: +OK {*}
+===
+id: u/bad
+title: a set that the listing does not hold
+rfc: 1939 §5
+level: MUST
+requirement: "r"
+---
+S: +OK {*}
+C: USER {user}
+S: +OK {*}
+C: PASS {password}
+S: +OK {*}
+C: LIST
+S: +OK {*}
+S~: 2 311
+S~: 1 895
+S~: 3 999
+"#;
+    let cases = scenario::parse_str(std::path::Path::new("u.pop3"), text).unwrap();
+    let (_server, env, _) = bundled(Faults::none()).await;
+    let config = RunConfig {
+        env,
+        jobs: 1,
+        threshold: Level::Must,
+        reseed: None,
+    };
+    let mut v = Verdicts::default();
+    runner::run(cases, config, &mut v).await.unwrap();
+    assert_eq!(v.0[0].1, Verdict::Pass, "{:?}", v.0[0]);
+    let Verdict::Fail(f) = &v.0[1].1 else {
+        panic!("{:?}", v.0[1])
+    };
+    assert_eq!(f.actual, "3 549");
+    assert_eq!(f.expected, "3 999");
+}
