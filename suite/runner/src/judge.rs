@@ -194,6 +194,13 @@ impl Run<'_> {
         Ok(line)
     }
 
+    /// Puts back a line that was read but not yet logged.
+    fn unread_raw(&mut self, session: usize, line: Line) {
+        if let Ok(c) = self.conn(session) {
+            c.push_back(line);
+        }
+    }
+
     fn unread(&mut self, session: usize, line: Line) {
         self.log.pop();
         if let Ok(c) = self.conn(session) {
@@ -241,7 +248,22 @@ impl Run<'_> {
             }
             Action::ExpectAnyOf(ps) => {
                 let expected = sources(ps, "  |  ");
-                let line = self.read_judged(session, &expected).await?;
+                let closes = ps.iter().any(|p| matches!(p.pieces[..], [Piece::Eof]));
+                let line = if closes {
+                    match self.conn(session)?.read_line().await {
+                        Err(WireError::Closed) => {
+                            self.note(session, Dir::Note, "server closed the connection".into());
+                            return Ok(());
+                        }
+                        Ok(line) => {
+                            self.unread_raw(session, line);
+                            self.read_judged(session, &expected).await?
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    self.read_judged(session, &expected).await?
+                };
                 match ps.iter().find_map(|p| matches(p, &line.bytes, &self.vars)) {
                     Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v)),
                     None => {
@@ -569,6 +591,7 @@ pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String,
                 re.push_str(&regex::escape(&String::from_utf8_lossy(v)));
             }
             Piece::Regex(r) => re.push_str(&format!("(?u:{r})")),
+            Piece::Eof => return None,
         }
     }
     re.push('$');

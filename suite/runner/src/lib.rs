@@ -142,6 +142,64 @@ fn logs_in(case: &Case) -> bool {
         })
 }
 
+/// Why `requires` is not met by the announced `caps` and the run's TLS mode, if it is not.
+///
+/// An item is a CAPA tag (`TOP`, `SASL PLAIN`; `APOP` stands for a greeting timestamp) that
+/// must be announced, `!TAG` that must not be, or a pseudo-capability of the run's
+/// connections: `@PLAINTEXT` (not TLS), `@TLS` (implicit TLS, or STLS done by the runner
+/// first) and `@IMPLICIT-TLS`.
+pub fn unmet_requirement(
+    requires: &[String],
+    caps: &BTreeSet<String>,
+    tls: TlsMode,
+) -> Option<String> {
+    let mut missing = Vec::new();
+    let mut present = Vec::new();
+    let mut mode = Vec::new();
+    for r in requires {
+        let r = r.to_ascii_uppercase();
+        if let Some(pseudo) = r.strip_prefix('@') {
+            let ok = match pseudo {
+                "PLAINTEXT" => tls == TlsMode::None,
+                "TLS" => tls != TlsMode::None,
+                "IMPLICIT-TLS" => tls == TlsMode::Implicit,
+                _ => false,
+            };
+            if !ok {
+                mode.push(r);
+            }
+        } else if let Some(tag) = r.strip_prefix('!') {
+            if caps.contains(tag.trim()) {
+                present.push(tag.trim().to_owned());
+            }
+        } else if !caps.contains(&r) {
+            missing.push(r);
+        }
+    }
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!(
+            "target does not announce {} in CAPA",
+            missing.join(", ")
+        ));
+    }
+    if !present.is_empty() {
+        why.push(format!(
+            "target announces {} in CAPA",
+            present.join(", ")
+        ));
+    }
+    if !mode.is_empty() {
+        let name = match tls {
+            TlsMode::None => "plaintext",
+            TlsMode::Implicit => "implicit TLS",
+            TlsMode::StartTls => "STLS",
+        };
+        why.push(format!("needs {} (this run is {name})", mode.join(", ")));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
 /// Asks the target for CAPA over one connection. `Err` if it cannot be reached.
 async fn capabilities(env: &CaseEnv) -> Result<BTreeSet<String>, String> {
     let mut conn = transport::Conn::open(&env.target, env.tls.clone(), env.limits)
@@ -272,20 +330,8 @@ pub async fn run(
     let mut runnable = Vec::new();
     for (index, case) in cases.into_iter().enumerate() {
         let case = Arc::new(case);
-        let missing: Vec<&String> = case
-            .requires
-            .iter()
-            .filter(|r| !caps.contains(&r.to_ascii_uppercase()))
-            .collect();
-        let skip = if !missing.is_empty() {
-            Some(format!(
-                "target does not announce {} in CAPA",
-                missing
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+        let skip = if let Some(reason) = unmet_requirement(&case.requires, &caps, env.target.tls) {
+            Some(reason)
         } else if case.fixture == Fixture::Standard {
             fixture_state
                 .as_ref()

@@ -3,6 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+/// The reserved name of the "server closed the connection" alternative.
+const EOF: &str = "eof";
+
+/// `requires` items that describe the run's connections rather than a CAPA tag (the
+/// runner decides them): not TLS, TLS (implicit or STLS first), implicit TLS.
+pub const PSEUDO_CAPABILITIES: &[&str] = &["@PLAINTEXT", "@TLS", "@IMPLICIT-TLS"];
+
 use crate::diagnostic::{Pos, Sink, WithExpected};
 use crate::pieces::{
     AOperandSyn, AssertSyn, BodyCheckSyn, ExprSyn, Ident, PatPieceSyn, PatternSyn, TemplateSyn,
@@ -154,7 +161,14 @@ fn compile_header(case: &CaseSyntax, sink: &mut Sink) -> (Option<(String, Pos)>,
                             ok = false;
                         }
                     } else if key == "requires" {
-                        items.push(item.to_uppercase());
+                        let item = item.to_uppercase();
+                        if item.starts_with('@') && !PSEUDO_CAPABILITIES.contains(&item.as_str())
+                        {
+                            sink.error(h.pos(off + part.len() - part.trim_start().len()), format!("unknown pseudo-capability `{item}`"))
+                                .with_expected(format!("one of {}", PSEUDO_CAPABILITIES.join(", ")));
+                            ok = false;
+                        }
+                        items.push(item);
                     } else {
                         items.push(item);
                     }
@@ -557,6 +571,26 @@ impl Compiler<'_> {
     /// Compiles one pattern against the names bound before it. Returns the pattern and the
     /// names it captures (bound by the caller, after the line).
     fn pattern(&mut self, p: &PatternSyn, mode: ExpectMode) -> (Pattern, Vec<(String, Pos)>) {
+        if let [PatPieceSyn::Name { name, .. }] = p.pieces.as_slice() {
+            if name == EOF && mode == ExpectMode::AnyOf {
+                let pattern = Pattern {
+                    source: p.source.clone(),
+                    pieces: vec![Piece::Eof],
+                };
+                return (pattern, Vec::new());
+            }
+        }
+        for piece in &p.pieces {
+            if let PatPieceSyn::Name { name, pos } | PatPieceSyn::NameRegex { name, pos, .. } =
+                piece
+            {
+                if name == EOF {
+                    self.sink
+                        .error(*pos, "`{eof}` is reserved: the server closing the connection")
+                        .with_expected("`S|: {eof}` on its own line, as one alternative of an `S|:` group");
+                }
+            }
+        }
         let mut pieces: Vec<Piece> = Vec::new();
         let mut caps: Vec<(String, Pos)> = Vec::new();
         for piece in &p.pieces {

@@ -170,6 +170,9 @@ pub struct Pattern {
 pub enum Piece {
     /// Text that must appear as is.
     Literal(String),
+    /// `{eof}` alone as an `S|:` alternative: the server closes the connection instead of
+    /// answering ("-ERR or close"). It matches no line.
+    Eof,
     /// `{*}` — any text (possibly empty), shortest match. A ` {*}` that ends the pattern also
     /// matches nothing at all, so `+OK {*}` matches a bare `+OK`.
     Wildcard {
