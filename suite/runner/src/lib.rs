@@ -3,6 +3,7 @@
 //! and [`run`] runs a whole selection: capability discovery, fixture detection, skips,
 //! parallel jobs, and one stream of [`Event`]s that every reporter ([`report`]) reads.
 
+pub mod baseline;
 pub mod judge;
 pub mod report;
 pub mod target;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use scenario::plan::{Action, Case, Fixture, Level, TemplatePiece};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+pub use baseline::{Baseline, Deviation};
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
 pub use target::{Profile, Target, TlsMode, Trust};
 
@@ -30,12 +32,30 @@ pub struct CaseResult {
     pub duration: Duration,
     /// The wire log.
     pub transcript: Vec<Entry>,
+    /// The baseline's entry for this case in this run's TLS mode, if any.
+    pub baseline: Option<Deviation>,
 }
 
 impl CaseResult {
-    /// Whether this result fails the run at `threshold` (MUST only by default).
+    /// Whether the verdict is a failure or an error.
+    pub fn failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Fail(_) | Verdict::Error(_))
+    }
+
+    /// A failure the baseline knows: reported apart, it does not fail the run.
+    pub fn known_deviation(&self) -> Option<&Deviation> {
+        self.baseline.as_ref().filter(|_| self.failed())
+    }
+
+    /// A baselined case that passes now: its baseline entry can go.
+    pub fn baseline_outdated(&self) -> bool {
+        self.baseline.is_some() && self.verdict == Verdict::Pass
+    }
+
+    /// Whether this result fails the run at `threshold` (MUST only by default): a failure
+    /// or error at or above the threshold that the baseline does not list.
     pub fn fails_run(&self, threshold: Level) -> bool {
-        matches!(self.verdict, Verdict::Fail(_) | Verdict::Error(_)) && self.case.level <= threshold
+        self.failed() && self.case.level <= threshold && self.baseline.is_none()
     }
 }
 
@@ -52,6 +72,10 @@ pub struct Summary {
     pub skipped: usize,
     /// Failures and errors that fail the run at the chosen level.
     pub run_failures: usize,
+    /// Failures and errors the baseline lists (counted in `failed`/`errors` too).
+    pub known: usize,
+    /// Baselined cases that passed.
+    pub outdated: usize,
     /// Wall time of the whole run.
     pub duration: Duration,
 }
@@ -112,6 +136,8 @@ pub struct RunConfig {
     /// Restores the maildrop after a case that mutates it (the bundled server reseeds in
     /// memory; `--reseed-cmd` for other targets).
     pub reseed: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    /// Known deviations of the target (`--baseline`).
+    pub baseline: Option<Baseline>,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -121,6 +147,7 @@ impl std::fmt::Debug for RunConfig {
             .field("jobs", &self.jobs)
             .field("threshold", &self.threshold)
             .field("reseed", &self.reseed.is_some())
+            .field("baseline", &self.baseline)
             .finish()
     }
 }
@@ -348,6 +375,7 @@ pub async fn run(
                     verdict: Verdict::Skip(reason),
                     duration: Duration::ZERO,
                     transcript: Vec::new(),
+                    baseline: None,
                 },
             ));
         } else {
@@ -404,6 +432,7 @@ pub async fn run(
                     verdict,
                     duration: t.elapsed(),
                     transcript,
+                    baseline: None,
                 },
             ));
             if let Some(done) = done {
@@ -413,7 +442,10 @@ pub async fn run(
     }
     drop(tx);
     let mut results = Vec::new();
-    while let Some((index, result)) = rx.recv().await {
+    while let Some((index, mut result)) = rx.recv().await {
+        if let Some(b) = &config.baseline {
+            result.baseline = b.get(&result.case.id, env.target.tls).cloned();
+        }
         reporter.event(&Event::CaseFinished(&result));
         results.push((index, result));
     }
@@ -429,6 +461,12 @@ pub async fn run(
         }
         if r.fails_run(config.threshold) {
             summary.run_failures += 1;
+        }
+        if r.known_deviation().is_some() {
+            summary.known += 1;
+        }
+        if r.baseline_outdated() {
+            summary.outdated += 1;
         }
     }
     summary.duration = started.elapsed();

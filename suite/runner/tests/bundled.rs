@@ -9,7 +9,7 @@ use runner::report::console::Console;
 use runner::report::junit::JUnit;
 use runner::transport::Limits;
 use runner::{
-    CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Summary, Target, TlsMode, Trust,
+    Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Summary, Target, TlsMode, Trust,
     Verdict,
 };
 use scenario::plan::{Case, Level};
@@ -136,6 +136,13 @@ fn stable(text: &str) -> String {
 }
 
 async fn run_with(faults: Faults) -> (Summary, Vec<(String, Verdict)>, String, String) {
+    run_with_baseline(faults, None).await
+}
+
+async fn run_with_baseline(
+    faults: Faults,
+    baseline: Option<Baseline>,
+) -> (Summary, Vec<(String, Verdict)>, String, String) {
     let (_server, env, store) = bundled(faults).await;
     let reseed_store = store.clone();
     let config = RunConfig {
@@ -146,6 +153,7 @@ async fn run_with(faults: Faults) -> (Summary, Vec<(String, Verdict)>, String, S
             reseed_store.replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
             Ok(())
         })),
+        baseline,
     };
     let mut verdicts = Verdicts::default();
     let mut console = Console::new(Vec::new());
@@ -220,6 +228,49 @@ async fn deliberate_defect_is_caught_and_named() {
     insta::assert_snapshot!("junit_fault", xml);
 }
 
+const BASELINE: &str = r#"
+server = "the bundled server with list-renumbers-after-dele"
+
+[[deviation]]
+id = "demo/gaps"
+rfc = "1939 §5"
+reason = "renumbers the messages after DELE"
+
+[[deviation]]
+id = "demo/stat"
+rfc = "1939 §5"
+modes = ["none"]
+reason = "listed to show that a baselined case that passes is flagged"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn baselined_deviations_do_not_fail_the_run_and_are_reported_apart() {
+    let baseline =
+        Baseline::parse(std::path::Path::new("b.toml"), BASELINE, &cases()).expect("valid");
+    let (summary, verdicts, console, xml) = run_with_baseline(
+        Faults::none().with(Fault::ListRenumbersAfterDele),
+        Some(baseline),
+    )
+    .await;
+    assert!(matches!(verdicts[1].1, Verdict::Fail(_)), "{console}");
+    assert_eq!(
+        (summary.run_failures, summary.known, summary.outdated),
+        (0, 1, 1),
+        "{console}"
+    );
+    assert!(console.contains("KNOWN MUST    demo/gaps"), "{console}");
+    assert!(console.contains("--- KNOWN FAIL demo/gaps"), "{console}");
+    assert!(
+        console.ends_with(
+            "1 passed, 0 failed, 1 skipped, 1 known (baseline), 1 baselined but passing\n"
+        ),
+        "{console}"
+    );
+    assert!(!xml.contains("<failure"), "{xml}");
+    insta::assert_snapshot!("console_baseline", console);
+    insta::assert_snapshot!("junit_baseline", xml);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_target_is_an_error_before_any_case() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -232,6 +283,7 @@ async fn unreachable_target_is_an_error_before_any_case() {
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        baseline: None,
     };
     let err = runner::run(cases(), config, &mut Verdicts::default())
         .await
@@ -247,6 +299,7 @@ async fn nothing_selected_is_an_error() {
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        baseline: None,
     };
     let err = runner::run(Vec::new(), config, &mut Verdicts::default())
         .await
@@ -311,6 +364,7 @@ S~: 3 999
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        baseline: None,
     };
     let mut v = Verdicts::default();
     runner::run(cases, config, &mut v).await.unwrap();

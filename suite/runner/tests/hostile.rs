@@ -144,6 +144,7 @@ async fn every_misbehaviour_gets_a_verdict_and_the_run_goes_on() {
         jobs: 4,
         threshold: Level::Must,
         reseed: None,
+        baseline: None,
     };
     let mut c = Collect::default();
     let summary = tokio::time::timeout(Duration::from_secs(20), runner::run(cases, config, &mut c))

@@ -38,6 +38,18 @@ impl<W: Write> Console<W> {
             _ => return Ok(()),
         };
         let c = &r.case;
+        if let Some(d) = r.known_deviation() {
+            writeln!(
+                self.out,
+                "\n--- KNOWN {kind} {} ({}, {}) at {}",
+                c.id, c.rfc, c.level, f.span
+            )?;
+            writeln!(self.out, "    baseline: {}", d.reason)?;
+            writeln!(self.out, "    {}", f.message)?;
+            writeln!(self.out, "    expected: {}", f.expected)?;
+            writeln!(self.out, "    actual:   {}", f.actual)?;
+            return Ok(());
+        }
         writeln!(
             self.out,
             "\n--- {kind} {} ({}, {}) at {}",
@@ -66,6 +78,7 @@ impl<W: Write> Console<W> {
             }
             Event::CaseFinished(r) => {
                 let tag = match &r.verdict {
+                    _ if r.known_deviation().is_some() => "KNOWN",
                     Verdict::Pass => "PASS ",
                     Verdict::Fail(_) => "FAIL ",
                     Verdict::Error(_) => "ERROR",
@@ -86,8 +99,23 @@ impl<W: Write> Console<W> {
                 writeln!(self.out)?;
             }
             Event::Finished { results, summary } => {
-                for r in results.iter() {
+                // new failures last, next to the summary; known deviations before them
+                for r in results.iter().filter(|r| r.known_deviation().is_some()) {
                     self.failure(r)?;
+                }
+                for r in results.iter().filter(|r| r.known_deviation().is_none()) {
+                    self.failure(r)?;
+                }
+                let outdated: Vec<&CaseResult> =
+                    results.iter().filter(|r| r.baseline_outdated()).collect();
+                if !outdated.is_empty() {
+                    writeln!(
+                        self.out,
+                        "\nbaselined, but passing now (remove them from the baseline):"
+                    )?;
+                    for r in outdated {
+                        writeln!(self.out, "    {} ({})", r.case.id, r.case.rfc)?;
+                    }
                 }
                 writeln!(self.out)?;
                 if summary.errors > 0 {
@@ -100,13 +128,21 @@ impl<W: Write> Console<W> {
                 if self.timings {
                     writeln!(self.out, "finished in {:.2?}", summary.duration)?;
                 }
-                writeln!(
+                write!(
                     self.out,
                     "{} passed, {} failed, {} skipped",
                     summary.passed,
-                    summary.failed + summary.errors,
+                    summary.failed + summary.errors - summary.known,
                     summary.skipped
                 )?;
+                if summary.known > 0 || summary.outdated > 0 {
+                    write!(
+                        self.out,
+                        ", {} known (baseline), {} baselined but passing",
+                        summary.known, summary.outdated
+                    )?;
+                }
+                writeln!(self.out)?;
             }
         }
         self.out.flush()

@@ -56,6 +56,9 @@ impl<W: Write> JUnit<W> {
                 };
                 let name = format!("{} [{}] {}", c.id, c.level, c.title);
                 let mut tc = match &r.verdict {
+                    // pytest's convention for an expected failure: skipped, the reason and the
+                    // failure in system-out
+                    _ if r.known_deviation().is_some() => TestCase::skipped(&name),
                     Verdict::Pass => TestCase::success(&name, time),
                     Verdict::Skip(_) => TestCase::skipped(&name),
                     Verdict::Fail(f) => TestCase::failure(
@@ -86,8 +89,19 @@ impl<W: Write> JUnit<W> {
                 tc.set_classname(&classname);
                 tc.set_filepath(&c.span.file.display().to_string());
                 let mut out = String::new();
-                if let Verdict::Skip(why) = &r.verdict {
+                if let Some(d) = r.known_deviation() {
+                    out.push_str(&format!("known deviation (baseline): {}\n", d.reason));
+                    if let Verdict::Fail(f) | Verdict::Error(f) = &r.verdict {
+                        out.push_str(&format!(
+                            "{}: expected {}, got {} (at {})\n",
+                            f.message, f.expected, f.actual, f.span
+                        ));
+                    }
+                } else if let Verdict::Skip(why) = &r.verdict {
                     out.push_str(&format!("skipped: {why}\n"));
+                }
+                if r.baseline_outdated() {
+                    out.push_str("baselined, but passes now: remove it from the baseline\n");
                 }
                 out.push_str(&super::transcript_text(&r.transcript));
                 if !out.is_empty() {
