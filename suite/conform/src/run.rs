@@ -10,7 +10,9 @@ use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
 use runner::report::console::Console;
 use runner::report::junit::JUnit;
-use runner::{CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Target, TlsMode, Trust};
+use runner::{
+    Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Target, TlsMode, Trust,
+};
 use scenario::plan::{Case, Level};
 
 use crate::exit;
@@ -76,6 +78,16 @@ pub struct RunArgs {
     /// Seconds allowed for each connect, read and write.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     timeout: u64,
+    /// Known deviations of the target (TOML): they are reported apart and do not fail the
+    /// run; a baselined case that passes is flagged.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Shell command (`sh -c`) that restores the target's maildrop to the standard fixture,
+    /// e.g. `conform seed --maildir /srv/mail/test/Maildir --replace`. Run once before the
+    /// first case and again after each case that mutates the maildrop, so that every case
+    /// starts on the fixture.
+    #[arg(long, value_name = "CMD", requires = "target")]
+    reseed_cmd: Option<String>,
     /// Bundled server only: turn on a deliberate defect (to see the suite catch it).
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<Fault>,
@@ -165,6 +177,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    let baseline = match &args.baseline {
+        Some(path) => match Baseline::load(path, &cases) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("conform: baseline {e}");
+                return Ok(exit::USAGE);
+            }
+        },
+        None => None,
+    };
     if let Some(f) = &args.filter {
         cases.retain(|c| glob(f, &c.id));
     }
@@ -176,10 +198,59 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         bail!("--fault applies to the bundled server only (drop --target)");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(run_async(args, cases))
+    runtime.block_on(run_async(args, cases, baseline))
 }
 
-async fn run_async(args: RunArgs, cases: Vec<Case>) -> anyhow::Result<u8> {
+/// How long a `--reseed-cmd` may take.
+const RESEED_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs the `--reseed-cmd` shell command; `Err` carries its exit status and stderr.
+fn reseed_with(cmd: &str) -> Result<(), String> {
+    use std::io::Read as _;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start `sh -c {cmd}`: {e}"))?;
+    // drain stderr on a thread, so a chatty command cannot block on a full pipe
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = e.read_to_end(&mut buf);
+            buf.truncate(4096);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > RESEED_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`{cmd}` took longer than {RESEED_TIMEOUT:?}; killed"
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("waiting for `{cmd}`: {e}")),
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    Err(format!("`{cmd}` exited with {status}: {}", err.trim()))
+}
+
+async fn run_async(
+    args: RunArgs,
+    cases: Vec<Case>,
+    baseline: Option<Baseline>,
+) -> anyhow::Result<u8> {
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut reseed: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>> = None;
     let mut _server = None;
@@ -196,6 +267,14 @@ async fn run_async(args: RunArgs, cases: Vec<Case>) -> anyhow::Result<u8> {
                     args.password_env
                 )
             })?;
+            if let Some(cmd) = args.reseed_cmd.clone() {
+                // the maildrop starts as the fixture, whatever an earlier run left
+                if let Err(e) = reseed_with(&cmd) {
+                    eprintln!("conform: --reseed-cmd failed: {e}");
+                    return Ok(exit::USAGE);
+                }
+                reseed = Some(Arc::new(move || reseed_with(&cmd)));
+            }
             (target, Profile { user, password })
         }
         None => {
@@ -284,6 +363,7 @@ async fn run_async(args: RunArgs, cases: Vec<Case>) -> anyhow::Result<u8> {
         jobs: args.jobs,
         threshold,
         reseed,
+        baseline,
     };
     match runner::run(cases, config, &mut Fanout(reporters)).await {
         Ok(summary) if summary.run_failures > 0 => Ok(exit::FAILED),
