@@ -2,6 +2,7 @@
 //!
 //! Exit codes are [`exit`] constants; anyhow carries errors to `main`, which prints them.
 
+mod coverage;
 mod exit;
 mod run;
 mod seed;
@@ -29,6 +30,8 @@ enum Commands {
     Serve(Box<serve::ServeArgs>),
     /// Write the standard fixture maildrop into a Maildir a target serves.
     Seed(seed::SeedArgs),
+    /// The coverage matrix: each RFC requirement (quoted) and the cases that cover it.
+    Coverage(coverage::CoverageArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Commands::List(args) => run::list(args),
         Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(args),
+        Commands::Coverage(args) => coverage::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -101,7 +101,7 @@ pub struct ListArgs {
 }
 
 /// The scenarios folder: `./scenarios` if present, else the one in the source tree.
-fn default_paths() -> Vec<PathBuf> {
+pub fn default_paths() -> Vec<PathBuf> {
     let here = Path::new("scenarios");
     if here.is_dir() {
         return vec![here.to_owned()];
@@ -110,7 +110,7 @@ fn default_paths() -> Vec<PathBuf> {
 }
 
 /// Loads cases, or prints the diagnostics and says exit 2.
-fn load(paths: &[PathBuf]) -> Result<Vec<Case>, u8> {
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Case>, u8> {
     let paths = if paths.is_empty() {
         default_paths()
     } else {

@@ -162,10 +162,12 @@ fn compile_header(case: &CaseSyntax, sink: &mut Sink) -> (Option<(String, Pos)>,
                         }
                     } else if key == "requires" {
                         let item = item.to_uppercase();
-                        if item.starts_with('@') && !PSEUDO_CAPABILITIES.contains(&item.as_str())
-                        {
-                            sink.error(h.pos(off + part.len() - part.trim_start().len()), format!("unknown pseudo-capability `{item}`"))
-                                .with_expected(format!("one of {}", PSEUDO_CAPABILITIES.join(", ")));
+                        if item.starts_with('@') && !PSEUDO_CAPABILITIES.contains(&item.as_str()) {
+                            sink.error(
+                                h.pos(off + part.len() - part.trim_start().len()),
+                                format!("unknown pseudo-capability `{item}`"),
+                            )
+                            .with_expected(format!("one of {}", PSEUDO_CAPABILITIES.join(", ")));
                             ok = false;
                         }
                         items.push(item);
@@ -586,8 +588,13 @@ impl Compiler<'_> {
             {
                 if name == EOF {
                     self.sink
-                        .error(*pos, "`{eof}` is reserved: the server closing the connection")
-                        .with_expected("`S|: {eof}` on its own line, as one alternative of an `S|:` group");
+                        .error(
+                            *pos,
+                            "`{eof}` is reserved: the server closing the connection",
+                        )
+                        .with_expected(
+                            "`S|: {eof}` on its own line, as one alternative of an `S|:` group",
+                        );
                 }
             }
         }

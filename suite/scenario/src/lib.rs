@@ -5,6 +5,7 @@
 //! cases as [`plan::Case`]s — every name bound, every regex compiled, every function known —
 //! or all the errors found, each at `file:line:col`.
 
+pub mod coverage;
 pub mod diagnostic;
 pub mod plan;
 
