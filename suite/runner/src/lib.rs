@@ -211,10 +211,7 @@ pub fn unmet_requirement(
         ));
     }
     if !present.is_empty() {
-        why.push(format!(
-            "target announces {} in CAPA",
-            present.join(", ")
-        ));
+        why.push(format!("target announces {} in CAPA", present.join(", ")));
     }
     if !mode.is_empty() {
         let name = match tls {
@@ -271,8 +268,8 @@ async fn capabilities(env: &CaseEnv) -> Result<BTreeSet<String>, String> {
     Ok(caps)
 }
 
-/// Whether the target's maildrop is the standard fixture: logs in and compares STAT and LIST
-/// with the fixture's sizes. `Err` says why not (or why it could not tell).
+/// Whether the target's maildrop is the standard fixture: logs in and compares STAT, then
+/// each scan listing, with the fixture's sizes. `Err` says why not (or why it could not tell).
 async fn fixture_present(env: &CaseEnv) -> Result<(), String> {
     let mut conn = transport::Conn::open(&env.target, env.tls.clone(), env.limits)
         .await
@@ -312,10 +309,40 @@ async fn fixture_present(env: &CaseEnv) -> Result<(), String> {
         .collect();
     let stat = ask(&mut conn, "STAT".into()).await?;
     let expected = format!("+OK {} {}", want.len(), want.iter().sum::<u64>());
-    let _ = ask(&mut conn, "QUIT".into()).await;
     let stat = String::from_utf8_lossy(&stat).into_owned();
     if stat.split(' ').take(3).collect::<Vec<_>>().join(" ") != expected {
+        let _ = ask(&mut conn, "QUIT".into()).await;
         return Err(format!("the maildrop is not the standard fixture (STAT answered {stat:?}, the fixture gives {expected:?}); seed it with `conform seed`"));
+    }
+    // the same count and total could hide other sizes: compare each scan listing
+    let first = ask(&mut conn, "LIST".into()).await?;
+    if !first.starts_with(b"+OK") {
+        return Err(format!(
+            "could not inspect the maildrop: LIST answered {:?}",
+            judge::printable(&first)
+        ));
+    }
+    let mut listed = Vec::new();
+    loop {
+        let line = conn.read_line().await.map_err(|e| e.to_string())?.bytes;
+        if line == b"." {
+            break;
+        }
+        // RFC 1939 §5: a scan listing may carry more after the size; compare the two fields
+        let text = String::from_utf8_lossy(&line).into_owned();
+        listed.push(text.split(' ').take(2).collect::<Vec<_>>().join(" "));
+        if listed.len() > want.len() {
+            break;
+        }
+    }
+    let _ = ask(&mut conn, "QUIT".into()).await;
+    let expected: Vec<String> = want
+        .iter()
+        .enumerate()
+        .map(|(i, size)| format!("{} {size}", i + 1))
+        .collect();
+    if listed != expected {
+        return Err(format!("the maildrop is not the standard fixture (LIST gave {listed:?}, the fixture gives {expected:?}); seed it with `conform seed`"));
     }
     Ok(())
 }

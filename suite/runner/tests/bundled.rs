@@ -9,8 +9,8 @@ use runner::report::console::Console;
 use runner::report::junit::JUnit;
 use runner::transport::Limits;
 use runner::{
-    Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Summary, Target, TlsMode, Trust,
-    Verdict,
+    Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Summary, Target, TlsMode,
+    Trust, Verdict,
 };
 use scenario::plan::{Case, Level};
 
