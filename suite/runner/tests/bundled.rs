@@ -375,3 +375,37 @@ S~: 3 999
     assert_eq!(f.actual, "3 549");
     assert_eq!(f.expected, "3 999");
 }
+
+/// Runs the demo cases against a maildrop holding `messages`; returns the verdicts.
+async fn verdicts_on(messages: Vec<Vec<u8>>) -> Vec<(String, Verdict)> {
+    let (_server, env, store) = bundled(Faults::none()).await;
+    store.replace("demo", messages);
+    let config = RunConfig {
+        env,
+        jobs: 1,
+        threshold: Level::Must,
+        reseed: None,
+        baseline: None,
+    };
+    let mut verdicts = Verdicts::default();
+    runner::run(cases(), config, &mut verdicts).await.unwrap();
+    verdicts.0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fixture_cases_are_skipped_when_the_maildrop_is_not_the_fixture() {
+    // one message fewer: STAT differs
+    let fewer: Vec<Vec<u8>> = fixture::MESSAGES[1..].iter().map(|m| m.to_vec()).collect();
+    // messages 1 and 2 swapped: STAT is the fixture's, the scan listings are not
+    let mut swapped: Vec<Vec<u8>> = fixture::MESSAGES.iter().map(|m| m.to_vec()).collect();
+    swapped.swap(0, 1);
+    for (messages, why) in [(fewer, "STAT answered"), (swapped, "LIST gave")] {
+        let verdicts = verdicts_on(messages).await;
+        for (id, verdict) in &verdicts[..2] {
+            assert!(
+                matches!(verdict, Verdict::Skip(r) if r.contains("needs the standard fixture") && r.contains(why)),
+                "{id}: {verdict:?}"
+            );
+        }
+    }
+}
