@@ -1,14 +1,20 @@
-//! JUnit XML (DESIGN.md §5) via the junit-report crate: a testsuite per RFC, a testcase per
-//! case (classname `rfc1939.7`), the failure message = requirement + expected vs actual, the
-//! C:/S: transcript in system-out.
+//! JUnit XML (DESIGN.md §5): a `<testsuite>` per RFC, a `<testcase>` per case (classname
+//! `rfc1939.7`), the failure message = requirement + expected vs actual, the C:/S:
+//! transcript in `<system-out>`, `<skipped message="reason"/>` for skipped cases.
 //!
-//! junit-report 0.8 writes `<skipped/>` without a message attribute, so a skipped case's
-//! reason goes into its system-out, prefixed `skipped: `.
+//! A baselined failure (a known deviation) is written as pytest writes an expected failure:
+//! `<skipped type="known-deviation" message="...">`, with the failure in system-out; a
+//! baselined case that passes says so in its system-out.
+//!
+//! Written with quick-xml's escaping rather than the junit-report crate, which cannot give a
+//! `<skipped>` element a message nor a skipped case its system-out.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
+use std::time::{Duration, SystemTime};
 
-use junit_report::{Duration, OffsetDateTime, ReportBuilder, TestCase, TestSuiteBuilder};
+use quick_xml::escape::escape;
 
 use crate::judge::Verdict;
 use crate::{CaseResult, Event, Reporter};
@@ -17,12 +23,34 @@ use crate::{CaseResult, Event, Reporter};
 #[derive(Debug)]
 pub struct JUnit<W: Write> {
     out: Option<W>,
-    /// A fixed timestamp for reproducible output (snapshots); now if `None`.
-    pub timestamp: Option<OffsetDateTime>,
+    /// A fixed timestamp for reproducible output; now if `None`.
+    pub timestamp: Option<SystemTime>,
     /// Record durations (off for snapshots).
     pub timings: bool,
     /// Set when the XML could not be written.
     pub error: Option<String>,
+}
+
+/// Text for XML: the transcript may carry any byte shown as text; XML 1.0 forbids most
+/// control characters even escaped, so they become `\xHH`.
+fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+            let _ = write!(out, "\\x{:02X}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn attr(s: &str) -> String {
+    escape(clean(s).as_str()).replace('\n', "&#10;")
+}
+
+fn text(s: &str) -> String {
+    escape(clean(s).as_str()).into_owned()
 }
 
 impl<W: Write> JUnit<W> {
@@ -36,98 +64,156 @@ impl<W: Write> JUnit<W> {
         }
     }
 
-    fn build(&self, results: &[CaseResult]) -> junit_report::Report {
+    fn secs(&self, d: Duration) -> String {
+        if self.timings {
+            format!("{:.3}", d.as_secs_f64())
+        } else {
+            "0".into()
+        }
+    }
+
+    /// The whole document.
+    pub fn render(&self, results: &[CaseResult]) -> String {
         let mut suites: BTreeMap<u32, Vec<&CaseResult>> = BTreeMap::new();
         for r in results {
             suites.entry(r.case.rfc.number).or_default().push(r);
         }
-        let mut report = ReportBuilder::new();
-        for (rfc, cases) in suites {
-            let mut suite = TestSuiteBuilder::new(&format!("RFC {rfc}"));
-            if let Some(t) = self.timestamp {
-                suite.set_timestamp(t);
-            }
+        let stamp =
+            humantime::format_rfc3339_seconds(self.timestamp.unwrap_or_else(SystemTime::now));
+        let count = |rs: &[&CaseResult], f: &dyn Fn(&CaseResult) -> bool| {
+            rs.iter().filter(|r| f(r)).count()
+        };
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let all: Vec<&CaseResult> = results.iter().collect();
+        let _ = writeln!(
+            x,
+            "<testsuites name=\"conform\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+            all.len(),
+            count(&all, &|r| matches!(r.verdict, Verdict::Fail(_)) && r.known_deviation().is_none()),
+            count(&all, &|r| matches!(r.verdict, Verdict::Error(_)) && r.known_deviation().is_none()),
+            count(&all, &|r| matches!(r.verdict, Verdict::Skip(_)) || r.known_deviation().is_some()),
+            self.secs(all.iter().map(|r| r.duration).sum()),
+        );
+        for (rfc, cases) in &suites {
+            let _ = writeln!(
+                x,
+                "  <testsuite name=\"RFC {rfc}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{stamp}\">",
+                cases.len(),
+                count(cases, &|r| matches!(r.verdict, Verdict::Fail(_)) && r.known_deviation().is_none()),
+                count(cases, &|r| matches!(r.verdict, Verdict::Error(_)) && r.known_deviation().is_none()),
+                count(cases, &|r| matches!(r.verdict, Verdict::Skip(_)) || r.known_deviation().is_some()),
+                self.secs(cases.iter().map(|r| r.duration).sum()),
+            );
             for r in cases {
-                let c = &r.case;
-                let time = if self.timings {
-                    Duration::nanoseconds(r.duration.as_nanos().min(i64::MAX as u128) as i64)
-                } else {
-                    Duration::ZERO
-                };
-                let name = format!("{} [{}] {}", c.id, c.level, c.title);
-                let mut tc = match &r.verdict {
-                    // pytest's convention for an expected failure: skipped, the reason and the
-                    // failure in system-out
-                    _ if r.known_deviation().is_some() => TestCase::skipped(&name),
-                    Verdict::Pass => TestCase::success(&name, time),
-                    Verdict::Skip(_) => TestCase::skipped(&name),
-                    Verdict::Fail(f) => TestCase::failure(
-                        &name,
-                        time,
-                        &format!("{} violation", c.level),
-                        &format!(
+                self.testcase(&mut x, r);
+            }
+            x.push_str("  </testsuite>\n");
+        }
+        x.push_str("</testsuites>\n");
+        x
+    }
+
+    fn testcase(&self, x: &mut String, r: &CaseResult) {
+        let c = &r.case;
+        let section = c.rfc.section.replace('.', "_");
+        let classname = if section.is_empty() {
+            format!("rfc{}", c.rfc.number)
+        } else {
+            format!("rfc{}.{section}", c.rfc.number)
+        };
+        let _ = writeln!(
+            x,
+            "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" time=\"{}\">",
+            attr(&format!("{} [{}] {}", c.id, c.level, c.title)),
+            attr(&classname),
+            attr(&c.span.file.display().to_string()),
+            self.secs(r.duration),
+        );
+        let mut out = String::new();
+        if let Some(d) = r.known_deviation() {
+            let _ = writeln!(
+                x,
+                "      <skipped type=\"known-deviation\" message=\"{}\"/>",
+                attr(&format!("known deviation (baseline): {}", d.reason))
+            );
+            if let Verdict::Fail(f) | Verdict::Error(f) = &r.verdict {
+                let _ = writeln!(
+                    out,
+                    "known deviation: {}: expected {}, got {} (at {})",
+                    f.message, f.expected, f.actual, f.span
+                );
+            }
+        } else {
+            match &r.verdict {
+                Verdict::Pass => {}
+                Verdict::Skip(why) => {
+                    let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(why));
+                }
+                Verdict::Fail(f) => {
+                    let _ = writeln!(
+                        x,
+                        "      <failure type=\"{} violation\" message=\"{}\">{}</failure>",
+                        c.level,
+                        attr(&format!(
                             "{} {}: \"{}\" — {}: expected {}, got {} (at {})",
                             c.rfc, c.level, c.requirement, f.message, f.expected, f.actual, f.span
-                        ),
-                    ),
-                    Verdict::Error(f) => TestCase::error(
-                        &name,
-                        time,
-                        "target error",
-                        &format!(
+                        )),
+                        text(&format!(
+                            "{}\nexpected: {}\nactual:   {}\nat {}",
+                            f.message, f.expected, f.actual, f.span
+                        )),
+                    );
+                }
+                Verdict::Error(f) => {
+                    let _ = writeln!(
+                        x,
+                        "      <error type=\"target error\" message=\"{}\">{}</error>",
+                        attr(&format!(
                             "{}: expected {}, got {} (at {})",
                             f.message, f.expected, f.actual, f.span
-                        ),
-                    ),
-                };
-                let section = c.rfc.section.replace('.', "_");
-                let classname = if section.is_empty() {
-                    format!("rfc{}", c.rfc.number)
-                } else {
-                    format!("rfc{}.{section}", c.rfc.number)
-                };
-                tc.set_classname(&classname);
-                tc.set_filepath(&c.span.file.display().to_string());
-                let mut out = String::new();
-                if let Some(d) = r.known_deviation() {
-                    out.push_str(&format!("known deviation (baseline): {}\n", d.reason));
-                    if let Verdict::Fail(f) | Verdict::Error(f) = &r.verdict {
-                        out.push_str(&format!(
-                            "{}: expected {}, got {} (at {})\n",
+                        )),
+                        text(&format!(
+                            "{}\nexpected: {}\nactual:   {}\nat {}",
                             f.message, f.expected, f.actual, f.span
-                        ));
-                    }
-                } else if let Verdict::Skip(why) = &r.verdict {
-                    out.push_str(&format!("skipped: {why}\n"));
+                        )),
+                    );
                 }
-                if r.baseline_outdated() {
-                    out.push_str("baselined, but passes now: remove it from the baseline\n");
-                }
-                out.push_str(&super::transcript_text(&r.transcript));
-                if !out.is_empty() {
-                    tc.set_system_out(&out);
-                }
-                suite.add_testcase(tc);
             }
-            report.add_testsuite(suite.build());
         }
-        report.build()
+        if r.baseline_outdated() {
+            out.push_str("baselined, but passes now: remove it from the baseline\n");
+        }
+        out.push_str(&super::transcript_text(&r.transcript));
+        if !out.is_empty() {
+            let _ = writeln!(x, "      <system-out>{}</system-out>", text(&out));
+        }
+        x.push_str("    </testcase>\n");
     }
 }
 
 impl<W: Write> Reporter for JUnit<W> {
     fn event(&mut self, event: &Event<'_>) {
         if let Event::Finished { results, .. } = event {
-            let report = self.build(results);
+            let xml = self.render(results);
             if let Some(mut out) = self.out.take() {
-                if let Err(e) = report
-                    .write_xml(&mut out)
-                    .map_err(|e| e.to_string())
-                    .and_then(|_| out.flush().map_err(|e| e.to_string()))
-                {
-                    self.error = Some(e);
+                if let Err(e) = out.write_all(xml.as_bytes()).and_then(|_| out.flush()) {
+                    self.error = Some(e.to_string());
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_markup_are_escaped() {
+        assert_eq!(
+            attr("a<b>\"c\"\n\u{0}"),
+            "a&lt;b&gt;&quot;c&quot;&#10;\\x00"
+        );
+        assert_eq!(text("]]> & <x>"), "]]&gt; &amp; &lt;x&gt;");
     }
 }
