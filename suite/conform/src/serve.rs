@@ -111,33 +111,37 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("binding {} / {}", args.listen, args.tls_listen))?;
         let plain = server.plain_addr().expect("plain listener bound");
-        println!("conform reference POP3 server");
-        println!("  pop3   {plain}  (plain{})", if args.no_tls { "" } else { ", STLS" });
+        // the banner is written once, and a closed stdout does not stop the server
+        use std::fmt::Write as _;
+        use std::io::Write as _;
+        let mut banner = String::new();
+        let _ = writeln!(banner, "conform reference POP3 server");
+        let _ = writeln!(banner, "  pop3   {plain}  (plain{})", if args.no_tls { "" } else { ", STLS" });
         if let Some(t) = server.tls_addr() {
-            println!("  pop3s  {t}  (implicit TLS)");
+            let _ = writeln!(banner, "  pop3s  {t}  (implicit TLS)");
         }
         for name in users.names() {
             if demo {
-                println!("  user {name}  password {DEMO_PASSWORD}");
+                let _ = writeln!(banner, "  user {name}  password {DEMO_PASSWORD}");
             } else {
-                println!("  user {name}");
+                let _ = writeln!(banner, "  user {name}");
             }
         }
-        match &args.maildir {
-            Some(d) => println!("  maildrop: Maildir {d}"),
-            None => println!(
+        let _ = match &args.maildir {
+            Some(d) => writeln!(banner, "  maildrop: Maildir {d}"),
+            None => writeln!(banner,
                 "  maildrop: the standard fixture in memory ({} messages each)",
                 fixture::MESSAGES.len()
             ),
-        }
+        };
         if !args.no_tls && args.cert.is_none() {
-            println!("  TLS: self-signed certificate for localhost (clients need --insecure or the --cert-out file)");
+            let _ = writeln!(banner, "  TLS: self-signed certificate for localhost (clients need --insecure or the --cert-out file)");
         }
         if !args.allow_plaintext_auth {
-            println!("  plaintext USER/PASS, PLAIN, LOGIN: only after STLS or on pop3s (--allow-plaintext-auth to allow)");
+            let _ = writeln!(banner, "  plaintext USER/PASS, PLAIN, LOGIN: only after STLS or on pop3s (--allow-plaintext-auth to allow)");
         }
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(banner.as_bytes()).and_then(|_| stdout.flush());
         tokio::select! {
             _ = server.wait() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -149,3 +149,67 @@ fn list_prints_every_case() {
         .unwrap();
     assert_eq!(out.lines().count(), total + 1);
 }
+
+/// Kills the child on drop (also when an assertion fails).
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `conform serve` on a Maildir as an external target: the catalogue passes with
+/// `--reseed-cmd` restoring the Maildir after each mutating case; a failing reseed command
+/// stops the run before any case (exit 2).
+#[test]
+fn external_maildir_target_with_reseed_cmd() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("demo");
+    let bin = env!("CARGO_BIN_EXE_conform");
+    let (code, out, err) = run(conform().args(["seed", "--maildir"]).arg(&maildir));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut child = conform()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--maildir")
+        .arg(dir.path().join("%u"))
+        .arg("--allow-plaintext-auth")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let mut port = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("pop3   127.0.0.1:") {
+            port = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let target = format!("127.0.0.1:{}", port.expect("serve prints its port"));
+    let reseed = format!("'{bin}' seed --maildir '{}' --replace", maildir.display());
+    let (code, out, err) = run(conform()
+        .args(["run", "--target", &target, "--user", "demo", "--insecure"])
+        .args(["--reseed-cmd", &reseed])
+        .env("CONFORM_PASSWORD", "demo-password"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines().last().unwrap().contains(" passed, 0 failed, "),
+        "{out}"
+    );
+    let (code, out, err) = run(conform()
+        .args(["run", "--target", &target, "--user", "demo", "--insecure"])
+        .args(["--reseed-cmd", "echo no such maildir >&2; exit 7"])
+        .env("CONFORM_PASSWORD", "demo-password"));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("exit status: 7: no such maildir"), "{err}");
+}
