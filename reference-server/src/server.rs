@@ -236,7 +236,13 @@ async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -
         conn.skipping = false;
         let mut tls = handshake(shared, tcp).await?;
         conn.session.tls_started();
-        conn.run(&mut tls, None).await?;
+        let served = conn.run(&mut tls, None).await;
+        // RFC 1939 §6: release the maildrop lock, then close the connection. `tls` was
+        // declared after `conn` and would be dropped (closing the socket) first; a client
+        // that sees the close and logs in again at once must find the maildrop free.
+        drop(conn);
+        drop(tls);
+        served?;
     }
     Ok(())
 }
