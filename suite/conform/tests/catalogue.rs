@@ -1,28 +1,11 @@
 //! The whole catalogue: every case passes against the bundled server (in at least one TLS
 //! mode, and fails in none), and the coverage matrix is complete and current.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn conform() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_conform"));
-    c.current_dir(root());
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let out = c.output().expect("conform runs");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{conform, root, run, serve};
 
 /// The verdict word and id of each console result line (`PASS  MUST    id ...`).
 fn verdicts(out: &str) -> BTreeMap<String, (String, String)> {
@@ -66,6 +49,32 @@ fn every_case_passes_against_the_bundled_server_in_some_mode_and_fails_in_none()
         }
         let last = out.lines().last().unwrap();
         assert!(last.contains(" passed, 0 failed, "), "--tls {mode}: {last}");
+    }
+    // `conform serve` as shipped refuses plaintext logins before TLS (RFC 2595 §2.3, RFC
+    // 5034 §4): the cases for such a server run there
+    let served = serve(&[]);
+    let (code, out, err) = run(conform()
+        .args([
+            "run",
+            "--target",
+            &served.plain,
+            "--user",
+            "demo",
+            "--insecure",
+        ])
+        .env("CONFORM_PASSWORD", "demo-password"));
+    assert_eq!(code, 0, "serve without --allow-plaintext-auth: {out}{err}");
+    for (id, (tag, rest)) in verdicts(&out) {
+        assert!(
+            tag == "PASS" || tag == "SKIP",
+            "plaintext refused: {id} {tag} {rest}\n{out}"
+        );
+        if tag == "PASS" {
+            passed_somewhere
+                .entry(id)
+                .or_default()
+                .push("plaintext refused");
+        }
     }
     let ids: Vec<&str> = listed
         .lines()

@@ -1,21 +1,8 @@
 //! The `conform` binary end to end: exit codes as DESIGN.md §2 documents them.
 
-use std::process::Command;
+mod common;
 
-fn conform() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_conform"));
-    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let out = c.output().expect("conform runs");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{conform, run};
 
 /// With no target, the bundled server starts in-process (plaintext): nothing fails, exit 0,
 /// and JUnit has every case (the catalogue test checks each case passes in some TLS mode).
@@ -150,52 +137,22 @@ fn list_prints_every_case() {
     assert_eq!(out.lines().count(), total + 1);
 }
 
-/// Kills the child on drop (also when an assertion fails).
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `conform serve` on a Maildir as an external target: the catalogue passes with
 /// `--reseed-cmd` restoring the Maildir after each mutating case; a failing reseed command
 /// stops the run before any case (exit 2).
 #[test]
 fn external_maildir_target_with_reseed_cmd() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("demo");
     let bin = env!("CARGO_BIN_EXE_conform");
     let (code, out, err) = run(conform().args(["seed", "--maildir"]).arg(&maildir));
     assert_eq!(code, 0, "{out}{err}");
-    let mut child = conform()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--maildir")
-        .arg(dir.path().join("%u"))
-        .arg("--allow-plaintext-auth")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _guard = Kill(child);
-    let mut port = None;
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.trim().strip_prefix("pop3   127.0.0.1:") {
-            port = rest.split_whitespace().next().map(str::to_owned);
-            break;
-        }
-    }
-    let target = format!("127.0.0.1:{}", port.expect("serve prints its port"));
+    let served = common::serve(&[
+        "--maildir",
+        &dir.path().join("%u").display().to_string(),
+        "--allow-plaintext-auth",
+    ]);
+    let target = served.plain.clone();
     let reseed = format!("'{bin}' seed --maildir '{}' --replace", maildir.display());
     let (code, out, err) = run(conform()
         .args(["run", "--target", &target, "--user", "demo", "--insecure"])

@@ -11,6 +11,7 @@ pub mod transport;
 pub mod values;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,21 +153,33 @@ impl std::fmt::Debug for RunConfig {
     }
 }
 
-/// Whether a case logs in (and so holds the maildrop lock while it runs).
+/// Whether a case logs in (and so holds the maildrop lock while it runs): it mutates, or
+/// one of the lines it sends — also inside a pipelined `C!:` batch — starts with PASS, APOP
+/// or AUTH, or it sends the password.
 fn logs_in(case: &Case) -> bool {
     case.mutates
         || case.steps.iter().any(|s| match &s.action {
-            Action::Send { template, .. } => match template.pieces.first() {
-                Some(TemplatePiece::Literal(b)) => {
-                    let upper = b.to_ascii_uppercase();
+            Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
+                TemplatePiece::Literal(b) => b.split(|&c| c == b'\n').any(|line| {
+                    let upper = line.trim_ascii_start().to_ascii_uppercase();
                     ["PASS", "APOP", "AUTH"]
                         .iter()
                         .any(|k| upper.starts_with(k.as_bytes()))
-                }
-                _ => false,
-            },
+                }),
+                TemplatePiece::Expr(e) => mentions_password(e),
+            }),
             _ => false,
         })
+}
+
+/// Whether an expression uses the password (a login in a computed line).
+fn mentions_password(e: &scenario::plan::Expr) -> bool {
+    use scenario::plan::Expr;
+    match e {
+        Expr::Var(name) => name == "password",
+        Expr::Call(_, args) => args.iter().any(mentions_password),
+        Expr::Str(_) | Expr::Int(_) => false,
+    }
 }
 
 /// Why `requires` is not met by the announced `caps` and the run's TLS mode, if it is not.
@@ -409,12 +422,19 @@ pub async fn run(
             runnable.push((index, case));
         }
     }
+    // Without a way to restore the maildrop, cases that change it run last, and each case
+    // that needs the fixture after one of them checks again that the maildrop still is it.
+    let touched = Arc::new(AtomicBool::new(false));
+    if config.reseed.is_none() {
+        runnable.sort_by_key(|(_, case)| case.mutates);
+    }
     for (index, case) in runnable {
-        let (env, permits, tx, reseed) = (
+        let (env, permits, tx, reseed, touched) = (
             env.clone(),
             permits.clone(),
             tx.clone(),
             config.reseed.clone(),
+            touched.clone(),
         );
         let (wait_for, done) = if logs_in(&case) {
             let (done, next) = oneshot::channel::<()>();
@@ -429,7 +449,30 @@ pub async fn run(
             }
             let _permit = permits.acquire().await.expect("semaphore open");
             let t = Instant::now();
+            if case.fixture == Fixture::Standard && touched.load(Ordering::SeqCst) {
+                if let Err(why) = fixture_present(&env).await {
+                    let _ = tx.send((
+                        index,
+                        CaseResult {
+                            case,
+                            verdict: Verdict::Skip(format!(
+                                "needs the standard fixture, which an earlier case changed (give --reseed-cmd to restore it): {why}"
+                            )),
+                            duration: t.elapsed(),
+                            transcript: Vec::new(),
+                            baseline: None,
+                        },
+                    ));
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+            }
             let (mut verdict, mut transcript) = judge::run_case(&case, &env).await;
+            if case.mutates && reseed.is_none() {
+                touched.store(true, Ordering::SeqCst);
+            }
             if case.mutates {
                 if let Some(reseed) = reseed {
                     // let the server finish UPDATE before the maildrop is restored

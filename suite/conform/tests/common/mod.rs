@@ -1,0 +1,79 @@
+//! What the binary's integration tests share: running `conform`, and `conform serve` as an
+//! external target.
+
+#![allow(dead_code)] // each test file uses a part
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The repository root (scenarios/ is found from there).
+pub fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// `conform` run from the repository root.
+pub fn conform() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_conform"));
+    c.current_dir(root());
+    c
+}
+
+/// Exit code, stdout, stderr.
+pub fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().expect("conform runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `conform serve` process, killed on drop (also when an assertion fails).
+pub struct Served {
+    child: Child,
+    /// `127.0.0.1:PORT` of the plain listener.
+    pub plain: String,
+    /// `127.0.0.1:PORT` of the implicit-TLS listener.
+    pub tls: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `conform serve ARGS` on loopback ports chosen by the system and reads the
+/// addresses from its banner.
+pub fn serve(args: &[&str]) -> Served {
+    let mut child = conform()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-listen",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("conform serve starts");
+    let stdout = child.stdout.take().expect("piped");
+    let (mut plain, mut tls) = (String::new(), String::new());
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("banner");
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("pop3"), Some(a)) => plain = a.to_owned(),
+            (Some("pop3s"), Some(a)) => tls = a.to_owned(),
+            _ => {}
+        }
+        if line.trim_start().starts_with("maildrop:") {
+            break;
+        }
+    }
+    assert!(!plain.is_empty(), "conform serve printed no address");
+    Served { child, plain, tls }
+}
