@@ -214,6 +214,14 @@ impl Run {
         )
     }
 
+    /// The `--- FAIL id ...` / `--- ERROR id ...` headers of the report: the new failures.
+    fn new_failures(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with("--- FAIL ") || l.starts_with("--- ERROR "))
+            .collect()
+    }
+
     /// Whether the report lists `id` as a (new or known) failure or error.
     fn names_failure(&self, id: &str) -> bool {
         self.stdout.lines().any(|l| {
@@ -293,7 +301,14 @@ fn catalogue_against_dovecot() {
     }
 
     for run in &runs[..3] {
-        assert_eq!(run.code, Some(0), "{}", run.explain());
+        assert_eq!(
+            run.code,
+            Some(0),
+            "new failures against Dovecot ({}):\n{}\n\n{}",
+            run.label,
+            run.new_failures().join("\n"),
+            run.explain()
+        );
         if !run.summary().contains(" 0 baselined but passing") {
             println!(
                 "note ({}): baselined cases pass now; remove them from {BASELINE}",
