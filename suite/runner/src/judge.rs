@@ -108,6 +108,8 @@ struct Run<'a> {
 enum StepError {
     Fail(String, String, String),
     Wire(WireError),
+    /// The case ends here, passed (`starttls or eof` saw the server end the handshake).
+    Done,
 }
 
 impl From<WireError> for StepError {
@@ -351,6 +353,18 @@ impl Run<'_> {
                 self.conn(session)?.start_tls().await?;
                 self.note(session, Dir::Note, "TLS established".into());
             }
+            Action::StartTlsOrEof => match self.conn(session)?.start_tls().await {
+                Ok(()) => self.note(session, Dir::Note, "TLS established".into()),
+                Err(WireError::TlsEnded(why)) => {
+                    self.note(
+                        session,
+                        Dir::Note,
+                        format!("the server ended the TLS handshake ({why}); the case ends here"),
+                    );
+                    return Err(StepError::Done);
+                }
+                Err(e) => return Err(e.into()),
+            },
             Action::Drop => {
                 if let Some(mut c) = self.sessions.get_mut(session).and_then(Option::take) {
                     c.close().await;
@@ -664,6 +678,7 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                         span: step.span.clone(),
                     })
                 }
+                StepError::Done => Verdict::Pass,
             };
             return verdict;
         }
@@ -679,6 +694,7 @@ fn describe_step(a: &Action) -> String {
         Action::Body(_) => "a multi-line body".into(),
         Action::Open => "a new connection".into(),
         Action::StartTls => "a TLS handshake".into(),
+        Action::StartTlsOrEof => "a TLS handshake, or the server ending it".into(),
         Action::Drop => "to drop the connection".into(),
         Action::ExpectClose => "the server to close".into(),
         Action::Assert(_) => "an assertion".into(),

@@ -57,6 +57,10 @@ pub enum WireError {
     /// TLS failed.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The server ended the TLS handshake: it closed the connection or sent an alert (not
+    /// plaintext, which is [`WireError::Tls`]).
+    #[error("TLS: the server ended the handshake: {0}")]
+    TlsEnded(String),
     /// STLS was refused before the case could start.
     #[error("STLS refused: {0}")]
     StlsRefused(String),
@@ -177,7 +181,7 @@ impl Conn {
         )
         .await
         .map_err(|_| WireError::Timeout(self.limits.io_timeout))?
-        .map_err(|e| WireError::Tls(e.to_string()))?;
+        .map_err(handshake_error)?;
         self.stream = Stream::Tls(Box::new(tls));
         Ok(())
     }
@@ -283,6 +287,45 @@ impl Conn {
     }
 }
 
+/// Sorts a failed handshake: the server closing or alerting is [`WireError::TlsEnded`];
+/// anything else (plaintext where TLS records belong, a bad certificate) is
+/// [`WireError::Tls`].
+fn handshake_error(e: io::Error) -> WireError {
+    let ended = matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    ) || e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::AlertReceived(_)));
+    if ended {
+        WireError::TlsEnded(e.to_string())
+    } else {
+        WireError::Tls(e.to_string())
+    }
+}
+
 fn memchr_lf(buf: &[u8]) -> Option<usize> {
     buf.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod handshake_tests {
+    use super::*;
+
+    #[test]
+    fn a_handshake_the_server_ends_is_told_from_plaintext_in_its_place() {
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        assert!(matches!(handshake_error(eof), WireError::TlsEnded(_)));
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+        );
+        assert!(matches!(handshake_error(alert), WireError::TlsEnded(_)));
+        let plaintext = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+        );
+        assert!(matches!(handshake_error(plaintext), WireError::Tls(_)));
+    }
 }

@@ -417,6 +417,7 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
                 None
             }
             StepKind::StartTls => Some(Action::StartTls),
+            StepKind::StartTlsOrEof => Some(Action::StartTlsOrEof),
             StepKind::Drop => Some(Action::Drop),
             StepKind::Eof => Some(Action::ExpectClose),
             StepKind::Assert(a) => c.assert(a).map(Action::Assert),

@@ -146,6 +146,10 @@ pub enum Action {
     Open,
     /// `starttls`: start TLS on this connection (after `+OK` to STLS).
     StartTls,
+    /// `starttls or eof`: start TLS, or accept that the server ends the handshake (it closes
+    /// or sends a TLS alert, never plaintext): then the case ends there, passed. For STLS with
+    /// pipelined plaintext, which a server may read as the start of the handshake.
+    StartTlsOrEof,
     /// `drop`: close the connection without QUIT (the client shuts down its side and waits
     /// for the server to close).
     Drop,

@@ -78,6 +78,7 @@ pub(crate) enum StepKind {
     Open(Ident),
     Use(Ident),
     StartTls,
+    StartTlsOrEof,
     Drop,
     Eof,
     Assert(AssertSyn),
@@ -374,6 +375,7 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
         "assert" => {
             Some(pieces::parse_assert(args_f, sink).map_or(StepKind::Broken, StepKind::Assert))
         }
+        "starttls" if args.trim() == "or eof" => Some(StepKind::StartTlsOrEof),
         _ => {
             if !args.is_empty() {
                 sink.error(args_f.pos(0), format!("unexpected text after `{word}`"))
