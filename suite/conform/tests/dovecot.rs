@@ -298,6 +298,9 @@ fn catalogue_against_dovecot() {
             run.took,
             run.summary()
         );
+        for failure in run.new_failures() {
+            println!("    {failure}");
+        }
     }
 
     for run in &runs[..3] {
