@@ -233,7 +233,24 @@ impl Run<'_> {
                 if let Some(s) = self.in_sasl.get_mut(session) {
                     *s = false;
                 }
-                self.conn(session)?.send(&bytes).await?;
+                match self.conn(session)?.send(&bytes).await {
+                    Ok(()) => {}
+                    // the server hung up while the line was going out (a long line it refuses):
+                    // the next step judges that, as it would judge a close
+                    Err(WireError::Io(e))
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                        ) =>
+                    {
+                        self.note(
+                            session,
+                            Dir::Note,
+                            format!("the server closed the connection during the write ({e})"),
+                        );
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Action::Expect(p) => {
                 let line = self.read_judged(session, &p.source).await?;
