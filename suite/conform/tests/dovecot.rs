@@ -8,22 +8,16 @@
 //! Dovecot missing: the test fails, unless `CONFORM_SKIP_DOVECOT=1` (then it says it skipped).
 //! `.ci/run` installs it.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
+
+use common::{conform, root};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BASELINE: &str = "scenarios/baselines/dovecot.toml";
 const PASSWORD_VAR: &str = "CONFORM_DOVECOT_PASSWORD";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn conform() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_conform"));
-    c.current_dir(repo());
-    c
-}
 
 /// `'text'` for `sh -c`.
 fn sh_quote(text: &str) -> String {
@@ -46,7 +40,7 @@ impl Dovecot {
             .prefix("conform-dovecot.")
             .tempdir()
             .expect("temporary directory");
-        let out = Command::new(repo().join(".ci/dovecot/start.sh"))
+        let out = Command::new(root().join(".ci/dovecot/start.sh"))
             .arg(dir.path())
             .output()
             .expect("running .ci/dovecot/start.sh");
@@ -109,7 +103,7 @@ impl Dovecot {
         } else {
             self.pop3
         };
-        let junit = repo().join(format!(
+        let junit = root().join(format!(
             "reports/dovecot-{mode}{}.xml",
             if baseline { "" } else { "-no-baseline" }
         ));
@@ -234,7 +228,7 @@ impl Run {
 /// The baseline's entries as (id, modes); modes `None` = all. The file is ours and simple:
 /// one `id = "..."` and at most one `modes = [...]` line per `[[deviation]]`.
 fn baseline_entries() -> Vec<(String, Option<Vec<String>>)> {
-    let text = std::fs::read_to_string(repo().join(BASELINE)).expect("reading the baseline");
+    let text = std::fs::read_to_string(root().join(BASELINE)).expect("reading the baseline");
     let quoted =
         |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
     let mut entries: Vec<(String, Option<Vec<String>>)> = Vec::new();
