@@ -107,15 +107,7 @@ fn coverage_matrix_is_complete_and_current() {
     let md = dir.path().join("COVERAGE.md");
     let (code, out, err) = run(conform().args(["coverage", "--markdown"]).arg(&md));
     assert_eq!(code, 0, "gaps or strays:\n{err}\n{out}");
-    let cases: usize = out
-        .lines()
-        .last()
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cases: usize = common::leading_number(out.lines().last().unwrap());
     assert!(cases >= 300, "{cases} cases");
     let generated = std::fs::read_to_string(&md).unwrap();
     let (_, totals, _) = run(conform().args(["coverage", "--totals"]));

@@ -13,21 +13,13 @@ fn bundled_run_passes_every_case() {
     let (code, out, err) = run(conform().args(["run", "--junit"]).arg(&junit));
     assert_eq!(code, 0, "{out}\n{err}");
     let last = out.lines().last().unwrap();
-    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    let passed: usize = common::leading_number(last);
     assert!(passed >= 30, "{last}");
     assert!(
         last.starts_with(&format!("{passed} passed, 0 failed, ")),
         "{last}"
     );
-    let skipped: usize = last
-        .split(", ")
-        .nth(2)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let skipped: usize = common::leading_number(last.split(", ").nth(2).unwrap());
     let xml = std::fs::read_to_string(junit).unwrap();
     assert_eq!(xml.matches("<testcase").count(), passed + skipped);
     assert!(!xml.contains("<failure"));
@@ -125,15 +117,7 @@ fn list_prints_every_case() {
         line.contains("RFC 1939 §7") && line.contains("MUST"),
         "{line}"
     );
-    let total: usize = out
-        .lines()
-        .last()
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let total: usize = common::leading_number(out.lines().last().unwrap());
     assert_eq!(out.lines().count(), total + 1);
 }
 

@@ -203,11 +203,10 @@ impl Run<'_> {
         }
     }
 
+    /// Puts back a line that was read and logged (the log entry goes too).
     fn unread(&mut self, session: usize, line: Line) {
         self.log.pop();
-        if let Ok(c) = self.conn(session) {
-            c.push_back(line);
-        }
+        self.unread_raw(session, line);
     }
 
     async fn step(&mut self, session: usize, action: &Action) -> Result<(), StepError> {

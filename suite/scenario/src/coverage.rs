@@ -212,15 +212,22 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, row: &Row) {
-        let l = row.requirement.level as usize;
-        self.requirements[l] += 1;
-        if row.requirement.untestable.is_none() {
-            self.testable[l] += 1;
-            if !row.cases.is_empty() {
-                self.covered[l] += 1;
+    fn of<'a>(cases: usize, rows: impl Iterator<Item = &'a Row>) -> Totals {
+        let mut t = Totals {
+            cases,
+            ..Totals::default()
+        };
+        for row in rows {
+            let l = row.requirement.level as usize;
+            t.requirements[l] += 1;
+            if row.requirement.untestable.is_none() {
+                t.testable[l] += 1;
+                if !row.cases.is_empty() {
+                    t.covered[l] += 1;
+                }
             }
         }
+        t
     }
 
     /// Testable MUST and SHOULD requirements without a case.
@@ -296,26 +303,18 @@ impl Matrix {
 
     /// Totals for one RFC.
     pub fn totals_for(&self, rfc: u32) -> Totals {
-        let mut t = Totals {
-            cases: self.cases_per_rfc.get(&rfc).copied().unwrap_or(0),
-            ..Totals::default()
-        };
-        for row in self.rfcs.get(&rfc).into_iter().flatten() {
-            t.add(row);
-        }
-        t
+        Totals::of(
+            self.cases_per_rfc.get(&rfc).copied().unwrap_or(0),
+            self.rfcs.get(&rfc).into_iter().flatten(),
+        )
     }
 
     /// Totals over every RFC.
     pub fn totals(&self) -> Totals {
-        let mut t = Totals {
-            cases: self.cases_per_rfc.values().sum(),
-            ..Totals::default()
-        };
-        for row in self.rfcs.values().flatten() {
-            t.add(row);
-        }
-        t
+        Totals::of(
+            self.cases_per_rfc.values().sum(),
+            self.rfcs.values().flatten(),
+        )
     }
 
     /// Every RFC that has requirements or cases.

@@ -77,3 +77,12 @@ pub fn serve(args: &[&str]) -> Served {
     assert!(!plain.is_empty(), "conform serve printed no address");
     Served { child, plain, tls }
 }
+
+/// The number a summary line starts with (`480 cases`, `12 skipped`).
+pub fn leading_number(text: &str) -> usize {
+    text.trim()
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number at the start of {text:?}"))
+}
