@@ -1,18 +1,76 @@
 //! Deliberate defects, for proving that the scenarios catch them (never on unless named).
 //!
-//! Each fault is a deviation real servers have shipped. `conform serve --fault NAME` or
-//! [`crate::Config::faults`] turns one on; the normal build path never does.
+//! Each fault is a deviation real servers have shipped. `conform serve --fault NAME`,
+//! `conform run --fault NAME` or [`crate::Config::faults`] turns one on; the normal build
+//! path never does. `conform selfcheck` runs the whole catalogue against each one in turn and
+//! reports which cases caught it (the mutation score).
+//!
+//! The faults that change a response's framing build the faulty bytes here
+//! ([`faulty_message`]), so the correct path in the session and the connection stays plain.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+/// Which server configuration a fault shows in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Setup {
+    /// Plaintext logins allowed (the bundled server of `conform run`).
+    PlaintextAllowed,
+    /// Plaintext logins refused before TLS (`conform serve` as shipped, RFC 2595 §2.1).
+    PlaintextRefused,
+}
+
+impl Setup {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setup::PlaintextAllowed => "plaintext-allowed",
+            Setup::PlaintextRefused => "plaintext-refused",
+        }
+    }
+}
+
+/// What part of the protocol a fault breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Area {
+    /// States and transitions (RFC 1939 §3-§6).
+    StateMachine,
+    /// Message numbers, sizes, unique-ids (RFC 1939 §5, §7).
+    Listings,
+    /// Lines, byte-stuffing, terminators (RFC 1939 §3, RFC 2449 §4).
+    Framing,
+    /// TOP (RFC 1939 §7).
+    Top,
+    /// APOP, AUTH and its mechanisms (RFC 1939 §7, RFC 5034, RFC 4616, RFC 2195).
+    Auth,
+    /// CAPA and what it announces (RFC 2449).
+    Capa,
+    /// STLS (RFC 2595).
+    Tls,
+}
+
+impl Area {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::StateMachine => "state machine",
+            Area::Listings => "listings",
+            Area::Framing => "framing",
+            Area::Top => "TOP",
+            Area::Auth => "auth",
+            Area::Capa => "CAPA",
+            Area::Tls => "TLS",
+        }
+    }
+}
+
 macro_rules! faults {
-    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+    ($( $variant:ident => $name:literal, $area:ident, $setup:ident, $doc:literal; )*) => {
         /// One deliberate defect.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Fault {
-            $( $(#[$doc])* $variant, )*
+            $( #[doc = $doc] $variant, )*
         }
 
         impl Fault {
@@ -23,14 +81,111 @@ macro_rules! faults {
             pub fn name(self) -> &'static str {
                 match self { $(Fault::$variant => $name,)* }
             }
+
+            /// What the fault breaks.
+            pub fn area(self) -> Area {
+                match self { $(Fault::$variant => Area::$area,)* }
+            }
+
+            /// The configuration the fault shows in.
+            pub fn setup(self) -> Setup {
+                match self { $(Fault::$variant => Setup::$setup,)* }
+            }
+
+            /// What the server does wrong, and the rule it breaks.
+            pub fn describe(self) -> &'static str {
+                match self { $(Fault::$variant => $doc,)* }
+            }
         }
     };
 }
 
 faults! {
-    /// LIST and STAT renumber the remaining messages after DELE, closing the gaps
-    /// (RFC 1939 §5: message numbers are never reused within a session).
-    ListRenumbersAfterDele => "list-renumbers-after-dele",
+    // ---- state machine ----
+    TransactionCommandsBeforeLogin => "transaction-commands-before-login", StateMachine, PlaintextAllowed,
+        "STAT, LIST, UIDL, NOOP and RSET are answered +OK before login, as on an empty maildrop (RFC 1939 §3: a command not valid in the state gets -ERR).";
+    LoginCommandsAfterLogin => "login-commands-after-login", StateMachine, PlaintextAllowed,
+        "USER, PASS and APOP are answered +OK in the TRANSACTION state (RFC 1939 §3: valid only in AUTHORIZATION).";
+    QuitInAuthorizationEntersUpdate => "quit-in-authorization-enters-update", StateMachine, PlaintextAllowed,
+        "QUIT before login runs the UPDATE step with no maildrop open and answers -ERR (RFC 1939 §4: the server closes without entering UPDATE).";
+    DeletesOnDroppedConnection => "deletes-on-dropped-connection", StateMachine, PlaintextAllowed,
+        "Messages marked deleted are removed when the connection drops without QUIT (RFC 1939 §6: no UPDATE without QUIT).";
+    RsetKeepsMarks => "rset-keeps-marks", StateMachine, PlaintextAllowed,
+        "RSET answers +OK but leaves messages marked deleted (RFC 1939 §5: RSET unmarks them).";
+    QuitForgetsDeletes => "quit-forgets-deletes", StateMachine, PlaintextAllowed,
+        "QUIT in TRANSACTION answers +OK but removes nothing (RFC 1939 §6: UPDATE removes the marked messages).";
+    DeleDeletedAccepted => "dele-deleted-accepted", StateMachine, PlaintextAllowed,
+        "DELE of a message already marked deleted answers +OK (RFC 1939 §5: -ERR for a deleted message).";
+    KeywordsCaseSensitive => "keywords-case-sensitive", StateMachine, PlaintextAllowed,
+        "Command keywords are recognised only in upper case (RFC 1939 §3: keywords are case-insensitive).";
+    NoMaildropLock => "no-maildrop-lock", StateMachine, PlaintextAllowed,
+        "A second session opens a maildrop another session holds (RFC 1939 §4: exclusive-access lock, -ERR if it cannot be had).";
+    // ---- listings ----
+    ListRenumbersAfterDele => "list-renumbers-after-dele", Listings, PlaintextAllowed,
+        "LIST renumbers the remaining messages after DELE, closing the gaps (RFC 1939 §5: message numbers do not change within a session).";
+    StatCountsDeleted => "stat-counts-deleted", Listings, PlaintextAllowed,
+        "STAT still counts messages marked deleted (RFC 1939 §5: they are not counted).";
+    ListShowsDeleted => "list-shows-deleted", Listings, PlaintextAllowed,
+        "LIST still lists messages marked deleted (RFC 1939 §5: they are not listed).";
+    DeletedRetrievable => "deleted-retrievable", Listings, PlaintextAllowed,
+        "RETR and TOP still return a message marked deleted (RFC 1939 §5: it may not be referred to).";
+    SizesInLfOctets => "sizes-in-lf-octets", Listings, PlaintextAllowed,
+        "LIST and STAT give sizes as stored with LF line ends, not as sent with CRLF (RFC 1939 §5).";
+    UidlChangesEachSession => "uidl-changes-each-session", Listings, PlaintextAllowed,
+        "UIDL gives a message a new unique-id in every session (RFC 1939 §7: it persists across sessions).";
+    UidlIsMessageNumber => "uidl-is-message-number", Listings, PlaintextAllowed,
+        "UIDL gives the message number as unique-id, reused once messages are removed (RFC 1939 §7: never reused).";
+    UidlTooLong => "uidl-too-long", Listings, PlaintextAllowed,
+        "UIDL gives unique-ids of 80 characters (RFC 1939 §7: 1 to 70 characters).";
+    MessageZeroAccepted => "message-zero-accepted", Listings, PlaintextAllowed,
+        "Message number 0 is taken as message 1 (RFC 1939 §5: numbers start at 1; anything else is -ERR).";
+    // ---- framing ----
+    NoByteStuffing => "no-byte-stuffing", Framing, PlaintextAllowed,
+        "RETR and TOP send lines that begin with \".\" without the extra \".\" (RFC 1939 §3: byte-stuffing).";
+    BareLfInMessages => "bare-lf-in-messages", Framing, PlaintextAllowed,
+        "RETR and TOP send the message with its stored LF line ends (RFC 1939 §3: lines end in CRLF).";
+    MissingTerminator => "missing-terminator", Framing, PlaintextAllowed,
+        "RETR and TOP end without the \".\" line (RFC 1939 §3: a multi-line response ends with \".\" CRLF).";
+    ErrWithoutDash => "err-without-dash", Framing, PlaintextAllowed,
+        "Negative replies begin \"ERR\" instead of \"-ERR\" (RFC 1939 §3: status indicators are +OK and -ERR).";
+    OverlongErrorLines => "overlong-error-lines", Framing, PlaintextAllowed,
+        "The -ERR to an unknown command echoes it with a long help text, over 512 octets (RFC 2449 §4, RFC 1939 §3).";
+    // ---- TOP ----
+    TopIgnoresLineCount => "top-ignores-line-count", Top, PlaintextAllowed,
+        "TOP msg n sends the whole message (RFC 1939 §7: the headers, the blank line and n body lines).";
+    TopDropsBlankLine => "top-drops-blank-line", Top, PlaintextAllowed,
+        "TOP leaves out the blank line between the headers and the body (RFC 1939 §7).";
+    // ---- auth ----
+    ApopTimestampReused => "apop-timestamp-reused", Auth, PlaintextAllowed,
+        "Every greeting carries the same APOP timestamp (RFC 1939 §7: different each time the server greets).";
+    ApopAcceptsWrongDigest => "apop-accepts-wrong-digest", Auth, PlaintextAllowed,
+        "APOP accepts any well-formed digest for a known user (RFC 1939 §7: the server compares the digest).";
+    CramMd5AcceptsWrongDigest => "cram-md5-accepts-wrong-digest", Auth, PlaintextAllowed,
+        "AUTH CRAM-MD5 accepts any well-formed digest for a known user (RFC 2195 §2).";
+    PlainAuthzidIgnored => "plain-authzid-ignored", Auth, PlaintextAllowed,
+        "AUTH PLAIN with an authorization identity the user may not act as logs the user in anyway (RFC 4616 §2).";
+    SecondAuthAccepted => "second-auth-accepted", Auth, PlaintextAllowed,
+        "AUTH after a successful login answers +OK (RFC 5034 §4: AUTH is valid only in AUTHORIZATION; after success, -ERR).";
+    AuthCancelIgnored => "auth-cancel-ignored", Auth, PlaintextAllowed,
+        "A \"*\" during AUTH is not taken as cancel: the server asks again (RFC 5034 §4: it MUST answer -ERR).";
+    // ---- CAPA ----
+    CapaListsUnsupportedSasl => "capa-lists-unsupported-sasl", Capa, PlaintextAllowed,
+        "CAPA lists SASL DIGEST-MD5 and SCRAM-SHA-256, which AUTH rejects as unsupported (RFC 5034 §3, RFC 2449 §5).";
+    CapaOmitsAuthAfterLogin => "capa-omits-auth-after-login", Capa, PlaintextAllowed,
+        "CAPA after login leaves out USER and SASL (RFC 2449 §5: AUTHORIZATION capabilities are announced in both states).";
+    CapaMissingTerminator => "capa-missing-terminator", Capa, PlaintextAllowed,
+        "The CAPA listing ends without the \".\" line (RFC 2449 §5).";
+    PipeliningAnswersFirstOnly => "pipelining-answers-first-only", Capa, PlaintextAllowed,
+        "PIPELINING is announced, but of commands sent together only the first is answered (RFC 2449 §6.6).";
+    // ---- TLS ----
+    StlsInTransaction => "stls-in-transaction", Tls, PlaintextAllowed,
+        "STLS is accepted after login (RFC 2595 §4: only in AUTHORIZATION).";
+    StlsExecutesPipelinedPlaintext => "stls-executes-pipelined-plaintext", Tls, PlaintextAllowed,
+        "Commands pipelined in plaintext after STLS are executed inside TLS (RFC 2595 §4, CVE-2011-0411).";
+    StlsRemembersUser => "stls-remembers-user", Tls, PlaintextAllowed,
+        "A USER given before STLS still counts after the handshake, so PASS alone logs in (RFC 1939 §7: PASS only immediately after a successful USER; RFC 2595 §4).";
+    PlaintextAuthBeforeTls => "plaintext-auth-before-tls", Tls, PlaintextRefused,
+        "USER/PASS, PLAIN and LOGIN work before TLS although CAPA withholds them (RFC 2595 §2.1, RFC 5034 §4).";
 }
 
 impl fmt::Display for Fault {
@@ -83,6 +238,47 @@ impl Faults {
     }
 }
 
+/// A RETR or TOP response built under the framing faults in force, or `None` when none is
+/// (the connection then stuffs, converts to CRLF and terminates, RFC 1939 §3).
+pub fn faulty_message(head: &[u8], content: &[u8], faults: &Faults) -> Option<Vec<u8>> {
+    let stuff = !faults.has(Fault::NoByteStuffing);
+    let crlf = !faults.has(Fault::BareLfInMessages);
+    let terminate = !faults.has(Fault::MissingTerminator);
+    if stuff && crlf && terminate {
+        return None;
+    }
+    let mut out = Vec::with_capacity(head.len() + content.len() + content.len() / 32 + 8);
+    out.extend_from_slice(head);
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if stuff && text.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(text);
+        out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+    }
+    if terminate {
+        out.extend_from_slice(b".\r\n");
+    }
+    Some(out)
+}
+
+/// `reply` with every status indicator `-ERR` at a line start written `ERR`.
+pub fn undash(reply: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reply.len());
+    let mut line_start = true;
+    for (i, &b) in reply.iter().enumerate() {
+        if line_start && reply[i..].starts_with(b"-ERR") {
+            line_start = false;
+            continue;
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +293,43 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("list-renumbers-after-dele"));
+    }
+
+    #[test]
+    fn at_least_thirty_faults_with_distinct_names_and_rfc_reasons() {
+        assert!(Fault::ALL.len() >= 30, "{}", Fault::ALL.len());
+        let names: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names.len(), Fault::ALL.len());
+        for f in Fault::ALL {
+            assert!(f.describe().contains("RFC"), "{f}: {}", f.describe());
+        }
+    }
+
+    #[test]
+    fn faulty_framing() {
+        let content = b"a\n.b\n";
+        assert_eq!(faulty_message(b"+OK\r\n", content, &Faults::none()), None);
+        let f = |x| Faults::none().with(x);
+        assert_eq!(
+            faulty_message(b"+OK\r\n", content, &f(Fault::NoByteStuffing)).unwrap(),
+            b"+OK\r\na\r\n.b\r\n.\r\n"
+        );
+        assert_eq!(
+            faulty_message(b"+OK\r\n", content, &f(Fault::BareLfInMessages)).unwrap(),
+            b"+OK\r\na\n..b\n.\r\n"
+        );
+        assert_eq!(
+            faulty_message(b"+OK\r\n", content, &f(Fault::MissingTerminator)).unwrap(),
+            b"+OK\r\na\r\n..b\r\n"
+        );
+    }
+
+    #[test]
+    fn undash_only_status_indicators() {
+        assert_eq!(
+            undash(b"-ERR no\r\n-ERR bye -ERR\r\n"),
+            b"ERR no\r\nERR bye -ERR\r\n"
+        );
+        assert_eq!(undash(b"+OK -ERR\r\n"), b"+OK -ERR\r\n");
     }
 }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use crate::fault::Faults;
+use crate::fault::{Fault, Faults};
 use crate::lock::LockTable;
 use crate::maildrop::Store;
 use crate::session::{Context, Output, Session};
@@ -232,8 +232,10 @@ async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -
     if let Exit::StartTls = conn.run(&mut tcp, Some(greeting)).await? {
         // RFC 2595 §4 / CVE-2011-0411: whatever the client pipelined in plaintext after STLS
         // is discarded, never executed inside TLS.
-        conn.buf.clear();
-        conn.skipping = false;
+        if !cfg.faults.has(Fault::StlsExecutesPipelinedPlaintext) {
+            conn.buf.clear();
+            conn.skipping = false;
+        }
         let mut tls = handshake(shared, tcp).await?;
         conn.session.tls_started();
         let served = conn.run(&mut tls, None).await;
@@ -353,7 +355,12 @@ impl<'a> Connection<'a> {
             return match split_line(&self.buf, max) {
                 Ok(Decoded::Complete(line, used)) => {
                     let out = self.session.handle_line(line);
-                    self.buf.drain(..used);
+                    if self.cfg.faults.has(Fault::PipeliningAnswersFirstOnly) {
+                        // what a read-one-line-then-flush-the-buffer server does
+                        self.buf.clear();
+                    } else {
+                        self.buf.drain(..used);
+                    }
                     Some(out)
                 }
                 Ok(Decoded::Incomplete) => None,

@@ -14,7 +14,7 @@ use pop3_proto::command::InitialResponse;
 use pop3_proto::line::LineError;
 use pop3_proto::{Capability, Command, CommandError, Limits, ResponseCode, State, StatusLine};
 
-use crate::fault::{Fault, Faults};
+use crate::fault::{self, Fault, Faults};
 use crate::lock::{LockTable, MaildropLock};
 use crate::maildrop::{Maildrop, Store};
 use crate::users::Users;
@@ -76,7 +76,11 @@ struct Transaction {
     user: String,
     maildrop: Box<dyn Maildrop>,
     deleted: Vec<bool>,
-    _lock: MaildropLock,
+    /// The size each message is listed with (RFC 1939 §5: octets with CRLF line ends).
+    sizes: Vec<u64>,
+    faults: Faults,
+    /// `None` only under [`Fault::NoMaildropLock`].
+    _lock: Option<MaildropLock>,
 }
 
 #[derive(Debug)]
@@ -95,8 +99,11 @@ pub struct Session {
     tls: bool,
     timestamp: String,
     errors: u32,
+    /// This session's number among the server's sessions.
+    number: u64,
 }
 
+static SESSIONS: AtomicU64 = AtomicU64::new(0);
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 
 fn ok(text: impl Into<String>) -> Vec<u8> {
@@ -134,7 +141,11 @@ impl Session {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let timestamp = format!("<{}.{seq}.{nanos}@{}>", std::process::id(), ctx.hostname);
+        let timestamp = if ctx.faults.has(Fault::ApopTimestampReused) {
+            format!("<{}.0@{}>", std::process::id(), ctx.hostname)
+        } else {
+            format!("<{}.{seq}.{nanos}@{}>", std::process::id(), ctx.hostname)
+        };
         Session::with_timestamp(ctx, tls, timestamp)
     }
 
@@ -149,6 +160,7 @@ impl Session {
                 tls,
                 timestamp,
                 errors: 0,
+                number: SESSIONS.fetch_add(1, Ordering::Relaxed),
             },
             greeting,
         )
@@ -176,6 +188,11 @@ impl Session {
         }
     }
 
+    /// Whether the deliberate defect `f` is on.
+    fn fault(&self, f: Fault) -> bool {
+        self.ctx.faults.has(f)
+    }
+
     /// Whether plaintext credentials may be sent now.
     fn plaintext_ok(&self) -> bool {
         self.tls || self.ctx.allow_plaintext_auth
@@ -185,6 +202,11 @@ impl Session {
     /// AUTHORIZATION with nothing remembered from before (RFC 2595 §4).
     pub fn tls_started(&mut self) {
         self.tls = true;
+        if self.fault(Fault::StlsRemembersUser) {
+            if let Phase::Authorization { .. } = self.phase {
+                return;
+            }
+        }
         self.phase = Phase::Authorization { user: None };
     }
 
@@ -204,6 +226,18 @@ impl Session {
 
     /// Counts consecutive -ERR replies and hangs up after [`MAX_CONSECUTIVE_ERRORS`].
     fn account(&mut self, out: Output) -> Output {
+        let out = self.count_errors(out);
+        if !self.fault(Fault::ErrWithoutDash) {
+            return out;
+        }
+        match out {
+            Output::Reply(r) => Output::Reply(fault::undash(&r)),
+            Output::Close(r) => Output::Close(fault::undash(&r)),
+            other => other,
+        }
+    }
+
+    fn count_errors(&mut self, out: Output) -> Output {
         match out {
             Output::Reply(mut reply) if reply.starts_with(b"-ERR") => {
                 self.errors += 1;
@@ -224,11 +258,29 @@ impl Session {
         if let Phase::Sasl(_) = self.phase {
             return self.sasl_step(line);
         }
+        if self.fault(Fault::KeywordsCaseSensitive) {
+            let keyword = line.split(|&b| b == b' ').next().unwrap_or_default();
+            if keyword.iter().any(u8::is_ascii_lowercase) {
+                return Output::Reply(err(format!(
+                    "unknown command {}",
+                    String::from_utf8_lossy(keyword)
+                )));
+            }
+        }
         let command = match Command::parse(line, &Limits::RFC2449) {
             Ok(c) => c,
+            Err(CommandError::UnknownCommand(_)) if self.fault(Fault::OverlongErrorLines) => {
+                return Output::Reply(err(format!(
+                    "unknown command {:?}; the commands are {OVERLONG_HELP}",
+                    String::from_utf8_lossy(line)
+                )));
+            }
             Err(e) => return Output::Reply(err(describe(&e))),
         };
         let state = self.state();
+        if let Some(out) = self.misplaced(&command, state) {
+            return out;
+        }
         if !command.allowed_in(state) {
             return Output::Reply(err(format!(
                 "{} is not valid in the {state} state",
@@ -251,10 +303,45 @@ impl Session {
         }
     }
 
+    /// Under the state-machine faults, the answer to a command outside its state.
+    fn misplaced(&mut self, command: &Command, state: State) -> Option<Output> {
+        let f = |x| self.ctx.faults.has(x);
+        let reply = match (state, command) {
+            (State::Authorization, Command::Stat) if f(Fault::TransactionCommandsBeforeLogin) => {
+                ok("0 0")
+            }
+            (State::Authorization, Command::List(None) | Command::Uidl(None))
+                if f(Fault::TransactionCommandsBeforeLogin) =>
+            {
+                multi(ok("0 messages"), Vec::new())
+            }
+            (State::Authorization, Command::Noop | Command::Rset)
+                if f(Fault::TransactionCommandsBeforeLogin) =>
+            {
+                ok("")
+            }
+            (State::Transaction, Command::User(_) | Command::Pass(_) | Command::Apop { .. })
+                if f(Fault::LoginCommandsAfterLogin) =>
+            {
+                ok("already logged in")
+            }
+            (State::Transaction, Command::Auth { .. }) if f(Fault::SecondAuthAccepted) => {
+                ok("already authenticated")
+            }
+            (State::Transaction, Command::Stls) if f(Fault::StlsInTransaction) => {
+                return Some(self.stls());
+            }
+            _ => return None,
+        };
+        Some(Output::Reply(reply))
+    }
+
     fn capa(&self) -> Vec<u8> {
         let plain = self.plaintext_ok();
+        let omit_auth =
+            self.fault(Fault::CapaOmitsAuthAfterLogin) && self.state() == State::Transaction;
         let mut caps = vec![Capability::Top];
-        if plain {
+        if plain && !omit_auth {
             caps.push(Capability::User);
         }
         let mut mechs = Vec::new();
@@ -262,7 +349,12 @@ impl Session {
             mechs.extend(["PLAIN".to_owned(), "LOGIN".to_owned()]);
         }
         mechs.push("CRAM-MD5".to_owned());
-        caps.push(Capability::Sasl(mechs));
+        if self.fault(Fault::CapaListsUnsupportedSasl) {
+            mechs.extend(["DIGEST-MD5".to_owned(), "SCRAM-SHA-256".to_owned()]);
+        }
+        if !omit_auth {
+            caps.push(Capability::Sasl(mechs));
+        }
         caps.extend([
             Capability::RespCodes,
             Capability::AuthRespCode,
@@ -285,22 +377,24 @@ impl Session {
             "conform-reference-server/{}",
             env!("CARGO_PKG_VERSION")
         )));
-        multi(
+        let mut listing = multi(
             ok("Capability list follows"),
             caps.iter().map(ToString::to_string),
-        )
+        );
+        if self.fault(Fault::CapaMissingTerminator) {
+            listing.truncate(listing.len() - b".\r\n".len());
+        }
+        listing
     }
 
     fn quit(&mut self) -> Output {
         match std::mem::replace(&mut self.phase, Phase::Update) {
             Phase::Transaction(mut t) => {
-                let marked: Vec<usize> = t
-                    .deleted
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, d)| d.then_some(i))
-                    .collect();
+                let mut marked = t.marked();
                 let left = t.deleted.len() - marked.len();
+                if self.ctx.faults.has(Fault::QuitForgetsDeletes) {
+                    marked.clear();
+                }
                 match t.maildrop.expunge(&marked) {
                     Ok(()) => Output::Close(ok(format!(
                         "conform POP3 server signing off ({left} messages left)"
@@ -311,12 +405,17 @@ impl Session {
                     )),
                 }
             }
+            _ if self.fault(Fault::QuitInAuthorizationEntersUpdate) => Output::Close(err_code(
+                ResponseCode::SysTemp,
+                "some deleted messages not removed",
+            )),
             _ => Output::Close(ok("conform POP3 server signing off")),
         }
     }
 
     fn plaintext_refused(&self) -> Option<Output> {
-        (!self.plaintext_ok()).then(|| {
+        let refuse = !self.plaintext_ok() && !self.fault(Fault::PlaintextAuthBeforeTls);
+        refuse.then(|| {
             Output::Reply(err_code(
                 ResponseCode::Auth,
                 "plaintext authentication disallowed before TLS; use STLS or port 995",
@@ -347,11 +446,10 @@ impl Session {
 
     fn apop(&mut self, name: String, digest: String) -> Output {
         self.phase = Phase::Authorization { user: None };
-        let good = self
-            .ctx
-            .users
-            .secret(&name)
-            .is_some_and(|secret| apop::verify(&self.timestamp, secret, &digest));
+        let good = self.ctx.users.secret(&name).is_some_and(|secret| {
+            apop::verify(&self.timestamp, secret, &digest)
+                || (self.fault(Fault::ApopAcceptsWrongDigest) && well_formed_digest(&digest))
+        });
         self.login(name, good)
     }
 
@@ -365,11 +463,12 @@ impl Session {
             ));
         }
         let key = self.ctx.store.lock_key(&user);
-        let Some(lock) = self.ctx.locks.try_lock(key) else {
+        let lock = self.ctx.locks.try_lock(key);
+        if lock.is_none() && !self.fault(Fault::NoMaildropLock) {
             self.phase = Phase::Authorization { user: None };
             return Output::Reply(err_code(ResponseCode::InUse, "maildrop already locked"));
-        };
-        let maildrop = match self.ctx.store.open(&user) {
+        }
+        let mut maildrop = match self.ctx.store.open(&user) {
             Ok(m) => m,
             Err(_) => {
                 self.phase = Phase::Authorization { user: None };
@@ -377,18 +476,26 @@ impl Session {
             }
         };
         let n = maildrop.messages().len();
-        let size: u64 = maildrop.messages().iter().map(|m| m.size).sum();
+        let mut sizes: Vec<u64> = maildrop.messages().iter().map(|m| m.size).collect();
+        if self.fault(Fault::SizesInLfOctets) {
+            for (i, size) in sizes.iter_mut().enumerate() {
+                *size = maildrop.read(i).map_or(*size, |c| c.len() as u64);
+            }
+        }
+        let size: u64 = sizes.iter().sum();
         self.phase = Phase::Transaction(Box::new(Transaction {
             user,
             deleted: vec![false; n],
             maildrop,
+            sizes,
+            faults: self.ctx.faults.clone(),
             _lock: lock,
         }));
         Output::Reply(ok(format!("maildrop has {n} messages ({size} octets)")))
     }
 
     fn mechanisms(&self) -> Vec<&'static str> {
-        if self.plaintext_ok() {
+        if self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls) {
             vec!["PLAIN", "LOGIN", "CRAM-MD5"]
         } else {
             vec!["CRAM-MD5"]
@@ -421,44 +528,51 @@ impl Session {
             },
         };
         match (mech.as_str(), initial) {
-            ("PLAIN", None) => {
-                self.phase = Phase::Sasl(Sasl::Plain);
-                Output::Reply(b"+ \r\n".to_vec())
-            }
+            ("PLAIN", None) => self.challenge(Sasl::Plain),
             ("PLAIN", Some(message)) => self.finish_plain(&message),
-            ("LOGIN", None) => {
-                self.phase = Phase::Sasl(Sasl::LoginUser);
-                Output::Reply(format!("+ {}\r\n", login::username_challenge()).into_bytes())
-            }
+            ("LOGIN", None) => self.challenge(Sasl::LoginUser),
             ("LOGIN", Some(user)) => self.login_user(&user),
-            ("CRAM-MD5", None) => {
-                let challenge = self.timestamp.clone();
-                let line = format!("+ {}\r\n", auth::encode_base64(challenge.as_bytes()));
-                self.phase = Phase::Sasl(Sasl::CramMd5 { challenge });
-                Output::Reply(line.into_bytes())
-            }
+            ("CRAM-MD5", None) => self.challenge(Sasl::CramMd5 {
+                challenge: self.timestamp.clone(),
+            }),
             // RFC 5034 §4: an initial response to a mechanism that has none MUST be rejected
             (_, Some(_)) => Output::Reply(err("CRAM-MD5 takes no initial response")),
             _ => unreachable!("mechanisms checked above"),
         }
     }
 
+    /// Sends the server challenge of `step` and waits for the client's response
+    /// (RFC 5034 §4: a `+` line with base64 data).
+    fn challenge(&mut self, step: Sasl) -> Output {
+        let data = match &step {
+            Sasl::Plain => String::new(),
+            Sasl::LoginUser => login::username_challenge().to_owned(),
+            Sasl::LoginPass { .. } => login::password_challenge().to_owned(),
+            Sasl::CramMd5 { challenge } => auth::encode_base64(challenge.as_bytes()),
+        };
+        self.phase = Phase::Sasl(step);
+        Output::Reply(format!("+ {data}\r\n").into_bytes())
+    }
+
     fn login_user(&mut self, user: &[u8]) -> Output {
         match String::from_utf8(user.to_vec()) {
-            Ok(user) if !user.is_empty() => {
-                self.phase = Phase::Sasl(Sasl::LoginPass { user });
-                Output::Reply(format!("+ {}\r\n", login::password_challenge()).into_bytes())
-            }
+            Ok(user) if !user.is_empty() => self.challenge(Sasl::LoginPass { user }),
             _ => Output::Reply(err("LOGIN: empty or non-UTF-8 user name")),
         }
     }
 
     fn finish_plain(&mut self, message: &[u8]) -> Output {
         match Plain::parse(message) {
-            Ok(p) if !p.authzid.is_empty() && p.authzid != p.authcid => Output::Reply(err_code(
-                ResponseCode::Auth,
-                "authorization identity differs from authentication identity",
-            )),
+            Ok(p)
+                if !p.authzid.is_empty()
+                    && p.authzid != p.authcid
+                    && !self.fault(Fault::PlainAuthzidIgnored) =>
+            {
+                Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    "authorization identity differs from authentication identity",
+                ))
+            }
             Ok(p) => {
                 let good = self.ctx.users.check(&p.authcid, &p.passwd);
                 self.login(p.authcid, good)
@@ -474,6 +588,9 @@ impl Session {
             unreachable!("called only in an AUTH exchange");
         };
         let data = match ClientResponse::parse(line) {
+            Ok(ClientResponse::Cancel) if self.fault(Fault::AuthCancelIgnored) => {
+                return self.challenge(step);
+            }
             Ok(ClientResponse::Cancel) => return Output::Reply(err("AUTH cancelled")),
             Ok(ClientResponse::Data(d)) => d,
             // RFC 5034 §4: undecodable base64 MUST be rejected with -ERR
@@ -489,11 +606,11 @@ impl Session {
             }
             Sasl::CramMd5 { challenge } => match cram_md5::parse_response(&data) {
                 Ok((user, digest)) => {
-                    let good = self
-                        .ctx
-                        .users
-                        .secret(&user)
-                        .is_some_and(|s| cram_md5::digest(challenge.as_bytes(), s) == digest);
+                    let good = self.ctx.users.secret(&user).is_some_and(|s| {
+                        cram_md5::digest(challenge.as_bytes(), s) == digest
+                            || (self.fault(Fault::CramMd5AcceptsWrongDigest)
+                                && well_formed_digest(&digest))
+                    });
                     self.login(user, good)
                 }
                 Err(e) => Output::Reply(err(format!("AUTH rejected: {e}"))),
@@ -512,74 +629,85 @@ impl Session {
     }
 
     fn transaction(&mut self, command: Command) -> Output {
-        let faults = self.ctx.faults.clone();
+        let session = self.number;
         let Phase::Transaction(t) = &mut self.phase else {
             unreachable!("state checked by allowed_in");
         };
         let t = t.as_mut();
+        let f = |x| t.faults.has(x);
         match command {
             Command::Stat => {
-                let (n, size) = t.live().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m));
+                let (n, size) = t.listed().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m));
+                let (n, size) = if f(Fault::StatCountsDeleted) {
+                    (t.sizes.len(), t.sizes.iter().sum())
+                } else {
+                    (n, size)
+                };
                 Output::Reply(ok(format!("{n} {size}")))
             }
             Command::List(None) => {
-                let live: Vec<(usize, u64)> = t.live().collect();
-                let total: u64 = live.iter().map(|(_, s)| s).sum();
-                let renumber = faults.has(Fault::ListRenumbersAfterDele);
-                let lines = live.iter().enumerate().map(|(k, (i, s))| {
+                let listed: Vec<(usize, u64)> = if f(Fault::ListShowsDeleted) {
+                    t.sizes.iter().copied().enumerate().collect()
+                } else {
+                    t.listed().collect()
+                };
+                let total: u64 = listed.iter().map(|(_, s)| s).sum();
+                let renumber = f(Fault::ListRenumbersAfterDele);
+                let lines = listed.iter().enumerate().map(|(k, (i, s))| {
                     let n = if renumber { k + 1 } else { i + 1 };
                     format!("{n} {s}")
                 });
                 Output::Reply(multi(
-                    ok(format!("{} messages ({total} octets)", live.len())),
+                    ok(format!("{} messages ({total} octets)", listed.len())),
                     lines.collect::<Vec<_>>(),
                 ))
             }
             Command::List(Some(n)) => {
-                let index = if faults.has(Fault::ListRenumbersAfterDele) {
-                    t.live()
+                let index = if f(Fault::ListRenumbersAfterDele) {
+                    t.listed()
                         .nth((n as usize).wrapping_sub(1))
                         .map(|(i, _)| i)
                         .ok_or("no such message")
+                } else if f(Fault::ListShowsDeleted) {
+                    t.index_even_deleted(n)
                 } else {
                     t.index(n)
                 };
                 match index {
-                    Ok(i) => Output::Reply(ok(format!("{n} {}", t.maildrop.messages()[i].size))),
+                    Ok(i) => Output::Reply(ok(format!("{n} {}", t.sizes[i]))),
                     Err(e) => Output::Reply(err(e)),
                 }
             }
             Command::Uidl(None) => {
                 let lines: Vec<String> = t
-                    .live()
-                    .map(|(i, _)| format!("{} {}", i + 1, t.maildrop.messages()[i].uid))
+                    .listed()
+                    .map(|(i, _)| format!("{} {}", i + 1, t.uid(i, session)))
                     .collect();
                 Output::Reply(multi(ok("unique-id listing follows"), lines))
             }
             Command::Uidl(Some(n)) => match t.index(n) {
-                Ok(i) => Output::Reply(ok(format!("{n} {}", t.maildrop.messages()[i].uid))),
+                Ok(i) => Output::Reply(ok(format!("{n} {}", t.uid(i, session)))),
                 Err(e) => Output::Reply(err(e)),
             },
-            Command::Retr(n) => match t.index(n) {
+            Command::Retr(n) => match t.index_to_read(n) {
                 Ok(i) => match t.maildrop.read(i) {
-                    Ok(content) => Output::Message {
-                        head: ok(format!("{} octets", t.maildrop.messages()[i].size)),
-                        content,
-                    },
+                    Ok(content) => t.message(ok(format!("{} octets", t.sizes[i])), content),
                     Err(_) => {
                         Output::Reply(err_code(ResponseCode::SysTemp, "message cannot be read"))
                     }
                 },
                 Err(e) => Output::Reply(err(e)),
             },
-            Command::Top { msg, lines } => match t.index(msg) {
+            Command::Top { msg, lines } => match t.index_to_read(msg) {
                 Ok(i) => match t.maildrop.read(i) {
                     Ok(mut content) => {
-                        content.truncate(pop3_proto::message::top_cut(&content, lines));
-                        Output::Message {
-                            head: ok("top of message follows"),
-                            content,
+                        if !f(Fault::TopIgnoresLineCount) {
+                            content.truncate(pop3_proto::message::top_cut(&content, lines));
                         }
+                        if f(Fault::TopDropsBlankLine) {
+                            drop_blank_line(&mut content);
+                        }
+                        t.message(ok("top of message follows"), content)
                     }
                     Err(_) => {
                         Output::Reply(err_code(ResponseCode::SysTemp, "message cannot be read"))
@@ -592,13 +720,18 @@ impl Session {
                     t.deleted[i] = true;
                     Output::Reply(ok(format!("message {n} deleted")))
                 }
+                Err(_) if f(Fault::DeleDeletedAccepted) && t.index_even_deleted(n).is_ok() => {
+                    Output::Reply(ok(format!("message {n} deleted")))
+                }
                 Err(e) => Output::Reply(err(e)),
             },
             Command::Noop => Output::Reply(ok("")),
             Command::Rset => {
-                t.deleted.iter_mut().for_each(|d| *d = false);
+                if !f(Fault::RsetKeepsMarks) {
+                    t.deleted.iter_mut().for_each(|d| *d = false);
+                }
                 let n = t.deleted.len();
-                let size: u64 = t.maildrop.messages().iter().map(|m| m.size).sum();
+                let size: u64 = t.sizes.iter().sum();
                 Output::Reply(ok(format!("maildrop has {n} messages ({size} octets)")))
             }
             other => unreachable!("{} is not a TRANSACTION command", other.keyword()),
@@ -616,24 +749,119 @@ impl Session {
 
 impl Transaction {
     /// (index, size) of every message not marked deleted.
-    fn live(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.maildrop
-            .messages()
+    fn listed(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.sizes
             .iter()
             .enumerate()
             .filter(|(i, _)| !self.deleted[*i])
-            .map(|(i, m)| (i, m.size))
+            .map(|(i, &size)| (i, size))
+    }
+
+    /// The indices of the messages marked deleted.
+    fn marked(&self) -> Vec<usize> {
+        self.deleted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.then_some(i))
+            .collect()
     }
 
     /// The index of message number `n`, if it exists and is not deleted (RFC 1939 §5).
     fn index(&self, n: u32) -> Result<usize, &'static str> {
+        let i = self.index_even_deleted(n)?;
+        if self.deleted[i] {
+            return Err("message already deleted");
+        }
+        Ok(i)
+    }
+
+    /// The index of message number `n`, deleted or not.
+    fn index_even_deleted(&self, n: u32) -> Result<usize, &'static str> {
+        let n = if n == 0 && self.faults.has(Fault::MessageZeroAccepted) {
+            1
+        } else {
+            n
+        };
         let i = (n as usize).checked_sub(1).ok_or("no such message")?;
         match self.deleted.get(i) {
             None => Err("no such message"),
-            Some(true) => Err("message already deleted"),
-            Some(false) => Ok(i),
+            Some(_) => Ok(i),
         }
     }
+
+    /// The index of a message RETR or TOP may send.
+    fn index_to_read(&self, n: u32) -> Result<usize, &'static str> {
+        if self.faults.has(Fault::DeletedRetrievable) {
+            self.index_even_deleted(n)
+        } else {
+            self.index(n)
+        }
+    }
+
+    /// The unique-id of the message at `index`, as the session `session` lists it.
+    fn uid(&self, index: usize, session: u64) -> String {
+        let uid = &self.maildrop.messages()[index].uid;
+        if self.faults.has(Fault::UidlIsMessageNumber) {
+            (index + 1).to_string()
+        } else if self.faults.has(Fault::UidlChangesEachSession) {
+            format!("{uid}.s{session}")
+        } else if self.faults.has(Fault::UidlTooLong) {
+            format!("{uid:x<80}")
+        } else {
+            uid.clone()
+        }
+    }
+
+    /// A RETR or TOP response: framed by the connection, or here under a framing fault.
+    fn message(&self, head: Vec<u8>, content: Vec<u8>) -> Output {
+        match fault::faulty_message(&head, &content, &self.faults) {
+            Some(bytes) => Output::Reply(bytes),
+            None => Output::Message { head, content },
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Fault::DeletesOnDroppedConnection: UPDATE on a connection that ends without QUIT
+        if let Phase::Transaction(t) = &mut self.phase {
+            if t.faults.has(Fault::DeletesOnDroppedConnection) {
+                let marked = t.marked();
+                let _ = t.maildrop.expunge(&marked);
+            }
+        }
+    }
+}
+
+/// Removes the empty line that ends the header section (for [`Fault::TopDropsBlankLine`]).
+fn drop_blank_line(content: &mut Vec<u8>) {
+    let blank = if content.starts_with(b"\n") || content.starts_with(b"\r\n") {
+        Some(0)
+    } else {
+        memchr::memmem::find(content, b"\n\n")
+            .map(|i| i + 1)
+            .into_iter()
+            .chain(memchr::memmem::find(content, b"\n\r\n").map(|i| i + 1))
+            .min()
+    };
+    if let Some(at) = blank {
+        let len = if content[at] == b'\r' { 2 } else { 1 };
+        content.drain(at..at + len);
+    }
+}
+
+/// Help text for [`Fault::OverlongErrorLines`].
+const OVERLONG_HELP: &str =
+    "USER name, PASS string, APOP name digest, AUTH mechanism [initial-response], \
+STLS, CAPA, STAT, LIST [msg], RETR msg, DELE msg, NOOP, RSET, TOP msg n, UIDL [msg], QUIT; \
+see RFC 1939, RFC 2449, RFC 2595 and RFC 5034 for the syntax of each";
+
+/// 32 lowercase hex digits: what an APOP or CRAM-MD5 digest looks like.
+fn well_formed_digest(digest: &str) -> bool {
+    digest.len() == 32
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn describe(e: &CommandError) -> String {

@@ -2,10 +2,12 @@
 //!
 //! Exit codes are [`exit`] constants; anyhow carries errors to `main`, which prints them.
 
+mod bundled;
 mod coverage;
 mod exit;
 mod run;
 mod seed;
+mod selfcheck;
 mod serve;
 
 use std::process::ExitCode;
@@ -32,6 +34,9 @@ enum Commands {
     Seed(seed::SeedArgs),
     /// The coverage matrix: each RFC requirement (quoted) and the cases that cover it.
     Coverage(coverage::CoverageArgs),
+    /// The suite tests itself: the catalogue against the reference server with one deliberate
+    /// defect at a time; prints each fault, the cases that caught it, and the mutation score.
+    Selfcheck(Box<selfcheck::SelfcheckArgs>),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(args),
         Commands::Coverage(args) => coverage::run(args),
+        Commands::Selfcheck(args) => selfcheck::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

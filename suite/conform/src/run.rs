@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
-use reference_server::maildrop::MemoryStore;
-use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
+use reference_server::{fixture, Fault, Faults};
 use runner::report::console::Console;
 use runner::report::junit::JUnit;
 use runner::{
@@ -15,7 +14,7 @@ use runner::{
 };
 use scenario::plan::{Case, Level};
 
-use crate::exit;
+use crate::{bundled, exit};
 
 /// TLS mode on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -161,6 +160,25 @@ fn glob(pattern: &str, text: &str) -> bool {
     rest.is_empty()
 }
 
+/// What every case needs: the target, its TLS client configuration, I/O limits, the login
+/// and the fixture.
+pub fn case_env(target: Target, profile: Profile, io_timeout: Duration) -> anyhow::Result<CaseEnv> {
+    let tls = match target.tls {
+        TlsMode::None => None,
+        _ => Some(target.client_config()?),
+    };
+    Ok(CaseEnv {
+        target,
+        tls,
+        limits: runner::transport::Limits {
+            io_timeout,
+            ..Default::default()
+        },
+        profile,
+        fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
+    })
+}
+
 /// Reporters fanned out from one event stream.
 struct Fanout(Vec<Box<dyn Reporter>>);
 
@@ -251,7 +269,6 @@ async fn run_async(
     cases: Vec<Case>,
     baseline: Option<Baseline>,
 ) -> anyhow::Result<u8> {
-    let timeout = Duration::from_secs(args.timeout.max(1));
     let mut reseed: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>> = None;
     let mut _server = None;
     let (mut target, profile) = match &args.target {
@@ -278,42 +295,23 @@ async fn run_async(
             (target, Profile { user, password })
         }
         None => {
-            let user = args.user.clone().unwrap_or_else(|| "demo".into());
-            let password = "demo-password".to_owned();
-            let store = MemoryStore::new();
-            fixture::seed_memory(&store, &user);
-            let mut users = Users::new();
-            users.insert(&user, &password);
-            let mut config = Config::new(users, Arc::new(store.clone()));
-            config.allow_plaintext_auth = true;
-            config.faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
-            let identity = tls::self_signed("localhost")?;
-            config.tls = Some(identity.config.clone());
-            let server = RunningServer::start(
-                config,
-                Some("127.0.0.1:0".parse()?),
-                Some("127.0.0.1:0".parse()?),
-            )
-            .await
-            .context("starting the bundled reference server")?;
-            let addr = match args.tls {
-                Some(TlsArg::Implicit) => server.tls_addr(),
-                _ => server.plain_addr(),
-            }
-            .expect("listener bound");
-            let seed_user = user.clone();
-            reseed = Some(Arc::new(move || {
-                store.replace(&seed_user, fixture::MESSAGES.iter().map(|m| m.to_vec()));
-                Ok(())
-            }));
-            let target = Target {
-                host: "localhost".into(),
-                port: addr.port(),
-                tls: TlsMode::None,
-                trust: Trust::Pem(identity.cert_pem.clone()),
+            let tls = match args.tls {
+                Some(TlsArg::Implicit) => TlsMode::Implicit,
+                Some(TlsArg::Starttls) => TlsMode::StartTls,
+                _ => TlsMode::None,
             };
-            _server = Some(server);
-            (target, Profile { user, password })
+            let bundled = bundled::start(bundled::Options {
+                user: args.user.clone().unwrap_or_else(|| "demo".into()),
+                faults: args.faults.iter().fold(Faults::none(), |f, x| f.with(*x)),
+                allow_plaintext_auth: true,
+                tls,
+            })
+            .await?;
+            reseed = Some(bundled.reseed.clone());
+            let target = bundled.target.clone();
+            let profile = bundled.profile.clone();
+            _server = Some(bundled.server);
+            (target, profile)
         }
     };
     if args.target.is_some() {
@@ -330,20 +328,7 @@ async fn run_async(
             TlsArg::None => TlsMode::None,
         };
     }
-    let tls = match target.tls {
-        TlsMode::None => None,
-        _ => Some(target.client_config()?),
-    };
-    let env = CaseEnv {
-        target,
-        tls,
-        limits: runner::transport::Limits {
-            io_timeout: timeout,
-            ..Default::default()
-        },
-        profile,
-        fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
-    };
+    let env = case_env(target, profile, Duration::from_secs(args.timeout.max(1)))?;
     let threshold = match args.level {
         LevelArg::Must => Level::Must,
         LevelArg::Should => Level::Should,

@@ -89,14 +89,6 @@ fn every_case_passes_against_the_bundled_server_in_some_mode_and_fails_in_none()
     assert_eq!(passed_somewhere.len(), total);
 }
 
-/// Replaces the text between `<!-- coverage:begin -->` and `<!-- coverage:end -->`.
-fn with_block(text: &str, block: &str) -> Option<String> {
-    let (begin, end) = ("<!-- coverage:begin -->\n", "<!-- coverage:end -->");
-    let a = text.find(begin)? + begin.len();
-    let b = text[a..].find(end)? + a;
-    Some(format!("{}{block}{}", &text[..a], &text[b..]))
-}
-
 /// The matrix is generated: `scenarios/COVERAGE.md` and the README's totals must equal what
 /// `conform coverage` produces now (`UPDATE_COVERAGE=1 cargo test` rewrites them), every
 /// case links to a catalogued requirement, every testable MUST and SHOULD has a case, and
@@ -113,7 +105,8 @@ fn coverage_matrix_is_complete_and_current() {
     let (_, totals, _) = run(conform().args(["coverage", "--totals"]));
     let readme_path = root().join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
-    let fresh_readme = with_block(&readme, &totals).expect("README has the coverage markers");
+    let fresh_readme =
+        common::with_block(&readme, "coverage", &totals).expect("README has the coverage markers");
     let committed_path = root().join("scenarios/COVERAGE.md");
     let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
     if std::env::var_os("UPDATE_COVERAGE").is_some() {

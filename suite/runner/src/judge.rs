@@ -1,6 +1,7 @@
 //! Runs one case's steps against the target and judges every server line.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
@@ -603,6 +604,28 @@ fn sources<'a>(patterns: impl IntoIterator<Item = &'a Pattern>, separator: &str)
         .join(separator)
 }
 
+/// The compiled form of `source`, from a process-wide cache: the same patterns are judged
+/// on every run of a case (and a selfcheck runs the catalogue dozens of times), and compiling
+/// a regex costs far more than matching a line. Bounded: emptied when it holds
+/// [`CACHED_PATTERNS`] (patterns with back-references differ per bound value).
+fn compiled(source: String) -> Option<Regex> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok()?.get(&source) {
+        return hit.clone();
+    }
+    let re = Regex::new(&source).ok();
+    let mut map = cache.lock().ok()?;
+    if map.len() >= CACHED_PATTERNS {
+        map.clear();
+    }
+    map.insert(source, re.clone());
+    re
+}
+
+/// At most this many compiled patterns are kept.
+const CACHED_PATTERNS: usize = 4096;
+
 /// Matches `line` against `p`; returns the captures.
 pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String, Vec<u8>)>> {
     let mut re = String::from("(?s-u)^");
@@ -625,7 +648,7 @@ pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String,
         }
     }
     re.push('$');
-    let re = Regex::new(&re).ok()?;
+    let re = compiled(re)?;
     let caps = re.captures(line)?;
     Some(
         names

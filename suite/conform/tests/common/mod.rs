@@ -86,3 +86,15 @@ pub fn leading_number(text: &str) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no number at the start of {text:?}"))
 }
+
+/// `text` with what stands between `<!-- NAME:begin -->` and `<!-- NAME:end -->` replaced by
+/// `block` (the generated parts of the README); `None` without the markers.
+pub fn with_block(text: &str, name: &str, block: &str) -> Option<String> {
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->\n"),
+        format!("<!-- {name}:end -->"),
+    );
+    let a = text.find(&begin)? + begin.len();
+    let b = text[a..].find(&end)? + a;
+    Some(format!("{}{block}{}", &text[..a], &text[b..]))
+}

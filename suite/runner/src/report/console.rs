@@ -149,7 +149,7 @@ impl<W: Write> Console<W> {
     }
 }
 
-impl<W: Write> Reporter for Console<W> {
+impl<W: Write + Send> Reporter for Console<W> {
     fn event(&mut self, event: &Event<'_>) {
         let _ = self.write(event);
     }

@@ -191,7 +191,7 @@ impl<W: Write> JUnit<W> {
     }
 }
 
-impl<W: Write> Reporter for JUnit<W> {
+impl<W: Write + Send> Reporter for JUnit<W> {
     fn event(&mut self, event: &Event<'_>) {
         if let Event::Finished { results, .. } = event {
             let xml = self.render(results);
