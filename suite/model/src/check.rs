@@ -1,0 +1,350 @@
+//! Drives proptest: generates sequences ([`crate::ops`]), runs each against the target from a
+//! restored and inspected maildrop ([`crate::exec`]), and on a divergence lets proptest shrink
+//! the sequence to a minimal one, which is run once more for its transcript and scenario.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pop3_proto::message::to_crlf;
+use pop3_proto::multiline::wire_size;
+use proptest::strategy::Strategy as _;
+use proptest::test_runner::{
+    Config as ProptestConfig, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError,
+    TestRng, TestRunner,
+};
+use runner::transport::Conn;
+use tokio::runtime::Handle;
+
+use crate::exec::{self, Caps, Env, Outcome};
+use crate::maildrop::{Maildrop, Message};
+use crate::ops::{self, Op};
+
+/// How much to explore.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sequences to generate.
+    pub cases: u32,
+    /// The seed: the same seed, target and maildrop give the same sequences.
+    pub seed: u64,
+    /// Steps per sequence, at most.
+    pub max_steps: usize,
+    /// Clients interleaved on the maildrop (1 or 2).
+    pub sessions: u8,
+    /// Shrink steps after a failure, at most.
+    pub max_shrink_iters: u32,
+    /// proptest's failure persistence file (seeds of past failures, replayed first).
+    pub regressions: Option<&'static str>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            cases: 256,
+            seed: 0,
+            max_steps: 24,
+            sessions: 2,
+            max_shrink_iters: 4096,
+            regressions: None,
+        }
+    }
+}
+
+/// Restores the maildrop before each sequence (`Err` says why it could not).
+pub type Reseed<'a> = &'a (dyn Fn() -> Result<(), String> + Sync);
+
+/// A failure, shrunk.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The minimal sequence.
+    pub ops: Vec<Op>,
+    /// The maildrop it started from.
+    pub start: Maildrop,
+    /// Its run, once more: transcript, scenario and the divergence (None if the rerun did
+    /// not diverge again: the target is not deterministic there).
+    pub outcome: Outcome,
+    /// proptest's message for the original failure.
+    pub reason: String,
+}
+
+/// What a model run did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Sequences run (shrink runs included).
+    pub sequences: u64,
+    /// Commands sent.
+    pub commands: u64,
+    /// Wall time.
+    pub duration: Duration,
+    /// The shrunk failure, if any.
+    pub failure: Option<Failure>,
+}
+
+impl Report {
+    /// Commands per second.
+    pub fn rate(&self) -> f64 {
+        self.commands as f64 / self.duration.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Why a model run could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The maildrop could not be restored.
+    #[error("restoring the maildrop failed: {0}")]
+    Reseed(String),
+    /// The target could not be inspected (no login, no LIST).
+    #[error("inspecting the maildrop failed: {0}")]
+    Inspect(String),
+}
+
+/// The 32-byte ChaCha seed for `seed`.
+fn rng_seed(seed: u64) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    // splitmix64 spreads a small seed over the key
+    let mut x = seed;
+    for chunk in bytes.chunks_mut(8) {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes());
+    }
+    bytes
+}
+
+/// Reads CAPA (RFC 2449): which optional commands the model may use.
+pub async fn discover(env: &Env) -> Caps {
+    let Ok(mut conn) = Conn::open(&env.target, env.tls.clone(), env.limits).await else {
+        return Caps::default();
+    };
+    let mut caps = Caps {
+        user: false,
+        uidl: false,
+        top: false,
+        plain: false,
+    };
+    let greeting = conn.read_line().await;
+    let answered = greeting.is_ok()
+        && conn.send(b"CAPA\r\n").await.is_ok()
+        && conn
+            .read_line()
+            .await
+            .is_ok_and(|l| l.bytes.starts_with(b"+OK"));
+    if !answered {
+        conn.close().await;
+        return Caps::default();
+    }
+    while let Ok(line) = conn.read_line().await {
+        if line.bytes == b"." {
+            break;
+        }
+        let text = String::from_utf8_lossy(&line.bytes).to_ascii_uppercase();
+        let mut words = text.split_whitespace();
+        match words.next() {
+            Some("USER") => caps.user = true,
+            Some("UIDL") => caps.uidl = true,
+            Some("TOP") => caps.top = true,
+            Some("SASL") => caps.plain = words.any(|w| w == "PLAIN"),
+            _ => {}
+        }
+    }
+    let _ = conn.send(b"QUIT\r\n").await;
+    conn.close().await;
+    caps
+}
+
+/// Logs in once and reads LIST: the maildrop the next sequence starts from. Messages whose
+/// sizes are the standard fixture's are taken to be it (their contents are then known).
+pub async fn inspect(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String> {
+    // a session of the previous sequence may still be ending on the server: retry briefly
+    let mut last = String::new();
+    for _ in 0..40 {
+        match inspect_once(env, fixture).await {
+            Ok(m) => return Ok(m),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(last)
+}
+
+async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String> {
+    let e = |e: runner::transport::WireError| e.to_string();
+    let mut conn = Conn::open(&env.target, env.tls.clone(), env.limits)
+        .await
+        .map_err(e)?;
+    let greeting = conn.read_line().await.map_err(e)?;
+    let ask = async |conn: &mut Conn, line: String| -> Result<Vec<u8>, String> {
+        conn.send(format!("{line}\r\n").as_bytes())
+            .await
+            .map_err(e)?;
+        Ok(conn.read_line().await.map_err(e)?.bytes)
+    };
+    let profile = &env.profile;
+    let mut ok = env.caps.user
+        && ask(&mut conn, format!("USER {}", profile.user))
+            .await?
+            .starts_with(b"+OK")
+        && ask(&mut conn, format!("PASS {}", profile.password))
+            .await?
+            .starts_with(b"+OK");
+    if !ok {
+        let stamp = pop3_proto::StatusLine::parse(&greeting.bytes)
+            .ok()
+            .and_then(|g| g.timestamp().map(str::to_owned));
+        if let Some(stamp) = stamp {
+            let digest = pop3_proto::auth::apop::digest(&stamp, &profile.password);
+            ok = ask(&mut conn, format!("APOP {} {digest}", profile.user))
+                .await?
+                .starts_with(b"+OK");
+        }
+    }
+    if !ok {
+        conn.close().await;
+        return Err(format!("could not log in as {}", profile.user));
+    }
+    if !ask(&mut conn, "LIST".into()).await?.starts_with(b"+OK") {
+        conn.close().await;
+        return Err("LIST was refused".into());
+    }
+    let mut sizes = Vec::new();
+    loop {
+        let line = conn.read_line().await.map_err(e)?;
+        if line.bytes == b"." {
+            break;
+        }
+        let text = String::from_utf8_lossy(&line.bytes).into_owned();
+        let mut fields = text.split(' ');
+        let (n, size) = (fields.next(), fields.next());
+        match (
+            n.and_then(|n| n.parse::<usize>().ok()),
+            size.and_then(|s| s.parse::<u64>().ok()),
+        ) {
+            (Some(n), Some(size)) if n == sizes.len() + 1 => sizes.push(size),
+            _ => return Err(format!("a scan listing the model cannot read: {text:?}")),
+        }
+    }
+    let _ = ask(&mut conn, "QUIT".into()).await;
+    let _ = conn.expect_eof().await;
+    let is_fixture =
+        sizes.len() == fixture.len() && sizes.iter().zip(fixture).all(|(&s, m)| s == wire_size(m));
+    Ok(Maildrop {
+        messages: sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| Message {
+                identity: i,
+                size,
+                uid: None,
+                content: is_fixture.then(|| Arc::new(to_crlf(&fixture[i]))),
+                fixture: is_fixture.then_some(i + 1),
+            })
+            .collect(),
+        is_fixture,
+    })
+}
+
+/// Restores (when it can) and inspects the maildrop, then runs `ops`.
+fn once(
+    rt: &Handle,
+    env: &Env,
+    fixture: &[Vec<u8>],
+    reseed: Option<Reseed<'_>>,
+    ops: &[Op],
+    sessions: u8,
+) -> Result<(Maildrop, Outcome), ModelError> {
+    if let Some(reseed) = reseed {
+        reseed().map_err(ModelError::Reseed)?;
+    }
+    let start = rt
+        .block_on(inspect(env, fixture))
+        .map_err(ModelError::Inspect)?;
+    let outcome = rt.block_on(exec::run(env, &start, ops, sessions));
+    Ok((start, outcome))
+}
+
+/// Runs the model: `config.cases` sequences, shrinking the first failure. `progress` is
+/// called after each sequence with the number run so far.
+pub fn check(
+    rt: &Handle,
+    env: &Env,
+    fixture: &[Vec<u8>],
+    reseed: Option<Reseed<'_>>,
+    config: &Config,
+    progress: &dyn Fn(u64),
+) -> Result<Report, ModelError> {
+    let started = Instant::now();
+    let proptest_config = ProptestConfig {
+        cases: config.cases,
+        max_shrink_iters: config.max_shrink_iters,
+        failure_persistence: config
+            .regressions
+            .map(|p| Box::new(FileFailurePersistence::Direct(p)) as Box<_>),
+        ..ProptestConfig::default()
+    };
+    let mut runner = TestRunner::new_with_rng(
+        proptest_config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(config.seed)),
+    );
+    let sequences = Cell::new(0u64);
+    let commands = Cell::new(0u64);
+    let fatal: RefCell<Option<ModelError>> = RefCell::new(None);
+    let strategy = ops::sequence(config.sessions, config.max_steps).boxed();
+    let result = runner.run(&strategy, |ops| {
+        if fatal.borrow().is_some() {
+            return Ok(());
+        }
+        match once(rt, env, fixture, reseed, &ops, config.sessions) {
+            Ok((_, outcome)) => {
+                sequences.set(sequences.get() + 1);
+                commands.set(commands.get() + outcome.commands);
+                progress(sequences.get());
+                match outcome.divergence {
+                    Some(d) => Err(TestCaseError::fail(d.to_string())),
+                    None => Ok(()),
+                }
+            }
+            Err(e) => {
+                *fatal.borrow_mut() = Some(e);
+                Ok(())
+            }
+        }
+    });
+    if let Some(e) = fatal.into_inner() {
+        return Err(e);
+    }
+    let failure = match result {
+        Ok(()) => None,
+        Err(TestError::Fail(reason, ops)) => {
+            let (start, outcome) = once(rt, env, fixture, reseed, &ops, config.sessions)?;
+            commands.set(commands.get() + outcome.commands);
+            Some(Failure {
+                ops,
+                start,
+                outcome,
+                reason: reason.to_string(),
+            })
+        }
+        Err(TestError::Abort(reason)) => return Err(ModelError::Inspect(reason.to_string())),
+    };
+    Ok(Report {
+        sequences: sequences.get(),
+        commands: commands.get(),
+        duration: started.elapsed(),
+        failure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_differ_and_repeat() {
+        assert_eq!(rng_seed(1), rng_seed(1));
+        assert_ne!(rng_seed(1), rng_seed(2));
+        assert_ne!(rng_seed(0), [0; 32]);
+    }
+}

@@ -1,0 +1,1371 @@
+//! Runs one generated sequence against a real target: sends each command, judges each reply
+//! against what the model allows, keeps the model's state, and writes the sequence down as
+//! a scenario as it goes (so the sequence proptest shrinks to is also a file `conform run`
+//! replays).
+//!
+//! Where the RFC leaves the server a choice (USER of an unknown mailbox may get +OK or -ERR,
+//! RFC 1939 §7; after a refused login the server may close, §4), every allowed answer is
+//! accepted and the model follows the branch the server took; the scenario records that
+//! branch, with a comment.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pop3_proto::auth::apop;
+use pop3_proto::message::top_cut;
+use runner::transport::{Conn, Limits, Line, WireError};
+use runner::{Profile, Target};
+use rustls::ClientConfig;
+
+use crate::maildrop::{Maildrop, View};
+use crate::ops::{Cmd, Method, MsgRef, Op, Secret, Who};
+use crate::rules::{self, Rule};
+
+/// A message number beyond any 32-bit counter.
+const HUGE: u64 = (1 << 32) + 1;
+
+/// What the target announces that changes which commands make sense (RFC 2449 CAPA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// USER/PASS offered.
+    pub user: bool,
+    /// UIDL offered.
+    pub uidl: bool,
+    /// TOP offered.
+    pub top: bool,
+    /// SASL PLAIN offered.
+    pub plain: bool,
+}
+
+impl Default for Caps {
+    /// A server without CAPA: RFC 1939's optional commands assumed, no SASL.
+    fn default() -> Caps {
+        Caps {
+            user: true,
+            uidl: true,
+            top: true,
+            plain: false,
+        }
+    }
+}
+
+/// Where and how the model connects.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The server.
+    pub target: Target,
+    /// Its TLS client configuration (None for plaintext).
+    pub tls: Option<Arc<ClientConfig>>,
+    /// Timeouts and size caps of every read and write.
+    pub limits: Limits,
+    /// The login.
+    pub profile: Profile,
+    /// What the target announces.
+    pub caps: Caps,
+}
+
+/// Where the target left what the model allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// Index of the step in the sequence.
+    pub step: usize,
+    /// The step.
+    pub op: Op,
+    /// The command line sent (credentials masked), or what the client was doing.
+    pub sent: String,
+    /// What the model allows.
+    pub expected: String,
+    /// What came.
+    pub actual: String,
+    /// The requirement broken.
+    pub rule: Rule,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "step {} ({:?}): after `{}` expected {}, got {} (RFC {}: \"{}\")",
+            self.step + 1,
+            self.op,
+            self.sent,
+            self.expected,
+            self.actual,
+            self.rule.rfc,
+            self.rule.quote
+        )
+    }
+}
+
+/// Who wrote a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// The model (client).
+    Client,
+    /// The target.
+    Server,
+    /// A remark (connect, close, TLS).
+    Note,
+}
+
+/// One line of the wire log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Since the sequence started.
+    pub at: Duration,
+    /// The connection's name in the scenario (`main`, `c2`, ...).
+    pub conn: String,
+    /// Who.
+    pub dir: Dir,
+    /// The text (credentials masked; long bodies elided).
+    pub text: String,
+}
+
+/// The sequence as a scenario: steps, and what the header must say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Script {
+    /// Step lines in the scenario language.
+    pub steps: Vec<String>,
+    /// Capabilities the steps need (`requires:`).
+    pub requires: BTreeSet<&'static str>,
+    /// The case changes the maildrop.
+    pub mutates: bool,
+}
+
+/// What running a sequence gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Commands sent.
+    pub commands: u64,
+    /// The wire log.
+    pub transcript: Vec<Entry>,
+    /// The scenario, up to and including the step that diverged.
+    pub script: Script,
+    /// The first divergence, if any.
+    pub divergence: Option<Divergence>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Authorization { pending: Option<Who> },
+    Transaction(View),
+}
+
+#[derive(Debug)]
+struct Slot {
+    conn: Option<Conn>,
+    name: String,
+    phase: Phase,
+    /// The greeting's APOP timestamp and the scenario variable that holds it.
+    stamp: Option<(String, String)>,
+    /// A -ERR in AUTHORIZATION came: the server may close now (RFC 1939 §4).
+    may_close: bool,
+}
+
+/// What a status line was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Got {
+    Ok,
+    Err,
+    /// The server closed, where that is allowed.
+    Closed,
+}
+
+/// What the model allows as a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Ok,
+    Err,
+    /// The server's choice (RFC 1939 §7 USER of an unknown mailbox).
+    Either,
+}
+
+/// How a message number was picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pick {
+    Live(usize),
+    Deleted,
+    Zero,
+    Missing,
+}
+
+struct Run<'a> {
+    env: &'a Env,
+    maildrop: Maildrop,
+    slots: Vec<Slot>,
+    /// The session in TRANSACTION (it holds the maildrop lock, RFC 1939 §4).
+    lock: Option<usize>,
+    current: Option<String>,
+    connections: usize,
+    started: Instant,
+    commands: u64,
+    transcript: Vec<Entry>,
+    script: Script,
+    /// Unique-ids seen in this sequence, by message identity (scenario variable `uid_I`).
+    uids: Vec<(usize, String)>,
+    step: usize,
+    op: Op,
+    sent: String,
+}
+
+/// Runs `ops` on `sessions` clients against the target, from a maildrop the model knows.
+pub async fn run(env: &Env, start: &Maildrop, ops: &[Op], sessions: u8) -> Outcome {
+    let mut run = Run {
+        env,
+        maildrop: start.clone(),
+        slots: (0..sessions.max(1))
+            .map(|_| Slot {
+                conn: None,
+                name: String::new(),
+                phase: Phase::Authorization { pending: None },
+                stamp: None,
+                may_close: false,
+            })
+            .collect(),
+        lock: None,
+        current: None,
+        connections: 0,
+        started: Instant::now(),
+        commands: 0,
+        transcript: Vec::new(),
+        script: Script::default(),
+        uids: Vec::new(),
+        step: 0,
+        op: ops.first().copied().unwrap_or(Op {
+            session: 0,
+            cmd: Cmd::Noop,
+            case: crate::ops::Case::Upper,
+        }),
+        sent: String::new(),
+    };
+    let mut divergence = None;
+    for (i, op) in ops.iter().enumerate() {
+        run.step = i;
+        run.op = *op;
+        if let Err(d) = run.apply(op).await {
+            divergence = Some(d);
+            break;
+        }
+    }
+    for slot in &mut run.slots {
+        if let Some(mut c) = slot.conn.take() {
+            c.close().await;
+        }
+    }
+    Outcome {
+        commands: run.commands,
+        transcript: run.transcript,
+        script: run.script,
+        divergence,
+    }
+}
+
+/// `text` as literal scenario text (braces doubled).
+fn literal(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
+}
+
+fn printable(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes.iter().take(200) {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if bytes.len() > 200 {
+        s.push_str(&format!("... ({} octets)", bytes.len()));
+    }
+    s
+}
+
+impl Run<'_> {
+    fn note(&mut self, conn: &str, dir: Dir, text: String) {
+        self.transcript.push(Entry {
+            at: self.started.elapsed(),
+            conn: conn.to_owned(),
+            dir,
+            text,
+        });
+    }
+
+    fn diverge(
+        &self,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        rule: Rule,
+    ) -> Divergence {
+        Divergence {
+            step: self.step,
+            op: self.op,
+            sent: self.sent.clone(),
+            expected: expected.into(),
+            actual: actual.into(),
+            rule,
+        }
+    }
+
+    fn wire(&self, e: &WireError, rule: Rule, expected: &str) -> Divergence {
+        self.diverge(expected, format!("no answer: {e}"), rule)
+    }
+
+    /// Opens session `s` if it is closed (reading the greeting), and makes it current.
+    async fn ensure_open(&mut self, s: usize) -> Result<(), Divergence> {
+        if self.slots[s].conn.is_some() {
+            let name = self.slots[s].name.clone();
+            if self.current.as_deref() != Some(&name) {
+                self.script.steps.push(format!("use {name}"));
+                self.current = Some(name);
+            }
+            return Ok(());
+        }
+        self.connections += 1;
+        let name = if self.connections == 1 {
+            "main".to_owned()
+        } else {
+            format!("c{}", self.connections)
+        };
+        if self.connections > 1 {
+            self.script.steps.push(format!("open {name}"));
+        }
+        self.current = Some(name.clone());
+        self.sent = format!("(connect {name})");
+        self.note(&name, Dir::Note, "connect".into());
+        let mut conn = Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits)
+            .await
+            .map_err(|e| self.wire(&e, rules::GREETING, "a greeting"))?;
+        let greeting = conn
+            .read_line()
+            .await
+            .map_err(|e| self.wire(&e, rules::GREETING, "+OK greeting"))?;
+        let text = String::from_utf8_lossy(&greeting.bytes).into_owned();
+        self.note(&name, Dir::Server, text.clone());
+        let stamp = regex_stamp(&text);
+        let var = format!("stamp{}", self.connections);
+        match &stamp {
+            Some(_) => self
+                .script
+                .steps
+                .push(format!("S: +OK {{*}}{{{var}:<[^<>]*>}}{{*}}")),
+            None => self.script.steps.push("S: +OK {*}".into()),
+        }
+        if !greeting.bytes.starts_with(b"+OK") || !greeting.crlf {
+            return Err(self.diverge(
+                "+OK greeting ending in CRLF",
+                printable(&greeting.bytes),
+                rules::GREETING,
+            ));
+        }
+        let slot = &mut self.slots[s];
+        slot.conn = Some(conn);
+        slot.name = name;
+        slot.phase = Phase::Authorization { pending: None };
+        slot.stamp = stamp.map(|v| (var, v));
+        slot.may_close = false;
+        Ok(())
+    }
+
+    /// Sends `wire` (CRLF added) on session `s`; `script` is the scenario's `C:` text and
+    /// `shown` the transcript's (credentials masked).
+    async fn send(
+        &mut self,
+        s: usize,
+        wire: String,
+        script: String,
+        shown: String,
+    ) -> Result<(), Divergence> {
+        self.commands += 1;
+        self.sent = shown.clone();
+        let name = self.slots[s].name.clone();
+        self.script.steps.push(format!("C: {script}"));
+        self.note(&name, Dir::Client, shown);
+        let conn = self.slots[s].conn.as_mut().expect("open before send");
+        match conn.send(format!("{wire}\r\n").as_bytes()).await {
+            Ok(()) => Ok(()),
+            // the server may have closed; the read says whether that was allowed
+            Err(WireError::Closed) | Err(WireError::Io(_)) => Ok(()),
+            Err(e) => Err(self.wire(&e, rules::CRLF, "the command to be sent")),
+        }
+    }
+
+    /// Reads a status line on session `s` and judges it against `want`. `pattern` is the
+    /// scenario's pattern for an expected +OK (default `+OK {*}`).
+    async fn status(
+        &mut self,
+        s: usize,
+        want: Want,
+        pattern: Option<String>,
+        rule: Rule,
+    ) -> Result<(Got, Line), Divergence> {
+        let name = self.slots[s].name.clone();
+        let ok_pattern = pattern.unwrap_or_else(|| "+OK {*}".into());
+        let may_close = self.slots[s].may_close;
+        let read = self.slots[s].conn.as_mut().expect("open").read_line().await;
+        let line = match read {
+            Ok(l) => l,
+            Err(WireError::Closed) if may_close => {
+                self.note(&name, Dir::Note, "closed by the server".into());
+                let expected = match want {
+                    Want::Ok => ok_pattern,
+                    _ => "-ERR {*}".into(),
+                };
+                self.script.steps.push(format!("S|: {expected}"));
+                self.script.steps.push("S|: {eof}".into());
+                self.closed(s);
+                return Ok((
+                    Got::Closed,
+                    Line {
+                        bytes: Vec::new(),
+                        crlf: true,
+                    },
+                ));
+            }
+            Err(e) => {
+                self.script.steps.push(match want {
+                    Want::Err => "S: -ERR {*}".into(),
+                    _ => format!("S: {ok_pattern}"),
+                });
+                let expected = match want {
+                    Want::Ok => "+OK",
+                    Want::Err => "-ERR",
+                    Want::Either => "+OK or -ERR",
+                };
+                return Err(self.wire(&e, rule, expected));
+            }
+        };
+        self.note(&name, Dir::Server, printable(&line.bytes));
+        let got = if is_status(&line.bytes, b"+OK") {
+            Some(Got::Ok)
+        } else if is_status(&line.bytes, b"-ERR") {
+            Some(Got::Err)
+        } else {
+            None
+        };
+        let comment = |got| match (want, got) {
+            (Want::Either, Some(Got::Ok)) => {
+                Some("# the RFC allows +OK or -ERR here; the target answered +OK")
+            }
+            (Want::Either, Some(Got::Err)) => {
+                Some("# the RFC allows +OK or -ERR here; the target answered -ERR")
+            }
+            _ => None,
+        };
+        if let Some(c) = comment(got) {
+            self.script.steps.push(c.into());
+        }
+        let expected_line = match (want, got) {
+            (Want::Ok, _) | (Want::Either, Some(Got::Ok)) => format!("S: {ok_pattern}"),
+            _ => "S: -ERR {*}".into(),
+        };
+        self.script.steps.push(expected_line);
+        let described = match want {
+            Want::Ok => "+OK",
+            Want::Err => "-ERR",
+            Want::Either => "+OK or -ERR",
+        };
+        let Some(got) = got else {
+            return Err(self.diverge(described, printable(&line.bytes), rules::STATUS));
+        };
+        if !line.crlf {
+            return Err(self.diverge(
+                "a status line ending in CRLF",
+                format!("{} (bare LF)", printable(&line.bytes)),
+                rules::CRLF,
+            ));
+        }
+        match (want, got) {
+            (Want::Ok, Got::Err) | (Want::Err, Got::Ok) => {
+                Err(self.diverge(described, printable(&line.bytes), rule))
+            }
+            _ => {
+                if got == Got::Err && matches!(self.slots[s].phase, Phase::Authorization { .. }) {
+                    self.slots[s].may_close = true;
+                }
+                Ok((got, line))
+            }
+        }
+    }
+
+    /// Reads a multi-line body through its terminator, un-stuffed, CRLF line ends.
+    async fn body(&mut self, s: usize) -> Result<Vec<Vec<u8>>, Divergence> {
+        let name = self.slots[s].name.clone();
+        let mut lines = Vec::new();
+        let mut octets = 0usize;
+        loop {
+            let read = self.slots[s].conn.as_mut().expect("open").read_line().await;
+            let line = read.map_err(|e| {
+                self.wire(
+                    &e,
+                    rules::TERMINATOR,
+                    "more of the multi-line response, ending in \".\"",
+                )
+            })?;
+            if line.bytes == b"." {
+                break;
+            }
+            if !line.crlf {
+                return Err(self.diverge(
+                    "lines ending in CRLF",
+                    format!("{} (bare LF)", printable(&line.bytes)),
+                    rules::CRLF,
+                ));
+            }
+            octets += line.bytes.len() + 2;
+            let data = match line.bytes.strip_prefix(b".") {
+                Some(rest) => rest.to_vec(),
+                None => line.bytes,
+            };
+            lines.push(data);
+        }
+        self.note(
+            &name,
+            Dir::Server,
+            format!("<{} lines, {octets} octets> .", lines.len()),
+        );
+        Ok(lines)
+    }
+
+    fn closed(&mut self, s: usize) {
+        let slot = &mut self.slots[s];
+        slot.conn = None;
+        slot.phase = Phase::Authorization { pending: None };
+        slot.stamp = None;
+        slot.may_close = false;
+        if self.lock == Some(s) {
+            self.lock = None;
+        }
+    }
+
+    /// Waits for the server to close session `s` (after QUIT).
+    async fn expect_eof(&mut self, s: usize, rule: Rule) -> Result<(), Divergence> {
+        self.script.steps.push("eof".into());
+        let name = self.slots[s].name.clone();
+        let conn = self.slots[s].conn.as_mut().expect("open");
+        match conn.expect_eof().await {
+            Ok(None) => {
+                self.note(&name, Dir::Note, "closed by the server".into());
+                Ok(())
+            }
+            Ok(Some(l)) => Err(self.diverge("the connection closed", printable(&l.bytes), rule)),
+            Err(e) => Err(self.wire(&e, rule, "the connection closed")),
+        }
+    }
+
+    fn keyword(&self, op: &Op, word: &str) -> String {
+        op.case.apply(word)
+    }
+
+    /// The number to send for `r` in session `s`, and what it names.
+    fn pick(&self, s: usize, r: MsgRef) -> (u64, Pick) {
+        let Phase::Transaction(view) = &self.slots[s].phase else {
+            return match r {
+                MsgRef::Zero => (0, Pick::Zero),
+                MsgRef::Huge => (HUGE, Pick::Missing),
+                MsgRef::Live(k) | MsgRef::Deleted(k) | MsgRef::Beyond(k) => {
+                    (1 + u64::from(k % 4), Pick::Missing)
+                }
+            };
+        };
+        let n = view.numbered.len() as u64;
+        let beyond = |k: u8| (n + 1 + u64::from(k % 3), Pick::Missing);
+        match r {
+            MsgRef::Zero => (0, Pick::Zero),
+            MsgRef::Huge => (HUGE, Pick::Missing),
+            MsgRef::Beyond(k) => beyond(k),
+            MsgRef::Live(k) => {
+                let live = view.live();
+                if live.is_empty() {
+                    return beyond(k);
+                }
+                let m = live[usize::from(k) % live.len()];
+                (m, Pick::Live(view.numbered[m as usize - 1]))
+            }
+            MsgRef::Deleted(k) => {
+                let marked = view.marked();
+                if marked.is_empty() {
+                    return beyond(k);
+                }
+                (marked[usize::from(k) % marked.len()], Pick::Deleted)
+            }
+        }
+    }
+
+    /// The rule an -ERR for a picked number answers to.
+    fn refused_rule(pick: Pick, arg_rule: Rule) -> Rule {
+        match pick {
+            Pick::Zero | Pick::Missing => rules::NUMBERS,
+            _ => arg_rule,
+        }
+    }
+
+    fn in_transaction(&self, s: usize) -> bool {
+        matches!(self.slots[s].phase, Phase::Transaction(_))
+    }
+
+    fn pending(&self, s: usize) -> Option<Who> {
+        match self.slots[s].phase {
+            Phase::Authorization { pending } => pending,
+            Phase::Transaction(_) => None,
+        }
+    }
+
+    /// Whether `op` means something definite here; ambiguous or impossible steps are left out
+    /// (the RFC leaves, say, a second USER after a successful one to the server).
+    fn meaningful(&self, op: &Op) -> bool {
+        let s = op.session as usize;
+        let open = self.slots[s].conn.is_some();
+        let caps = self.env.caps;
+        let pending = open && self.pending(s).is_some();
+        let stamp = open && self.slots[s].stamp.is_some();
+        let auth = open && !self.in_transaction(s);
+        match op.cmd {
+            Cmd::Quit | Cmd::Drop => open,
+            Cmd::Login(Method::UserPass) | Cmd::User(_) | Cmd::Pass(_) => {
+                caps.user && !(auth && pending && !matches!(op.cmd, Cmd::Pass(_)))
+            }
+            Cmd::Login(Method::Apop) | Cmd::Apop(_) => stamp && !pending,
+            Cmd::Login(Method::AuthPlain) | Cmd::AuthPlain(_) => caps.plain && !pending,
+            Cmd::Uidl(_) => caps.uidl,
+            Cmd::Top(..) => caps.top,
+            _ => true,
+        }
+    }
+
+    async fn apply(&mut self, op: &Op) -> Result<(), Divergence> {
+        let s = op.session as usize;
+        // APOP needs to know whether the greeting has a timestamp: open first
+        if !matches!(op.cmd, Cmd::Quit | Cmd::Drop) {
+            let could = match op.cmd {
+                Cmd::Login(Method::Apop) | Cmd::Apop(_) => true,
+                _ => self.meaningful(op),
+            };
+            if !could {
+                return Ok(());
+            }
+            self.ensure_open(s).await?;
+        }
+        if !self.meaningful(op) {
+            return Ok(());
+        }
+        self.ensure_open(s).await?;
+        match op.cmd {
+            Cmd::Login(method) => self.login(s, op, method).await,
+            Cmd::User(who) => self.user(s, op, who).await,
+            Cmd::Pass(secret) => self.pass(s, op, secret).await,
+            Cmd::Apop(secret) => self.apop(s, op, secret).await,
+            Cmd::AuthPlain(secret) => self.auth_plain(s, op, secret).await,
+            Cmd::Quit => self.quit(s, op).await,
+            Cmd::Drop => {
+                let name = self.slots[s].name.clone();
+                self.script.steps.push("drop".into());
+                self.note(&name, Dir::Note, "drop (no QUIT)".into());
+                if let Some(mut c) = self.slots[s].conn.take() {
+                    c.close().await;
+                }
+                self.closed(s);
+                Ok(())
+            }
+            _ if !self.in_transaction(s) => self.too_early(s, op).await,
+            _ => self.transaction(s, op).await,
+        }
+    }
+
+    /// A TRANSACTION command in AUTHORIZATION: -ERR (RFC 1939 §3).
+    async fn too_early(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let line = match op.cmd {
+            Cmd::Stat => self.keyword(op, "STAT"),
+            Cmd::List(r) => self.with_arg(s, op, "LIST", r),
+            Cmd::Uidl(r) => self.with_arg(s, op, "UIDL", r),
+            Cmd::Retr(r) => self.with_arg(s, op, "RETR", Some(r)),
+            Cmd::Top(r, k) => format!("{} {k}", self.with_arg(s, op, "TOP", Some(r))),
+            Cmd::Dele(r) => self.with_arg(s, op, "DELE", Some(r)),
+            Cmd::Rset => self.keyword(op, "RSET"),
+            Cmd::Noop => self.keyword(op, "NOOP"),
+            _ => unreachable!("AUTHORIZATION commands are handled apart"),
+        };
+        self.send(s, line.clone(), literal(&line), line).await?;
+        self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
+        Ok(())
+    }
+
+    fn with_arg(&self, s: usize, op: &Op, word: &str, r: Option<MsgRef>) -> String {
+        match r {
+            None => self.keyword(op, word),
+            Some(r) => format!("{} {}", self.keyword(op, word), self.pick(s, r).0),
+        }
+    }
+
+    /// Enters TRANSACTION after a +OK to a login.
+    fn logged_in(&mut self, s: usize) {
+        self.slots[s].phase = Phase::Transaction(View::of(&self.maildrop));
+        self.slots[s].may_close = false;
+        self.lock = Some(s);
+    }
+
+    /// What a good login must get: +OK, or -ERR while the other session holds the lock.
+    fn login_want(&self, s: usize, ok_rule: Rule) -> (Want, Rule) {
+        match self.lock {
+            Some(other) if other != s => (Want::Err, rules::LOCK),
+            _ => (Want::Ok, ok_rule),
+        }
+    }
+
+    async fn finish_login(&mut self, s: usize, ok_rule: Rule) -> Result<(), Divergence> {
+        let (want, rule) = self.login_want(s, ok_rule);
+        let (got, _) = self.status(s, want, None, rule).await?;
+        if got == Got::Ok {
+            self.logged_in(s);
+        } else if let Phase::Authorization { pending } = &mut self.slots[s].phase {
+            *pending = None;
+        }
+        Ok(())
+    }
+
+    async fn login(&mut self, s: usize, op: &Op, method: Method) -> Result<(), Divergence> {
+        if self.in_transaction(s) {
+            // every login command is out of state now (RFC 1939 §3)
+            return match method {
+                Method::UserPass => {
+                    self.user(s, op, Who::Good).await?;
+                    self.pass(s, op, Secret::Good).await
+                }
+                Method::Apop => self.apop(s, op, Secret::Good).await,
+                Method::AuthPlain => self.auth_plain(s, op, Secret::Good).await,
+            };
+        }
+        match method {
+            Method::UserPass => {
+                self.user(s, op, Who::Good).await?;
+                if self.slots[s].conn.is_none() || self.pending(s) != Some(Who::Good) {
+                    return Ok(());
+                }
+                self.pass(s, op, Secret::Good).await
+            }
+            Method::Apop => self.apop(s, op, Secret::Good).await,
+            Method::AuthPlain => self.auth_plain(s, op, Secret::Good).await,
+        }
+    }
+
+    async fn user(&mut self, s: usize, op: &Op, who: Who) -> Result<(), Divergence> {
+        let word = self.keyword(op, "USER");
+        let (wire, script) = match who {
+            Who::Good => (
+                format!("{word} {}", self.env.profile.user),
+                format!("{word} {{user}}"),
+            ),
+            Who::Unknown => (
+                format!("{word} no-such-mailbox-c0nf"),
+                format!("{word} no-such-mailbox-c0nf"),
+            ),
+        };
+        self.script.requires.insert("USER");
+        self.send(s, wire.clone(), script, wire).await?;
+        if self.in_transaction(s) {
+            self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
+            return Ok(());
+        }
+        let want = match who {
+            Who::Good => Want::Ok,
+            Who::Unknown => Want::Either,
+        };
+        let (got, _) = self.status(s, want, None, rules::USER).await?;
+        if let Phase::Authorization { pending } = &mut self.slots[s].phase {
+            *pending = (got == Got::Ok).then_some(who);
+        }
+        Ok(())
+    }
+
+    async fn pass(&mut self, s: usize, op: &Op, secret: Secret) -> Result<(), Divergence> {
+        let word = self.keyword(op, "PASS");
+        let (wire, script) = match secret {
+            Secret::Good => (
+                format!("{word} {}", self.env.profile.password),
+                format!("{word} {{password}}"),
+            ),
+            Secret::Wrong => (
+                format!("{word} not-the-password-c0nf"),
+                format!("{word} not-the-password-c0nf"),
+            ),
+        };
+        self.script.requires.insert("USER");
+        self.send(s, wire, script, format!("{word} ***")).await?;
+        if self.in_transaction(s) {
+            self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
+            return Ok(());
+        }
+        match (self.pending(s), secret) {
+            (Some(Who::Good), Secret::Good) => self.finish_login(s, rules::LOGIN).await,
+            (pending, _) => {
+                let rule = if pending.is_none() {
+                    rules::PASS_AFTER_USER
+                } else {
+                    rules::PASS
+                };
+                self.status(s, Want::Err, None, rule).await?;
+                if let Phase::Authorization { pending } = &mut self.slots[s].phase {
+                    *pending = None;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn apop(&mut self, s: usize, op: &Op, secret: Secret) -> Result<(), Divergence> {
+        let word = self.keyword(op, "APOP");
+        let user = self.env.profile.user.clone();
+        let (wire, script) = match (&self.slots[s].stamp, secret) {
+            (Some((var, stamp)), Secret::Good) => (
+                format!(
+                    "{word} {user} {}",
+                    apop::digest(stamp, &self.env.profile.password)
+                ),
+                format!("{word} {{user}} {{apop({var}, password)}}"),
+            ),
+            (Some((var, stamp)), Secret::Wrong) => (
+                format!(
+                    "{word} {user} {}",
+                    apop::digest(stamp, "not-the-password-c0nf")
+                ),
+                format!("{word} {{user}} {{apop({var}, \"not-the-password-c0nf\")}}"),
+            ),
+            (None, _) => {
+                let digest = "0".repeat(32);
+                (
+                    format!("{word} {user} {digest}"),
+                    format!("{word} {{user}} {digest}"),
+                )
+            }
+        };
+        self.script.requires.insert("APOP");
+        self.send(s, wire, script, format!("{word} {user} ***"))
+            .await?;
+        if self.in_transaction(s) {
+            self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
+            return Ok(());
+        }
+        match secret {
+            Secret::Good => self.finish_login(s, rules::APOP).await,
+            Secret::Wrong => {
+                self.status(s, Want::Err, None, rules::APOP_WRONG).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn auth_plain(&mut self, s: usize, op: &Op, secret: Secret) -> Result<(), Divergence> {
+        let word = self.keyword(op, "AUTH");
+        let user = self.env.profile.user.clone();
+        let password = match secret {
+            Secret::Good => self.env.profile.password.clone(),
+            Secret::Wrong => "not-the-password-c0nf".into(),
+        };
+        let message = pop3_proto::auth::plain::Plain {
+            authzid: String::new(),
+            authcid: user,
+            passwd: password,
+        };
+        let script = match secret {
+            Secret::Good => format!("{word} PLAIN {{plain(\"\", user, password)}}"),
+            Secret::Wrong => {
+                format!("{word} PLAIN {{plain(\"\", user, \"not-the-password-c0nf\")}}")
+            }
+        };
+        self.script.requires.insert("SASL PLAIN");
+        self.send(
+            s,
+            format!("{word} PLAIN {}", message.to_base64()),
+            script,
+            format!("{word} PLAIN ***"),
+        )
+        .await?;
+        if self.in_transaction(s) {
+            self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
+            return Ok(());
+        }
+        match secret {
+            Secret::Good => self.finish_login(s, rules::AUTH).await,
+            Secret::Wrong => {
+                self.status(s, Want::Err, None, rules::AUTH_FAILED).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn quit(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let word = self.keyword(op, "QUIT");
+        self.send(s, word.clone(), literal(&word), word).await?;
+        let update = match &self.slots[s].phase {
+            Phase::Transaction(view) => Some(view.marked_identities()),
+            Phase::Authorization { .. } => None,
+        };
+        let rule = if update.is_some() {
+            rules::UPDATE
+        } else {
+            rules::QUIT_AUTHORIZATION
+        };
+        let (got, _) = self.status(s, Want::Ok, None, rule).await?;
+        if got == Got::Closed {
+            return Ok(());
+        }
+        self.expect_eof(s, rule).await?;
+        if let Some(gone) = update {
+            if !gone.is_empty() {
+                self.script.mutates = true;
+            }
+            self.maildrop.expunge(&gone);
+        }
+        self.slots[s].conn = None;
+        self.closed(s);
+        Ok(())
+    }
+
+    async fn transaction(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        match op.cmd {
+            Cmd::Stat => self.stat(s, op).await,
+            Cmd::List(None) => self.list_all(s, op).await,
+            Cmd::List(Some(r)) => self.list_one(s, op, r).await,
+            Cmd::Uidl(None) => self.uidl_all(s, op).await,
+            Cmd::Uidl(Some(r)) => self.uidl_one(s, op, r).await,
+            Cmd::Retr(r) => self.retr(s, op, r, None).await,
+            Cmd::Top(r, k) => self.retr(s, op, r, Some(k)).await,
+            Cmd::Dele(r) => self.dele(s, op, r).await,
+            Cmd::Rset | Cmd::Noop => {
+                let rset = op.cmd == Cmd::Rset;
+                let word = self.keyword(op, if rset { "RSET" } else { "NOOP" });
+                self.send(s, word.clone(), literal(&word), word).await?;
+                self.status(
+                    s,
+                    Want::Ok,
+                    None,
+                    if rset { rules::RSET } else { rules::NOOP },
+                )
+                .await?;
+                if rset {
+                    if let Phase::Transaction(v) = &mut self.slots[s].phase {
+                        v.deleted.iter_mut().for_each(|d| *d = false);
+                    }
+                }
+                Ok(())
+            }
+            _ => unreachable!("AUTHORIZATION commands are handled apart"),
+        }
+    }
+
+    fn view(&self, s: usize) -> &View {
+        match &self.slots[s].phase {
+            Phase::Transaction(v) => v,
+            Phase::Authorization { .. } => unreachable!("TRANSACTION only"),
+        }
+    }
+
+    fn size_of(&self, identity: usize) -> u64 {
+        self.maildrop.get(identity).map_or(0, |m| m.size)
+    }
+
+    async fn stat(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let view = self.view(s);
+        let live = view.live();
+        let marked = !view.marked().is_empty();
+        let ids: Vec<usize> = live
+            .iter()
+            .map(|&n| view.numbered[n as usize - 1])
+            .collect();
+        let total: u64 = ids.iter().map(|&i| self.size_of(i)).sum();
+        let want = format!("+OK {} {total}", live.len());
+        let word = self.keyword(op, "STAT");
+        self.send(s, word.clone(), literal(&word), word).await?;
+        let rule = if marked {
+            rules::STAT_DELETED
+        } else {
+            rules::STAT
+        };
+        let (_, line) = self
+            .status(s, Want::Ok, Some(format!("{want} {{*}}")), rule)
+            .await?;
+        if !fields_match(&line.bytes, &want) {
+            return Err(self.diverge(want, printable(&line.bytes), rule));
+        }
+        Ok(())
+    }
+
+    async fn list_all(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let view = self.view(s);
+        let marked = !view.marked().is_empty();
+        let expected: Vec<String> = view
+            .live()
+            .iter()
+            .map(|&n| format!("{n} {}", self.size_of(view.numbered[n as usize - 1])))
+            .collect();
+        let word = self.keyword(op, "LIST");
+        self.send(s, word.clone(), literal(&word), word).await?;
+        self.status(s, Want::Ok, None, rules::SCAN).await?;
+        for e in &expected {
+            self.script.steps.push(format!("S: {e} {{*}}"));
+        }
+        self.script.steps.push("S: .".into());
+        let lines = self.body(s).await?;
+        let rule = if marked {
+            rules::LIST_DELETED
+        } else {
+            rules::SCAN
+        };
+        for (i, e) in expected.iter().enumerate() {
+            match lines.get(i) {
+                Some(l) if fields_match(l, e) => {}
+                Some(l) => {
+                    return Err(self.diverge(format!("scan listing `{e}`"), printable(l), rule))
+                }
+                None => {
+                    return Err(self.diverge(
+                        format!("scan listing `{e}`"),
+                        "the end of the listing",
+                        rule,
+                    ))
+                }
+            }
+        }
+        if let Some(extra) = lines.get(expected.len()) {
+            return Err(self.diverge("the end of the listing", printable(extra), rule));
+        }
+        Ok(())
+    }
+
+    async fn list_one(&mut self, s: usize, op: &Op, r: MsgRef) -> Result<(), Divergence> {
+        let (n, pick) = self.pick(s, r);
+        let line = format!("{} {n}", self.keyword(op, "LIST"));
+        self.send(s, line.clone(), literal(&line), line).await?;
+        match pick {
+            Pick::Live(id) => {
+                let want = format!("+OK {n} {}", self.size_of(id));
+                let (_, got) = self
+                    .status(s, Want::Ok, Some(format!("{want} {{*}}")), rules::SCAN)
+                    .await?;
+                if !fields_match(&got.bytes, &want) {
+                    return Err(self.diverge(want, printable(&got.bytes), rules::SCAN));
+                }
+            }
+            _ => {
+                self.status(
+                    s,
+                    Want::Err,
+                    None,
+                    Self::refused_rule(pick, rules::LIST_ARG),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The scenario pattern for message `identity`'s unique-id: a capture the first time, a
+    /// back-reference after.
+    fn uid_pattern(&self, identity: usize) -> String {
+        if self.uids.iter().any(|(i, _)| *i == identity) {
+            format!("{{uid_{identity}}}")
+        } else {
+            format!("{{uid_{identity}:[!-~]{{1,70}}}}")
+        }
+    }
+
+    /// Judges one unique-id for `identity` (format, persistence, uniqueness) and learns it.
+    fn judge_uid(&mut self, identity: usize, uid: &[u8]) -> Result<(), Divergence> {
+        let text = String::from_utf8_lossy(uid).into_owned();
+        if uid.is_empty() || uid.len() > 70 || !uid.iter().all(|b| (0x21..=0x7e).contains(b)) {
+            return Err(self.diverge(
+                "a unique-id of 1 to 70 characters 0x21-0x7E",
+                printable(uid),
+                rules::UID,
+            ));
+        }
+        if let Some((_, known)) = self.uids.iter().find(|(i, _)| *i == identity) {
+            if *known != text {
+                return Err(self.diverge(
+                    format!("unique-id `{known}` (as before)"),
+                    text,
+                    rules::UID_PERSISTS,
+                ));
+            }
+            return Ok(());
+        }
+        if let Some((other, _)) = self.uids.iter().find(|(_, u)| *u == text) {
+            let other = *other;
+            self.script
+                .steps
+                .push(format!("assert uid_{identity} != uid_{other}"));
+            return Err(self.diverge(
+                format!("a unique-id other than message identity {other}'s"),
+                text,
+                rules::UID,
+            ));
+        }
+        self.uids.push((identity, text));
+        Ok(())
+    }
+
+    async fn uidl_all(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let view = self.view(s);
+        let marked = !view.marked().is_empty();
+        let expected: Vec<(u64, usize)> = view
+            .live()
+            .iter()
+            .map(|&n| (n, view.numbered[n as usize - 1]))
+            .collect();
+        let word = self.keyword(op, "UIDL");
+        self.script.requires.insert("UIDL");
+        self.send(s, word.clone(), literal(&word), word).await?;
+        self.status(s, Want::Ok, None, rules::UIDL_FORMAT).await?;
+        // the patterns are written before the lines are judged: captures first, then
+        // back-references, in the order the scenario will see them
+        let mut seen = Vec::new();
+        for &(n, id) in &expected {
+            let p = self.uid_pattern(id);
+            self.script.steps.push(format!("S: {n} {p}"));
+            seen.push(id);
+        }
+        self.script.steps.push("S: .".into());
+        let lines = self.body(s).await?;
+        let rule = if marked {
+            rules::LIST_DELETED
+        } else {
+            rules::UIDL_FORMAT
+        };
+        for (i, &(n, id)) in expected.iter().enumerate() {
+            let Some(line) = lines.get(i) else {
+                return Err(self.diverge(
+                    format!("unique-id listing of message {n}"),
+                    "the end of the listing",
+                    rule,
+                ));
+            };
+            let prefix = format!("{n} ");
+            let Some(uid) = line.strip_prefix(prefix.as_bytes()) else {
+                return Err(self.diverge(
+                    format!("unique-id listing of message {n}"),
+                    printable(line),
+                    rule,
+                ));
+            };
+            self.judge_uid(id, uid)?;
+        }
+        if let Some(extra) = lines.get(expected.len()) {
+            return Err(self.diverge("the end of the listing", printable(extra), rule));
+        }
+        Ok(())
+    }
+
+    async fn uidl_one(&mut self, s: usize, op: &Op, r: MsgRef) -> Result<(), Divergence> {
+        let (n, pick) = self.pick(s, r);
+        let line = format!("{} {n}", self.keyword(op, "UIDL"));
+        self.script.requires.insert("UIDL");
+        self.send(s, line.clone(), literal(&line), line).await?;
+        match pick {
+            Pick::Live(id) => {
+                let p = self.uid_pattern(id);
+                let (_, got) = self
+                    .status(
+                        s,
+                        Want::Ok,
+                        Some(format!("+OK {n} {p}")),
+                        rules::UIDL_FORMAT,
+                    )
+                    .await?;
+                let prefix = format!("+OK {n} ");
+                let Some(uid) = got.bytes.strip_prefix(prefix.as_bytes()) else {
+                    return Err(self.diverge(
+                        format!("+OK {n} unique-id"),
+                        printable(&got.bytes),
+                        rules::UIDL_FORMAT,
+                    ));
+                };
+                self.judge_uid(id, uid)?;
+            }
+            _ => {
+                self.status(
+                    s,
+                    Want::Err,
+                    None,
+                    Self::refused_rule(pick, rules::UIDL_ARG),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// RETR n, or TOP n k with `top: Some(k)`.
+    async fn retr(
+        &mut self,
+        s: usize,
+        op: &Op,
+        r: MsgRef,
+        top: Option<u8>,
+    ) -> Result<(), Divergence> {
+        let (n, pick) = self.pick(s, r);
+        let line = match top {
+            None => format!("{} {n}", self.keyword(op, "RETR")),
+            Some(k) => format!("{} {n} {k}", self.keyword(op, "TOP")),
+        };
+        if top.is_some() {
+            self.script.requires.insert("TOP");
+        }
+        self.send(s, line.clone(), literal(&line), line).await?;
+        let (arg_rule, rule) = match top {
+            None => (rules::RETR_ARG, rules::RETR),
+            Some(_) => (rules::TOP_ARG, rules::TOP),
+        };
+        let Pick::Live(id) = pick else {
+            self.status(s, Want::Err, None, Self::refused_rule(pick, arg_rule))
+                .await?;
+            return Ok(());
+        };
+        self.status(s, Want::Ok, None, rule).await?;
+        let message = self
+            .maildrop
+            .get(id)
+            .cloned()
+            .expect("live messages are in the maildrop");
+        match (top, message.fixture) {
+            (None, Some(f)) => self
+                .script
+                .steps
+                .push(format!("B: octets={} fixture={f}", message.size)),
+            (None, None) => self
+                .script
+                .steps
+                .push(format!("B: octets={}", message.size)),
+            (Some(k), Some(f)) => self.script.steps.push(format!("B: top={f},{k}")),
+            (Some(_), None) => self.script.steps.push("B:".into()),
+        }
+        let lines = self.body(s).await?;
+        let mut got = Vec::new();
+        for l in &lines {
+            got.extend_from_slice(l);
+            got.extend_from_slice(b"\r\n");
+        }
+        match top {
+            None => {
+                if got.len() as u64 != message.size {
+                    return Err(self.diverge(
+                        format!("the message in {} octets, as listed", message.size),
+                        format!("{} octets", got.len()),
+                        rules::SCAN,
+                    ));
+                }
+                match &message.content {
+                    Some(c) if **c != got => {
+                        return Err(self.diverge(
+                            "the message as first retrieved",
+                            "other octets",
+                            rules::RETR,
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(m) = self.maildrop.get_mut(id) {
+                            m.content = Some(Arc::new(got));
+                        }
+                    }
+                }
+            }
+            Some(k) => {
+                if let Some(c) = &message.content {
+                    let want = &c[..top_cut(c, u32::from(k))];
+                    if want != got.as_slice() {
+                        return Err(self.diverge(
+                            format!(
+                                "the headers, the blank line and {k} body lines ({} octets)",
+                                want.len()
+                            ),
+                            format!("{} lines, {} octets", lines.len(), got.len()),
+                            rules::TOP,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn dele(&mut self, s: usize, op: &Op, r: MsgRef) -> Result<(), Divergence> {
+        let (n, pick) = self.pick(s, r);
+        let line = format!("{} {n}", self.keyword(op, "DELE"));
+        self.send(s, line.clone(), literal(&line), line).await?;
+        match pick {
+            Pick::Live(_) => {
+                self.status(s, Want::Ok, None, rules::DELE).await?;
+                self.script.mutates = true;
+                if let Phase::Transaction(v) = &mut self.slots[s].phase {
+                    v.deleted[n as usize - 1] = true;
+                }
+            }
+            _ => {
+                let rule = if pick == Pick::Deleted {
+                    rules::DELE
+                } else {
+                    Self::refused_rule(pick, rules::DELE_ARG)
+                };
+                self.status(s, Want::Err, None, rule).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `line` starts with the status `word`, alone or followed by a space.
+fn is_status(line: &[u8], word: &[u8]) -> bool {
+    line.strip_prefix(word)
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b' ')
+}
+
+/// Whether `line` is `want`, alone or followed by a space and more (RFC 1939 §5: "no
+/// requirement on what follows").
+fn fields_match(line: &[u8], want: &str) -> bool {
+    line.strip_prefix(want.as_bytes())
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b' ')
+}
+
+/// The APOP timestamp of a greeting (RFC 1939 §7: a msg-id in angle brackets).
+fn regex_stamp(greeting: &str) -> Option<String> {
+    let start = greeting.find('<')?;
+    let end = greeting[start..].find('>')? + start;
+    let stamp = &greeting[start..=end];
+    (stamp.len() > 2 && !stamp[1..stamp.len() - 1].contains('<')).then(|| stamp.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_words() {
+        assert!(is_status(b"+OK", b"+OK"));
+        assert!(is_status(b"+OK 2 320", b"+OK"));
+        assert!(!is_status(b"+OKAY", b"+OK"));
+        assert!(!is_status(b"ERR x", b"-ERR"));
+    }
+
+    #[test]
+    fn fields() {
+        assert!(fields_match(b"+OK 2 320", "+OK 2 320"));
+        assert!(fields_match(b"+OK 2 320 more", "+OK 2 320"));
+        assert!(!fields_match(b"+OK 2 3200", "+OK 2 320"));
+    }
+
+    #[test]
+    fn stamps() {
+        assert_eq!(
+            regex_stamp("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>").as_deref(),
+            Some("<1896.697170952@dbc.mtview.ca.us>")
+        );
+        assert_eq!(regex_stamp("+OK ready"), None);
+        assert_eq!(regex_stamp("+OK <>"), None);
+    }
+
+    #[test]
+    fn literals_escape_braces() {
+        assert_eq!(literal("a{b}"), "a{{b}}");
+    }
+}

@@ -1,0 +1,166 @@
+//! The model against the bundled reference server, in-process on 127.0.0.1:0: a compliant
+//! server passes every sequence; a faulty one is found.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::exec::{Caps, Env};
+use model::{check, Config};
+use reference_server::maildrop::MemoryStore;
+use reference_server::{fixture, Config as ServerConfig, Fault, Faults, RunningServer, Users};
+use runner::transport::Limits;
+use runner::{Profile, Target, TlsMode, Trust};
+
+struct Bundled {
+    rt: tokio::runtime::Runtime,
+    _server: RunningServer,
+    env: Env,
+    store: MemoryStore,
+}
+
+fn bundled(faults: Faults) -> Bundled {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = MemoryStore::new();
+    fixture::seed_memory(&store, "demo");
+    let mut users = Users::new();
+    users.insert("demo", "demo-password");
+    let mut config = ServerConfig::new(users, Arc::new(store.clone()));
+    config.allow_plaintext_auth = true;
+    config.faults = faults;
+    let server = rt
+        .block_on(RunningServer::start(
+            config,
+            Some("127.0.0.1:0".parse().unwrap()),
+            None,
+        ))
+        .unwrap();
+    let port = server.plain_addr().unwrap().port();
+    let mut env = Env {
+        target: Target {
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::None,
+            trust: Trust::Insecure,
+        },
+        tls: None,
+        limits: Limits {
+            io_timeout: Duration::from_secs(5),
+            ..Limits::default()
+        },
+        profile: Profile {
+            user: "demo".into(),
+            password: "demo-password".into(),
+        },
+        caps: Caps::default(),
+    };
+    env.caps = rt.block_on(model::check::discover(&env));
+    Bundled {
+        rt,
+        _server: server,
+        env,
+        store,
+    }
+}
+
+fn fixture_messages() -> Vec<Vec<u8>> {
+    fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()
+}
+
+fn run(b: &Bundled, config: &Config) -> model::Report {
+    let store = b.store.clone();
+    let reseed = move || {
+        store.replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
+        Ok(())
+    };
+    check(
+        b.rt.handle(),
+        &b.env,
+        &fixture_messages(),
+        Some(&reseed),
+        config,
+        &|_| {},
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_compliant_server_passes_every_sequence() {
+    let b = bundled(Faults::none());
+    assert!(b.env.caps.user && b.env.caps.uidl && b.env.caps.top && b.env.caps.plain);
+    for sessions in [1, 2] {
+        let report = run(
+            &b,
+            &Config {
+                cases: 150,
+                seed: 7 + u64::from(sessions),
+                sessions,
+                regressions: Some("proptest-regressions/bundled.txt"),
+                ..Config::default()
+            },
+        );
+        if let Some(f) = &report.failure {
+            panic!(
+                "{} sessions: {}\n{:?}\n{:#?}",
+                sessions, f.reason, f.ops, f.outcome.transcript
+            );
+        }
+        assert!(report.sequences >= 150, "{}", report.sequences);
+        assert!(report.commands > 150 * 3, "{}", report.commands);
+        eprintln!(
+            "{sessions} session(s): {} sequences, {} commands, {:.0} commands/s",
+            report.sequences,
+            report.commands,
+            report.rate()
+        );
+    }
+}
+
+#[test]
+fn a_fault_is_found_and_shrunk() {
+    let b = bundled(Faults::none().with(Fault::ListRenumbersAfterDele));
+    let report = run(
+        &b,
+        &Config {
+            cases: 300,
+            seed: 1,
+            sessions: 1,
+            ..Config::default()
+        },
+    );
+    let f = report.failure.expect("the fault is found");
+    let d = f
+        .outcome
+        .divergence
+        .as_ref()
+        .expect("the rerun diverges too");
+    assert!(f.ops.len() <= 6, "shrunk: {:?}", f.ops);
+    let text = model::replay::scenario(&f, 1).unwrap();
+    assert!(text.contains("C: DELE"), "{text}");
+    assert!(text.contains("fixture: standard"), "{text}");
+    assert!(d.rule.rfc.starts_with("1939"), "{d}");
+}
+
+#[test]
+#[ignore = "prints a scenario for a look"]
+fn show_scenario() {
+    let b = bundled(Faults::none().with(Fault::ListRenumbersAfterDele));
+    let report = run(
+        &b,
+        &Config {
+            cases: 300,
+            seed: 1,
+            sessions: 2,
+            ..Config::default()
+        },
+    );
+    let f = report.failure.expect("found");
+    eprintln!("{}", model::replay::scenario(&f, 1).unwrap());
+    for e in &f.outcome.transcript {
+        eprintln!("{:?} {} {}", e.dir, e.conn, e.text);
+    }
+    eprintln!("{} sequences", report.sequences);
+}
