@@ -5,10 +5,12 @@
 mod bundled;
 mod coverage;
 mod exit;
+mod model;
 mod run;
 mod seed;
 mod selfcheck;
 mod serve;
+mod target;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,9 @@ enum Commands {
     /// The suite tests itself: the catalogue against the reference server with one deliberate
     /// defect at a time; prints each fault, the cases that caught it, and the mutation score.
     Selfcheck(Box<selfcheck::SelfcheckArgs>),
+    /// The proptest model of a POP3 session against a target: random command sequences on
+    /// one or two clients, every reply judged; a failure shrinks to a scenario file.
+    Model(Box<model::ModelArgs>),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Commands::Seed(args) => seed::run(args),
         Commands::Coverage(args) => coverage::run(args),
         Commands::Selfcheck(args) => selfcheck::run(*args),
+        Commands::Model(args) => model::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
