@@ -80,6 +80,10 @@ pub enum CapaError {
     /// A parameter that is not `1*VCHAR` (double space, control character, ...).
     #[error("malformed parameter in capability {0:?}")]
     BadParam(String),
+    /// Octets that are not UTF-8 (RFC 2449 §3 allows only printable characters; RFC 6856
+    /// extends them to UTF-8, never further).
+    #[error("capability line is not valid UTF-8")]
+    InvalidUtf8,
     /// A known capability with arguments that do not fit its definition.
     #[error("{tag}: {problem}")]
     BadArguments {
@@ -104,10 +108,13 @@ impl Capability {
                 String::from_utf8_lossy(line).into_owned(),
             ));
         }
-        let text = String::from_utf8_lossy(line);
+        // Not UTF-8: an error, not a lossy copy (found by the response_decode fuzz target:
+        // each bad octet became a 3-octet U+FFFD, so a 512-octet line parsed into a
+        // capability whose own line was too long to parse).
+        let text = std::str::from_utf8(line).map_err(|_| CapaError::InvalidUtf8)?;
         let (tag, rest) = match text.split_once(' ') {
             Some((t, r)) => (t, Some(r)),
-            None => (&*text, None),
+            None => (text, None),
         };
         if tag.is_empty() || !tag.bytes().all(|b| (0x21..=0x7f).contains(&b) && b != b'.') {
             return Err(CapaError::BadTag(tag.to_owned()));
@@ -122,7 +129,7 @@ impl Capability {
             .map(|r| r.split(' ').map(str::to_owned).collect())
             .unwrap_or_default();
         if params.iter().any(String::is_empty) {
-            return Err(CapaError::BadParam(text.into_owned()));
+            return Err(CapaError::BadParam(text.to_owned()));
         }
         let upper = tag.to_ascii_uppercase();
         let bad = |problem| CapaError::BadArguments {
@@ -321,5 +328,13 @@ mod tests {
             Capability::parse(format!("X {}", "a".repeat(600)).as_bytes()),
             Err(CapaError::TooLong)
         ));
+        assert_eq!(
+            Capability::parse(b"SASL PLAIN \xff\xfe"),
+            Err(CapaError::InvalidUtf8)
+        );
+        assert_eq!(
+            Capability::parse("IMPLEMENTATION caf\u{e9}".as_bytes()),
+            Ok(Capability::Implementation("caf\u{e9}".into()))
+        );
     }
 }

@@ -27,11 +27,15 @@ pub fn split_line(buf: &[u8], max: usize) -> Result<Decoded<&[u8]>, LineError> {
     match memchr::memchr(b'\n', buf) {
         Some(lf) => {
             let consumed = lf + 1;
-            if lf == 0 || buf[lf - 1] != b'\r' {
-                return Err(LineError::BareLineFeed { consumed });
-            }
+            // The length is checked first: a line over the cap is `TooLong` whether or not
+            // its LF has arrived, so the answer does not depend on how the bytes were split
+            // into reads (found by the chunked_decode fuzz target: a 280-octet line ending
+            // in a bare LF was `BareLineFeed` when whole, `TooLong` when read in pieces).
             if consumed > max {
                 return Err(LineError::TooLong { max });
+            }
+            if lf == 0 || buf[lf - 1] != b'\r' {
+                return Err(LineError::BareLineFeed { consumed });
             }
             Ok(Decoded::Complete(&buf[..lf - 1], consumed))
         }
@@ -67,6 +71,21 @@ mod tests {
         assert_eq!(
             split_line(b"\n", 255),
             Err(LineError::BareLineFeed { consumed: 1 })
+        );
+    }
+
+    /// RFC 2449 §4: an over-long line is over-long however it ends, and whether or not its
+    /// end is in the buffer yet.
+    #[test]
+    fn over_long_bare_lf_line_is_too_long() {
+        let mut line = vec![b'A'; 300];
+        assert_eq!(split_line(&line, 255), Err(LineError::TooLong { max: 255 }));
+        line.push(b'\n');
+        assert_eq!(split_line(&line, 255), Err(LineError::TooLong { max: 255 }));
+        // at the cap the bare LF is what is wrong
+        assert_eq!(
+            split_line(&line[46..], 255),
+            Err(LineError::BareLineFeed { consumed: 255 })
         );
     }
 
