@@ -120,11 +120,7 @@ pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     };
     println!("FAIL: {}", failure.reason);
-    println!(
-        "shrunk to {} step(s): {:?}",
-        failure.ops.len(),
-        failure.ops
-    );
+    println!("shrunk to {} step(s): {:?}", failure.ops.len(), failure.ops);
     let Some(d) = &failure.outcome.divergence else {
         println!("the shrunk sequence did not fail again when rerun: the target is not deterministic there; no scenario written");
         println!("failed: {summary}");

@@ -96,19 +96,14 @@ impl Dovecot {
         )
     }
 
-    /// `conform run` of the whole catalogue against this Dovecot in `mode`.
-    fn run(&self, mode: &str, baseline: bool) -> Run {
+    /// The target options of a `conform` command against this Dovecot in `mode`.
+    fn target(&self, c: &mut Command, mode: &str) {
         let port = if mode == "implicit" {
             self.pop3s
         } else {
             self.pop3
         };
-        let junit = root().join(format!(
-            "reports/dovecot-{mode}{}.xml",
-            if baseline { "" } else { "-no-baseline" }
-        ));
-        let mut c = conform();
-        c.args(["run", "--tls", mode, "--user", &self.user])
+        c.args(["--tls", mode, "--user", &self.user])
             .arg("--target")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--password-env")
@@ -121,23 +116,51 @@ impl Dovecot {
             .arg(self.reseed_cmd())
             // Dovecot's POP3 session lock waits up to 10 s for a competing session before
             // -ERR [IN-USE]; above that, such a wait is a verdict and not a timeout.
-            .args(["--timeout", "15"])
-            .arg("--junit")
-            .arg(&junit);
+            .args(["--timeout", "15"]);
+    }
+
+    /// `conform run` of the whole catalogue against this Dovecot in `mode`.
+    fn run(&self, mode: &str, baseline: bool) -> Run {
+        let junit = root().join(format!(
+            "reports/dovecot-{mode}{}.xml",
+            if baseline { "" } else { "-no-baseline" }
+        ));
+        let mut c = conform();
+        c.arg("run");
+        self.target(&mut c, mode);
+        c.arg("--junit").arg(&junit);
         if baseline {
             c.arg("--baseline").arg(BASELINE);
         }
+        let label = format!(
+            "{mode}{}",
+            if baseline {
+                ", baseline"
+            } else {
+                ", no baseline"
+            }
+        );
+        self.finish(label, c)
+    }
+
+    /// `conform model` against this Dovecot in `mode`: `cases` sequences on `sessions`
+    /// clients (a failure's scenario lands in `reports/model-dovecot-*`).
+    fn model(&self, mode: &str, sessions: u8, cases: u32) -> Run {
+        let mut c = conform();
+        c.arg("model");
+        self.target(&mut c, mode);
+        c.args(["--sessions", &sessions.to_string()])
+            .args(["--cases", &cases.to_string(), "--seed", "1"])
+            .arg("--out")
+            .arg(root().join(format!("reports/model-dovecot-{mode}-{sessions}")));
+        self.finish(format!("model, {mode}, {sessions} session(s)"), c)
+    }
+
+    fn finish(&self, label: String, mut c: Command) -> Run {
         let start = Instant::now();
-        let out = c.output().expect("conform run runs");
+        let out = c.output().expect("conform runs");
         Run {
-            label: format!(
-                "{mode}{}",
-                if baseline {
-                    ", baseline"
-                } else {
-                    ", no baseline"
-                }
-            ),
+            label,
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -198,7 +221,7 @@ impl Run {
         let log: Vec<&str> = self.log.lines().collect();
         let tail = cut(&log[log.len().saturating_sub(40)..].join("\n"));
         format!(
-            "conform run ({}) exited {:?} after {:.1?}\n--- stdout\n{}\n--- stderr\n{}\n--- dovecot.log (tail)\n{}",
+            "conform ({}) exited {:?} after {:.1?}\n--- stdout\n{}\n--- stderr\n{}\n--- dovecot.log (tail)\n{}",
             self.label,
             self.code,
             self.took,
@@ -265,8 +288,9 @@ fn catalogue_against_dovecot() {
         );
     }
 
-    // Four servers, four runs at once: the runs mostly wait on the network.
-    let runs: Vec<Run> = std::thread::scope(|s| {
+    // Six servers, six runs at once: the runs mostly wait on the network (and the two-session
+    // model on Dovecot's 10 s lock wait).
+    let (runs, models): (Vec<Run>, Vec<Run>) = std::thread::scope(|s| {
         let jobs = [
             ("none", true),
             ("starttls", true),
@@ -279,10 +303,37 @@ fn catalogue_against_dovecot() {
                 dovecot.run(mode, baseline)
             })
         });
-        jobs.into_iter()
-            .map(|j| j.join().expect("a run panicked"))
-            .collect()
+        let models = [("none", 1, 300), ("starttls", 2, 60)].map(|(mode, sessions, cases)| {
+            s.spawn(move || {
+                let dovecot = Dovecot::start();
+                dovecot.model(mode, sessions, cases)
+            })
+        });
+        let join = |j: std::thread::ScopedJoinHandle<'_, Run>| j.join().expect("a run panicked");
+        (
+            jobs.into_iter().map(join).collect(),
+            models.into_iter().map(join).collect(),
+        )
     });
+
+    for model in &models {
+        println!(
+            "dovecot, {}: exit {:?} in {:.1?}: {}",
+            model.label,
+            model.code,
+            model.took,
+            model.summary()
+        );
+    }
+    for model in &models {
+        assert_eq!(
+            model.code,
+            Some(0),
+            "the model diverged on Dovecot ({}):\n{}",
+            model.label,
+            model.explain()
+        );
+    }
 
     for run in &runs {
         println!(

@@ -158,25 +158,35 @@ pub async fn discover(env: &Env) -> Caps {
 /// Logs in once and reads LIST: the maildrop the next sequence starts from. Messages whose
 /// sizes are the standard fixture's are taken to be it (their contents are then known).
 pub async fn inspect(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String> {
-    // a session of the previous sequence may still be ending on the server: retry briefly
+    // a session of the previous sequence may still be ending on the server (the login is
+    // refused while it holds the lock): retry that briefly; a wire error ends it at once
     let mut last = String::new();
     for _ in 0..40 {
         match inspect_once(env, fixture).await {
             Ok(m) => return Ok(m),
-            Err(e) => last = e,
+            Err(Inspect::Refused(e)) => last = e,
+            Err(Inspect::Wire(e)) => return Err(e),
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     Err(last)
 }
 
-async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String> {
-    let e = |e: runner::transport::WireError| e.to_string();
+/// Why one inspection failed.
+enum Inspect {
+    /// The login or LIST was refused: worth another try.
+    Refused(String),
+    /// The connection failed (refused, timed out, closed): not.
+    Wire(String),
+}
+
+async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspect> {
+    let e = |e: runner::transport::WireError| Inspect::Wire(e.to_string());
     let mut conn = Conn::open(&env.target, env.tls.clone(), env.limits)
         .await
         .map_err(e)?;
     let greeting = conn.read_line().await.map_err(e)?;
-    let ask = async |conn: &mut Conn, line: String| -> Result<Vec<u8>, String> {
+    let ask = async |conn: &mut Conn, line: String| -> Result<Vec<u8>, Inspect> {
         conn.send(format!("{line}\r\n").as_bytes())
             .await
             .map_err(e)?;
@@ -203,11 +213,14 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String
     }
     if !ok {
         conn.close().await;
-        return Err(format!("could not log in as {}", profile.user));
+        return Err(Inspect::Refused(format!(
+            "could not log in as {}",
+            profile.user
+        )));
     }
     if !ask(&mut conn, "LIST".into()).await?.starts_with(b"+OK") {
         conn.close().await;
-        return Err("LIST was refused".into());
+        return Err(Inspect::Refused("LIST was refused".into()));
     }
     let mut sizes = Vec::new();
     loop {
@@ -223,7 +236,11 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String
             size.and_then(|s| s.parse::<u64>().ok()),
         ) {
             (Some(n), Some(size)) if n == sizes.len() + 1 => sizes.push(size),
-            _ => return Err(format!("a scan listing the model cannot read: {text:?}")),
+            _ => {
+                return Err(Inspect::Wire(format!(
+                    "a scan listing the model cannot read: {text:?}"
+                )))
+            }
         }
     }
     let _ = ask(&mut conn, "QUIT".into()).await;

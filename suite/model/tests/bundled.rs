@@ -128,6 +128,8 @@ fn a_fault_is_found_and_shrunk() {
             cases: 300,
             seed: 1,
             sessions: 1,
+            // the seeds of this test's past failures (committed), replayed first
+            regressions: Some("proptest-regressions/faults.txt"),
             ..Config::default()
         },
     );
@@ -142,25 +144,4 @@ fn a_fault_is_found_and_shrunk() {
     assert!(text.contains("C: DELE"), "{text}");
     assert!(text.contains("fixture: standard"), "{text}");
     assert!(d.rule.rfc.starts_with("1939"), "{d}");
-}
-
-#[test]
-#[ignore = "prints a scenario for a look"]
-fn show_scenario() {
-    let b = bundled(Faults::none().with(Fault::ListRenumbersAfterDele));
-    let report = run(
-        &b,
-        &Config {
-            cases: 300,
-            seed: 1,
-            sessions: 2,
-            ..Config::default()
-        },
-    );
-    let f = report.failure.expect("found");
-    eprintln!("{}", model::replay::scenario(&f, 1).unwrap());
-    for e in &f.outcome.transcript {
-        eprintln!("{:?} {} {}", e.dir, e.conn, e.text);
-    }
-    eprintln!("{} sequences", report.sequences);
 }
