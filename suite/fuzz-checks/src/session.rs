@@ -334,3 +334,53 @@ fn check_body_line(data: &[u8], body: Body) {
         Body::Listing | Body::Retr | Body::Message => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serves `lines` with `fault` on but the replies checked, as if the server were clean.
+    fn strict_with(fault: Fault, lines: &str) {
+        let ctx = context(true, false, Some(fault));
+        let mut wire = Wire {
+            input: lines.as_bytes(),
+            at: 0,
+            skipping: false,
+            strict: true,
+        };
+        let (mut session, _) = Session::with_timestamp(ctx, false, TIMESTAMP.into());
+        wire.serve(&mut session);
+    }
+
+    const LOGIN: &str = "USER tim\r\nPASS tanstaaftanstaaf\r\n";
+
+    #[test]
+    fn a_clean_session_passes() {
+        session(format!("\x03{LOGIN}CAPA\r\nUIDL\r\nRETR 3\r\nTOP 3 1\r\nQUIT\r\n").as_bytes());
+    }
+
+    /// Message 3's lone `.` line, sent un-stuffed, ends the body early.
+    #[test]
+    #[should_panic(expected = "bytes after the terminator")]
+    fn an_unstuffed_body_is_caught() {
+        strict_with(Fault::NoByteStuffing, &format!("{LOGIN}RETR 3\r\n"));
+    }
+
+    #[test]
+    #[should_panic(expected = "body")]
+    fn a_missing_terminator_is_caught() {
+        strict_with(Fault::CapaMissingTerminator, "CAPA\r\nNOOP\r\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "unique-id")]
+    fn an_over_long_unique_id_is_caught() {
+        strict_with(Fault::UidlTooLong, &format!("{LOGIN}UIDL\r\n"));
+    }
+
+    #[test]
+    #[should_panic(expected = "bad server line")]
+    fn err_without_the_dash_is_caught() {
+        strict_with(Fault::ErrWithoutDash, "RETR 1\r\n");
+    }
+}
