@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pop3_proto::auth::{self, apop, cram_md5, login, plain::Plain, ClientResponse};
 use pop3_proto::command::InitialResponse;
 use pop3_proto::line::LineError;
+use pop3_proto::response::MAX_STATUS_LINE;
 use pop3_proto::{Capability, Command, CommandError, Limits, ResponseCode, State, StatusLine};
 
 use crate::fault::{self, Fault, Faults};
@@ -864,11 +865,26 @@ fn well_formed_digest(digest: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// The text of the -ERR answer to a bad command line, cut so that the answer fits in the
+/// 512 octets RFC 2449 §4 allows a response's first line. The error may quote the line
+/// escaped (`{:?}`), which can make it several times longer than the 255-octet line: found
+/// by an input written for the session fuzz target (`fuzz/regressions/session/`), where a
+/// keyword of 250 backslashes got a 530-octet `-ERR` line.
 fn describe(e: &CommandError) -> String {
-    match e {
+    let mut text = match e {
         CommandError::UnknownCommand(k) => format!("unknown command {k}"),
         other => other.to_string(),
+    };
+    let max = MAX_STATUS_LINE - "-ERR ".len() - pop3_proto::CRLF.len();
+    if text.len() > max {
+        let mut cut = max - "...".len();
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
     }
+    text
 }
 
 #[cfg(test)]

@@ -429,3 +429,26 @@ fn fault_renumbers_list_after_dele() {
         "S: +OK 2 messages (203 octets)\nS: 1 101\nS: 2 102\nS: .\n"
     );
 }
+
+/// RFC 2449 §4: a response's first line is at most 512 octets, even when the error quotes a
+/// bad line escaped (each `\` becomes `\\`, each C1 control `\u{85}`).
+#[test]
+fn errors_quoting_the_line_fit_in_512_octets() {
+    let h = Harness::new(true, false);
+    let mut t = h.session();
+    for line in [
+        "\\".repeat(250),
+        format!("RETR {}", "\u{85}".repeat(120)),
+        format!("DELE {}", "\"".repeat(248)),
+    ] {
+        let Output::Reply(reply) = t.session.handle_line(line.as_bytes()) else {
+            panic!("{line:?} closed the session");
+        };
+        assert!(reply.len() <= 512, "{} octets", reply.len());
+        let status = StatusLine::parse(&reply[..reply.len() - 2]).expect("a status line");
+        assert!(
+            !status.is_ok() && status.text.ends_with("..."),
+            "{status:?}"
+        );
+    }
+}
