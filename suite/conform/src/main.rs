@@ -5,6 +5,7 @@
 mod bundled;
 mod coverage;
 mod exit;
+mod fuzz;
 mod model;
 mod run;
 mod seed;
@@ -42,6 +43,10 @@ enum Commands {
     /// The proptest model of a POP3 session against a target: random command sequences on
     /// one or two clients, every reply judged; a failure shrinks to a scenario file.
     Model(Box<model::ModelArgs>),
+    /// The network fuzzer: model commands mixed with hostile ones (garbage, huge numbers,
+    /// format strings, bare LF, pipelining, STLS with plaintext behind it) for --duration
+    /// seconds; findings are written as scenario files.
+    Fuzz(Box<fuzz::FuzzArgs>),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Commands::Coverage(args) => coverage::run(args),
         Commands::Selfcheck(args) => selfcheck::run(*args),
         Commands::Model(args) => model::run(*args),
+        Commands::Fuzz(args) => fuzz::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

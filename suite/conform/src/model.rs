@@ -1,17 +1,17 @@
 //! `conform model`: the proptest model of the POP3 session (crate `model`) against a target.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::Args;
-use model::exec::{Dir, Env};
+use model::exec::{Dir, Entry, Env};
 use model::{Config, ModelError};
 use reference_server::fixture;
 use runner::TlsMode;
 
 use crate::exit;
-use crate::target::TargetArgs;
+use crate::target::{Resolved, TargetArgs};
 
 /// Arguments of `conform model`.
 #[derive(Debug, Args)]
@@ -40,36 +40,129 @@ pub struct ModelArgs {
     out: PathBuf,
 }
 
-pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
+/// A runtime, the resolved target (it keeps the bundled server running) and the model's
+/// view of it.
+pub struct Started {
+    pub runtime: tokio::runtime::Runtime,
+    pub resolved: Resolved,
+    pub env: Env,
+}
+
+/// Starts the runtime and resolves the target; `None` (the reason printed) for a usage error.
+pub fn start(target: &TargetArgs) -> anyhow::Result<Option<Started>> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let resolved = match runtime.block_on(args.target.resolve()) {
+    let resolved = match runtime.block_on(target.resolve()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("conform: {e:#}");
-            return Ok(exit::USAGE);
+            return Ok(None);
         }
     };
-    let _server = resolved.server;
+    let env = model_env(&runtime, &resolved, target)?;
+    Ok(Some(Started {
+        runtime,
+        resolved,
+        env,
+    }))
+}
+
+/// The model's view of a resolved target: TLS client configuration, limits, login and the
+/// capabilities its CAPA announces.
+fn model_env(
+    runtime: &tokio::runtime::Runtime,
+    resolved: &Resolved,
+    target: &TargetArgs,
+) -> anyhow::Result<Env> {
     let tls = match resolved.target.tls {
         TlsMode::None => None,
         _ => Some(resolved.target.client_config()?),
     };
     let mut env = Env {
-        target: resolved.target,
+        target: resolved.target.clone(),
         tls,
         limits: runner::transport::Limits {
-            io_timeout: args.target.io_timeout(),
+            io_timeout: target.io_timeout(),
             ..Default::default()
         },
-        profile: resolved.profile,
+        profile: resolved.profile.clone(),
         caps: Default::default(),
     };
     env.caps = runtime.block_on(model::check::discover(&env));
-    let seed = args.seed.unwrap_or_else(|| {
+    Ok(env)
+}
+
+/// The standard fixture's messages.
+pub fn fixture_messages() -> Vec<Vec<u8>> {
+    fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()
+}
+
+/// Restores the maildrop before each sequence, where the target can be restored.
+pub fn reseed_fn(resolved: &Resolved) -> impl Fn() -> Result<(), String> + Sync {
+    let reseed = resolved.reseed.clone();
+    move || reseed.as_ref().map_or(Ok(()), |r| r())
+}
+
+/// Says why a model or fuzz run could not run; its exit code.
+pub fn model_error(e: &ModelError, env: &Env) -> u8 {
+    match e {
+        ModelError::Reseed(_) => {
+            eprintln!("conform: {e}");
+            exit::USAGE
+        }
+        ModelError::Inspect(_) => {
+            eprintln!("conform: target {}: {e}", env.target);
+            exit::UNREACHABLE
+        }
+    }
+}
+
+/// The seed given, or one from the clock.
+pub fn seed_or_clock(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
-    });
+    })
+}
+
+/// Prints a wire log, one line per entry.
+pub fn print_transcript(transcript: &[Entry]) {
+    for e in transcript {
+        let dir = match e.dir {
+            Dir::Client => "C:",
+            Dir::Server => "S:",
+            Dir::Note => "#:",
+        };
+        println!("  [{:>7.1?}] {:<5} {dir} {}", e.at, e.conn, e.text);
+    }
+}
+
+/// Writes a scenario into `dir` as `name`, checks that it compiles, and says where it is.
+pub fn write_scenario(dir: &Path, name: &str, text: &str) -> anyhow::Result<Option<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    // the file must be a valid scenario: a writer bug is reported, not hidden
+    if let Err(diag) = scenario::load_paths(std::slice::from_ref(&path)) {
+        eprintln!(
+            "conform: the scenario written to {} does not compile (a bug in conform):\n{diag}",
+            path.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(path))
+}
+
+pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
+    let Some(Started {
+        runtime,
+        resolved,
+        env,
+    }) = start(&args.target)?
+    else {
+        return Ok(exit::USAGE);
+    };
+    let seed = seed_or_clock(args.seed);
     let config = Config {
         cases: args.cases.max(1),
         seed,
@@ -87,9 +180,8 @@ pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
             "note: no --reseed-cmd: each sequence starts from what the previous one left (QUIT after DELE empties the maildrop over time)"
         );
     }
-    let fixture: Vec<Vec<u8>> = fixture::MESSAGES.iter().map(|m| m.to_vec()).collect();
-    let reseed = resolved.reseed.clone();
-    let reseed_fn = move || reseed.as_ref().map_or(Ok(()), |r| r());
+    let fixture = fixture_messages();
+    let reseed_fn = reseed_fn(&resolved);
     let report = match model::check(
         runtime.handle(),
         &env,
@@ -99,14 +191,7 @@ pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
         &|_| {},
     ) {
         Ok(r) => r,
-        Err(e @ ModelError::Reseed(_)) => {
-            eprintln!("conform: {e}");
-            return Ok(exit::USAGE);
-        }
-        Err(e @ ModelError::Inspect(_)) => {
-            eprintln!("conform: target {}: {e}", env.target);
-            return Ok(exit::UNREACHABLE);
-        }
+        Err(e) => return Ok(model_error(&e, &env)),
     };
     let summary = format!(
         "{} sequences, {} commands in {:.1}s ({:.0} commands/s)",
@@ -127,30 +212,17 @@ pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
         return Ok(exit::FAILED);
     };
     println!("transcript of the shrunk sequence:");
-    for e in &failure.outcome.transcript {
-        let dir = match e.dir {
-            Dir::Client => "C:",
-            Dir::Server => "S:",
-            Dir::Note => "#:",
-        };
-        println!("  [{:>7.1?}] {:<5} {dir} {}", e.at, e.conn, e.text);
-    }
+    print_transcript(&failure.outcome.transcript);
     println!("divergence: {d}");
     if let Some(text) = model::replay::scenario(&failure, seed) {
-        std::fs::create_dir_all(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?;
-        let path = args.out.join(format!("model-seed-{seed}.pop3"));
-        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-        // the file must be a valid scenario: a writer bug is reported, not hidden
-        if let Err(diag) = scenario::load_paths(std::slice::from_ref(&path)) {
-            eprintln!("conform: the scenario written to {} does not compile (a bug in conform model):\n{diag}", path.display());
-            return Ok(exit::FAILED);
+        match write_scenario(&args.out, &format!("model-seed-{seed}.pop3"), &text)? {
+            Some(path) => println!(
+                "scenario: {} (replay: conform run {} with the same target options)",
+                path.display(),
+                path.display()
+            ),
+            None => return Ok(exit::FAILED),
         }
-        println!(
-            "scenario: {} (replay: conform run {} with the same target options)",
-            path.display(),
-            path.display()
-        );
     }
     println!("failed: {summary}");
     Ok(exit::FAILED)

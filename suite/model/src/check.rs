@@ -99,7 +99,7 @@ pub enum ModelError {
 }
 
 /// The 32-byte ChaCha seed for `seed`.
-fn rng_seed(seed: u64) -> [u8; 32] {
+pub(crate) fn rng_seed(seed: u64) -> [u8; 32] {
     let mut bytes = [0u8; 32];
     // splitmix64 spreads a small seed over the key
     let mut x = seed;
@@ -124,6 +124,7 @@ pub async fn discover(env: &Env) -> Caps {
         uidl: false,
         top: false,
         plain: false,
+        stls: false,
     };
     let greeting = conn.read_line().await;
     let answered = greeting.is_ok()
@@ -147,6 +148,7 @@ pub async fn discover(env: &Env) -> Caps {
             Some("UIDL") => caps.uidl = true,
             Some("TOP") => caps.top = true,
             Some("SASL") => caps.plain = words.any(|w| w == "PLAIN"),
+            Some("STLS") => caps.stls = true,
             _ => {}
         }
     }

@@ -18,6 +18,7 @@ use runner::transport::{Conn, Limits, Line, WireError};
 use runner::{Profile, Target};
 use rustls::ClientConfig;
 
+use crate::hostile::Hostile;
 use crate::maildrop::{Maildrop, View};
 use crate::ops::{Cmd, Method, MsgRef, Op, Secret, Who};
 use crate::rules::{self, Rule};
@@ -36,6 +37,8 @@ pub struct Caps {
     pub top: bool,
     /// SASL PLAIN offered.
     pub plain: bool,
+    /// STLS offered (RFC 2595).
+    pub stls: bool,
 }
 
 impl Default for Caps {
@@ -46,6 +49,7 @@ impl Default for Caps {
             uidl: true,
             top: true,
             plain: false,
+            stls: false,
         }
     }
 }
@@ -71,7 +75,7 @@ pub struct Divergence {
     /// Index of the step in the sequence.
     pub step: usize,
     /// The step.
-    pub op: Op,
+    pub op: Box<Step>,
     /// The command line sent (credentials masked), or what the client was doing.
     pub sent: String,
     /// What the model allows.
@@ -144,28 +148,51 @@ pub struct Outcome {
     pub script: Script,
     /// The first divergence, if any.
     pub divergence: Option<Divergence>,
+    /// Connections opened.
+    pub connections: usize,
+}
+
+/// One step of a sequence: a command the model predicts, or a hostile one (`conform fuzz`)
+/// whose answer is judged for framing and liveness.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A model command.
+    Model(Op),
+    /// A hostile command.
+    Hostile(Hostile),
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Model(op) => write!(f, "{op:?}"),
+            Step::Hostile(h) => write!(f, "{h:?}"),
+        }
+    }
 }
 
 #[derive(Debug)]
-enum Phase {
+pub(crate) enum Phase {
     Authorization { pending: Option<Who> },
     Transaction(View),
 }
 
 #[derive(Debug)]
-struct Slot {
-    conn: Option<Conn>,
-    name: String,
-    phase: Phase,
+pub(crate) struct Slot {
+    pub(crate) conn: Option<Conn>,
+    pub(crate) name: String,
+    pub(crate) phase: Phase,
+    /// TLS is on (implicit, or STLS done).
+    pub(crate) tls: bool,
     /// The greeting's APOP timestamp and the scenario variable that holds it.
-    stamp: Option<(String, String)>,
+    pub(crate) stamp: Option<(String, String)>,
     /// A -ERR in AUTHORIZATION came: the server may close now (RFC 1939 §4).
-    may_close: bool,
+    pub(crate) may_close: bool,
 }
 
 /// What a status line was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Got {
+pub(crate) enum Got {
     Ok,
     Err,
     /// The server closed, where that is allowed.
@@ -174,7 +201,7 @@ enum Got {
 
 /// What the model allows as a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Want {
+pub(crate) enum Want {
     Ok,
     Err,
     /// The server's choice (RFC 1939 §7 USER of an unknown mailbox).
@@ -190,27 +217,33 @@ enum Pick {
     Missing,
 }
 
-struct Run<'a> {
-    env: &'a Env,
-    maildrop: Maildrop,
-    slots: Vec<Slot>,
+pub(crate) struct Run<'a> {
+    pub(crate) env: &'a Env,
+    pub(crate) maildrop: Maildrop,
+    pub(crate) slots: Vec<Slot>,
     /// The session in TRANSACTION (it holds the maildrop lock, RFC 1939 §4).
-    lock: Option<usize>,
+    pub(crate) lock: Option<usize>,
     current: Option<String>,
     connections: usize,
     started: Instant,
-    commands: u64,
+    pub(crate) commands: u64,
     transcript: Vec<Entry>,
-    script: Script,
+    pub(crate) script: Script,
     /// Unique-ids seen in this sequence, by message identity (scenario variable `uid_I`).
     uids: Vec<(usize, String)>,
-    step: usize,
-    op: Op,
-    sent: String,
+    pub(crate) step: usize,
+    op: Step,
+    pub(crate) sent: String,
 }
 
 /// Runs `ops` on `sessions` clients against the target, from a maildrop the model knows.
 pub async fn run(env: &Env, start: &Maildrop, ops: &[Op], sessions: u8) -> Outcome {
+    let steps: Vec<Step> = ops.iter().copied().map(Step::Model).collect();
+    run_steps(env, start, &steps, sessions).await
+}
+
+/// Runs `steps` (model and hostile) on `sessions` clients against the target.
+pub async fn run_steps(env: &Env, start: &Maildrop, steps: &[Step], sessions: u8) -> Outcome {
     let mut run = Run {
         env,
         maildrop: start.clone(),
@@ -221,6 +254,7 @@ pub async fn run(env: &Env, start: &Maildrop, ops: &[Op], sessions: u8) -> Outco
                 phase: Phase::Authorization { pending: None },
                 stamp: None,
                 may_close: false,
+                tls: false,
             })
             .collect(),
         lock: None,
@@ -232,18 +266,22 @@ pub async fn run(env: &Env, start: &Maildrop, ops: &[Op], sessions: u8) -> Outco
         script: Script::default(),
         uids: Vec::new(),
         step: 0,
-        op: ops.first().copied().unwrap_or(Op {
+        op: steps.first().cloned().unwrap_or(Step::Model(Op {
             session: 0,
             cmd: Cmd::Noop,
             case: crate::ops::Case::Upper,
-        }),
+        })),
         sent: String::new(),
     };
     let mut divergence = None;
-    for (i, op) in ops.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         run.step = i;
-        run.op = *op;
-        if let Err(d) = run.apply(op).await {
+        run.op = step.clone();
+        let done = match step {
+            Step::Model(op) => run.apply(op).await,
+            Step::Hostile(h) => run.hostile(h).await,
+        };
+        if let Err(d) = done {
             divergence = Some(d);
             break;
         }
@@ -258,15 +296,16 @@ pub async fn run(env: &Env, start: &Maildrop, ops: &[Op], sessions: u8) -> Outco
         transcript: run.transcript,
         script: run.script,
         divergence,
+        connections: run.connections,
     }
 }
 
 /// `text` as literal scenario text (braces doubled).
-fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     text.replace('{', "{{").replace('}', "}}")
 }
 
-fn printable(bytes: &[u8]) -> String {
+pub(crate) fn printable(bytes: &[u8]) -> String {
     let mut s = String::new();
     for &b in bytes.iter().take(200) {
         match b {
@@ -283,7 +322,7 @@ fn printable(bytes: &[u8]) -> String {
 }
 
 impl Run<'_> {
-    fn note(&mut self, conn: &str, dir: Dir, text: String) {
+    pub(crate) fn note(&mut self, conn: &str, dir: Dir, text: String) {
         self.transcript.push(Entry {
             at: self.started.elapsed(),
             conn: conn.to_owned(),
@@ -292,7 +331,7 @@ impl Run<'_> {
         });
     }
 
-    fn diverge(
+    pub(crate) fn diverge(
         &self,
         expected: impl Into<String>,
         actual: impl Into<String>,
@@ -300,7 +339,7 @@ impl Run<'_> {
     ) -> Divergence {
         Divergence {
             step: self.step,
-            op: self.op,
+            op: Box::new(self.op.clone()),
             sent: self.sent.clone(),
             expected: expected.into(),
             actual: actual.into(),
@@ -308,12 +347,12 @@ impl Run<'_> {
         }
     }
 
-    fn wire(&self, e: &WireError, rule: Rule, expected: &str) -> Divergence {
+    pub(crate) fn wire(&self, e: &WireError, rule: Rule, expected: &str) -> Divergence {
         self.diverge(expected, format!("no answer: {e}"), rule)
     }
 
     /// Opens session `s` if it is closed (reading the greeting), and makes it current.
-    async fn ensure_open(&mut self, s: usize) -> Result<(), Divergence> {
+    pub(crate) async fn ensure_open(&mut self, s: usize) -> Result<(), Divergence> {
         if self.slots[s].conn.is_some() {
             let name = self.slots[s].name.clone();
             if self.current.as_deref() != Some(&name) {
@@ -365,12 +404,13 @@ impl Run<'_> {
         slot.phase = Phase::Authorization { pending: None };
         slot.stamp = stamp.map(|v| (var, v));
         slot.may_close = false;
+        slot.tls = self.env.target.tls != runner::TlsMode::None;
         Ok(())
     }
 
     /// Sends `wire` (CRLF added) on session `s`; `script` is the scenario's `C:` text and
     /// `shown` the transcript's (credentials masked).
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         s: usize,
         wire: String,
@@ -393,7 +433,7 @@ impl Run<'_> {
 
     /// Reads a status line on session `s` and judges it against `want`. `pattern` is the
     /// scenario's pattern for an expected +OK (default `+OK {*}`).
-    async fn status(
+    pub(crate) async fn status(
         &mut self,
         s: usize,
         want: Want,
@@ -512,7 +552,7 @@ impl Run<'_> {
     }
 
     /// Reads a multi-line body through its terminator, un-stuffed, CRLF line ends.
-    async fn body(&mut self, s: usize) -> Result<Vec<Vec<u8>>, Divergence> {
+    pub(crate) async fn body(&mut self, s: usize) -> Result<Vec<Vec<u8>>, Divergence> {
         let name = self.slots[s].name.clone();
         let mut lines = Vec::new();
         let mut octets = 0usize;
@@ -550,7 +590,7 @@ impl Run<'_> {
         Ok(lines)
     }
 
-    fn closed(&mut self, s: usize) {
+    pub(crate) fn closed(&mut self, s: usize) {
         let slot = &mut self.slots[s];
         slot.conn = None;
         slot.phase = Phase::Authorization { pending: None };
@@ -623,11 +663,11 @@ impl Run<'_> {
         }
     }
 
-    fn in_transaction(&self, s: usize) -> bool {
+    pub(crate) fn in_transaction(&self, s: usize) -> bool {
         matches!(self.slots[s].phase, Phase::Transaction(_))
     }
 
-    fn pending(&self, s: usize) -> Option<Who> {
+    pub(crate) fn pending(&self, s: usize) -> Option<Who> {
         match self.slots[s].phase {
             Phase::Authorization { pending } => pending,
             Phase::Transaction(_) => None,
@@ -976,7 +1016,7 @@ impl Run<'_> {
         }
     }
 
-    fn view(&self, s: usize) -> &View {
+    pub(crate) fn view(&self, s: usize) -> &View {
         match &self.slots[s].phase {
             Phase::Transaction(v) => v,
             Phase::Authorization { .. } => unreachable!("TRANSACTION only"),
@@ -1350,7 +1390,7 @@ impl Run<'_> {
 }
 
 /// Whether `line` starts with the status `word`, alone or followed by a space.
-fn is_status(line: &[u8], word: &[u8]) -> bool {
+pub(crate) fn is_status(line: &[u8], word: &[u8]) -> bool {
     line.strip_prefix(word)
         .is_some_and(|rest| rest.is_empty() || rest[0] == b' ')
 }

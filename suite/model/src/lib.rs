@@ -16,6 +16,8 @@
 
 pub mod check;
 pub mod exec;
+pub mod fuzz;
+pub mod hostile;
 pub mod maildrop;
 pub mod ops;
 pub mod replay;

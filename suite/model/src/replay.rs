@@ -3,6 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::check::Failure;
+use crate::exec::Outcome;
+use crate::fuzz::Finding;
+use crate::maildrop::Maildrop;
 
 /// `text` inside a scenario's double-quoted string.
 fn quoted(text: &str) -> String {
@@ -16,23 +19,49 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
-/// The scenario for `failure`, found with `seed`; `None` if its rerun did not diverge.
+/// The scenario for a model failure found with `seed`; `None` if its rerun did not diverge.
 pub fn scenario(failure: &Failure, seed: u64) -> Option<String> {
-    let d = failure.outcome.divergence.as_ref()?;
-    let script = &failure.outcome.script;
+    write(
+        &format!("{:?}", failure.ops),
+        &failure.start,
+        &failure.outcome,
+        &format!("model/seed-{seed}"),
+        &format!("`conform model` (seed {seed})"),
+    )
+}
+
+/// The scenario for fuzzing finding number `n` (from 1) of a run with `seed`.
+pub fn fuzz_scenario(finding: &Finding, seed: u64, n: usize) -> Option<String> {
+    write(
+        &format!("{:?}", finding.steps),
+        &finding.start,
+        &finding.outcome,
+        &format!("fuzz/seed-{seed}-{n}"),
+        &format!("`conform fuzz` (seed {seed}, finding {n})"),
+    )
+}
+
+fn write(
+    sequence: &str,
+    start: &Maildrop,
+    outcome: &Outcome,
+    id: &str,
+    origin: &str,
+) -> Option<String> {
+    let d = outcome.divergence.as_ref()?;
+    let script = &outcome.script;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Written by `conform model` (seed {seed}): the shortest sequence found whose answers"
+        "# Written by {origin}: the shortest sequence found whose answers leave what the"
     );
     let _ = writeln!(
         out,
-        "# leave what the RFCs allow. Replay it with `conform run THIS-FILE --target ...`."
+        "# RFCs allow. Replay it with `conform run THIS-FILE --target ...`."
     );
     let _ = writeln!(out, "#");
-    let _ = writeln!(out, "# Sequence: {:?}", failure.ops);
+    let _ = writeln!(out, "# Sequence: {}", one_line(sequence));
     let _ = writeln!(out, "# Divergence: {}", one_line(&d.to_string()));
-    let start = &failure.start;
     let sizes: Vec<String> = start.messages.iter().map(|m| m.size.to_string()).collect();
     let _ = writeln!(
         out,
@@ -46,12 +75,12 @@ pub fn scenario(failure: &Failure, seed: u64) -> Option<String> {
         }
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "id: model/seed-{seed}");
+    let _ = writeln!(out, "id: {id}");
     let _ = writeln!(
         out,
         "title: {}",
         one_line(&format!(
-            "model: after `{}` the target answered {} (expected {})",
+            "after `{}` the target answered {} (expected {})",
             d.sent, d.actual, d.expected
         ))
     );
@@ -62,7 +91,7 @@ pub fn scenario(failure: &Failure, seed: u64) -> Option<String> {
         let r: Vec<&str> = script.requires.iter().copied().collect();
         let _ = writeln!(out, "requires: {}", r.join(", "));
     }
-    let _ = writeln!(out, "tags: model");
+    let _ = writeln!(out, "tags: {}", id.split('/').next().unwrap_or("model"));
     let _ = writeln!(
         out,
         "fixture: {}",

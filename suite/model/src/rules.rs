@@ -23,6 +23,8 @@ rules! {
     STATUS = "1939 §3", "Servers MUST send the \"+OK\" and \"-ERR\" in upper case.";
     /// Wrong-state commands get -ERR.
     WRONG_STATE = "1939 §3", "A server MUST respond to a command issued when the session is in an incorrect state by responding with a negative status indicator.";
+    /// Responses are at most 512 octets.
+    RESPONSE_LENGTH = "1939 §3", "Responses may be up to 512 characters long, including the terminating CRLF.";
     /// Keywords are case-insensitive.
     KEYWORD_CASE = "1939 §3", "Commands in the POP3 consist of a case-insensitive keyword, possibly followed by one or more arguments.";
     /// Multi-line responses end with ".".
@@ -91,4 +93,8 @@ rules! {
     UID = "1939 §7", "The unique-id of a message is an arbitrary server-determined string, consisting of one to 70 characters in the range 0x21 to 0x7E, which uniquely identifies a message within a maildrop";
     /// Unique-ids persist.
     UID_PERSISTS = "1939 §7", "The unique-id of a message ... persists across sessions.";
+    /// TLS starts right after STLS's +OK; nothing from before counts.
+    STLS = "2595 §4", "A TLS negotiation begins immediately after the CRLF at the end of the +OK response from the server.";
+    /// The same, for plaintext pipelined behind STLS (CVE-2011-0411).
+    STLS_INJECTION = "2595 §4", "A TLS negotiation begins immediately after the CRLF at the end of the +OK response from the server.";
 }
