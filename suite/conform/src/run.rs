@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use reference_server::fixture;
 use runner::report::console::Console;
+use runner::report::json::Json;
 use runner::report::junit::JUnit;
 use runner::{Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Target, TlsMode};
 use scenario::plan::{Case, Level};
@@ -36,6 +37,9 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write a JSON Lines report here (one event per case; schema: suite/runner/JSON-REPORT.md).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
     /// Only cases whose id matches this glob (`*` matches anything).
     #[arg(long, value_name = "GLOB")]
     filter: Option<String>,
@@ -138,6 +142,16 @@ pub fn case_env(target: Target, profile: Profile, io_timeout: Duration) -> anyho
     })
 }
 
+/// A report file, its folder made if needed.
+fn report_file(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(std::io::BufWriter::new(file))
+}
+
 /// Reporters fanned out from one event stream.
 struct Fanout(Vec<Box<dyn Reporter>>);
 
@@ -196,12 +210,10 @@ async fn run_async(
     };
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(std::io::stdout()))];
     if let Some(path) = &args.junit {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        reporters.push(Box::new(JUnit::new(std::io::BufWriter::new(file))));
+        reporters.push(Box::new(JUnit::new(report_file(path)?)));
+    }
+    if let Some(path) = &args.json {
+        reporters.push(Box::new(Json::new(report_file(path)?)));
     }
     let config = RunConfig {
         env,

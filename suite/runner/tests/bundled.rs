@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
 use runner::report::console::Console;
+use runner::report::json::Json;
 use runner::report::junit::JUnit;
 use runner::transport::Limits;
 use runner::{
@@ -411,5 +412,67 @@ async fn fixture_cases_are_skipped_when_the_maildrop_is_not_the_fixture() {
                 "{id}: {verdict:?}"
             );
         }
+    }
+}
+
+/// The JSON Lines report of a run against the bundled server with `faults`.
+async fn json_of(faults: Faults) -> String {
+    let (_server, env, store) = bundled(faults).await;
+    let config = RunConfig {
+        env,
+        jobs: 1,
+        threshold: Level::Must,
+        reseed: Some(Arc::new(move || {
+            store.replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
+            Ok(())
+        })),
+        baseline: None,
+    };
+    let mut json = Json::new(Vec::new());
+    json.timings = false;
+    runner::run(cases(), config, &mut json).await.unwrap();
+    assert_eq!(json.error, None);
+    stable(&String::from_utf8(json.into_inner()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_lines_one_event_per_case_with_the_transcript_and_no_password() {
+    for (name, faults, verdicts) in [
+        ("json_clean", Faults::none(), ["skip", "pass", "pass"]),
+        (
+            "json_fault",
+            Faults::none().with(Fault::ListRenumbersAfterDele),
+            ["skip", "pass", "fail"],
+        ),
+    ] {
+        let text = json_of(faults).await;
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert_eq!(lines[0]["event"], "started");
+        assert_eq!(lines[0]["total"], 3);
+        assert_eq!(lines[4]["event"], "finished");
+        let cases = &lines[1..4];
+        for (c, want) in cases.iter().zip(verdicts) {
+            assert_eq!(c["event"], "case");
+            assert_eq!(c["verdict"], want, "{c}");
+            assert!(c["rfc"].as_str().unwrap().starts_with("RFC "), "{c}");
+        }
+        // skips come first in the live stream, then the cases in order (one job)
+        assert_eq!(
+            cases[0]["skip_reason"],
+            "target does not announce X-NOT-THERE in CAPA"
+        );
+        if name == "json_fault" {
+            assert_eq!(cases[2]["id"], "demo/gaps");
+            assert_eq!(cases[2]["expected"], "2 311");
+            assert_eq!(cases[2]["actual"], "1 311");
+            let transcript = cases[2]["transcript"].as_array().unwrap();
+            assert!(transcript.iter().any(|l| l["text"] == "PASS ***"), "{text}");
+        }
+        assert!(!text.contains("demo-password"), "{text}");
+        insta::assert_snapshot!(name, text);
     }
 }
