@@ -9,6 +9,7 @@ mod fuzz;
 mod model;
 mod run;
 mod seed;
+mod select;
 mod selfcheck;
 mod serve;
 mod target;

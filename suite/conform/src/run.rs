@@ -14,6 +14,7 @@ use runner::{Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, T
 use scenario::plan::{Case, Level};
 
 use crate::exit;
+use crate::select::SelectArgs;
 use crate::target::TargetArgs;
 
 /// Level threshold on the command line.
@@ -40,9 +41,8 @@ pub struct RunArgs {
     /// Write a JSON Lines report here (one event per case; schema: suite/runner/JSON-REPORT.md).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Only cases whose id matches this glob (`*` matches anything).
-    #[arg(long, value_name = "GLOB")]
-    filter: Option<String>,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Which failures fail the run.
     #[arg(long, value_enum, default_value = "must")]
     level: LevelArg,
@@ -60,6 +60,8 @@ pub struct RunArgs {
 pub struct ListArgs {
     /// Scenario files or folders (default: the bundled `scenarios/`).
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 /// The scenarios folder: `./scenarios` if present, else the one in the source tree.
@@ -85,10 +87,14 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Case>, u8> {
 }
 
 pub fn list(args: ListArgs) -> anyhow::Result<u8> {
-    let cases = match load(&args.paths) {
+    let mut cases = match load(&args.paths) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    if let Err(e) = args.select.apply(&mut cases) {
+        eprintln!("conform: {e:#}");
+        return Ok(exit::USAGE);
+    }
     for c in &cases {
         println!(
             "{:<48} {:<16} {:<6} {}",
@@ -100,27 +106,6 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
     }
     println!("{} cases", cases.len());
     Ok(exit::OK)
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    rest.is_empty()
 }
 
 /// What every case needs: the target, its TLS client configuration, I/O limits, the login
@@ -178,8 +163,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         },
         None => None,
     };
-    if let Some(f) = &args.filter {
-        cases.retain(|c| glob(f, &c.id));
+    if let Err(e) = args.select.apply(&mut cases) {
+        eprintln!("conform: {e:#}");
+        return Ok(exit::USAGE);
     }
     if cases.is_empty() {
         eprintln!("conform: no case selected");

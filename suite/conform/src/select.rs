@@ -1,0 +1,376 @@
+//! Which cases run: `--filter`, `--exclude` and `--rerun-failed`, shared by `conform run` and
+//! `conform list`.
+//!
+//! A filter expression is one or more terms joined by `|` (any of them):
+//!
+//! | term | matches |
+//! |---|---|
+//! | `GLOB` or `id:GLOB` | the case id, `*` for any text: `rfc1939/7/*` |
+//! | `rfc:1939` | cases of RFC 1939 |
+//! | `rfc:1939/7` (or `rfc:1939§7`) | RFC 1939 §7 and its subsections (§7.1, ...) |
+//! | `section:7` | §7 and its subsections, of any RFC |
+//! | `tag:NAME` | cases tagged NAME |
+//! | `level:must` | MUST cases (`should`, `may`) |
+//!
+//! Every `--filter` must match (they add up); a case matching any `--exclude` is left out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use scenario::plan::{Case, Level};
+
+/// The selection options.
+#[derive(Debug, Args, Default)]
+pub struct SelectArgs {
+    /// Only cases matching EXPR (repeatable: all must match). EXPR: an id glob
+    /// (`rfc1939/7/*`), `id:GLOB`, `rfc:1939`, `rfc:1939/7`, `section:7`, `tag:NAME`,
+    /// `level:must|should|may`; `A|B` for either.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Vec<String>,
+    /// Leave out cases matching EXPR (repeatable: any excludes), same syntax as --filter.
+    #[arg(long, value_name = "EXPR")]
+    pub exclude: Vec<String>,
+    /// Only the cases that failed or errored in an earlier report: JSON Lines (--json) or
+    /// JUnit XML (--junit). Known deviations count as failed.
+    #[arg(long, value_name = "FILE")]
+    pub rerun_failed: Option<PathBuf>,
+}
+
+/// One term of an expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Term {
+    Id(String),
+    Rfc(u32, Option<String>),
+    Section(String),
+    Tag(String),
+    Level(Level),
+}
+
+/// Whether `section` is `want` or one of its subsections.
+fn in_section(section: &str, want: &str) -> bool {
+    section == want
+        || section
+            .strip_prefix(want)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+impl Term {
+    fn parse(text: &str) -> Result<Term, String> {
+        let text = text.trim();
+        let Some((key, value)) = text.split_once(':') else {
+            return Ok(Term::Id(text.to_owned()));
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("`{text}`: nothing after `{key}:`"));
+        }
+        match key.trim().to_ascii_lowercase().as_str() {
+            "id" => Ok(Term::Id(value.to_owned())),
+            "rfc" => {
+                let (number, section) = match value.split_once(['/', '§']) {
+                    Some((n, s)) => (n, Some(s.trim().to_owned())),
+                    None => (value, None),
+                };
+                let number = number
+                    .trim()
+                    .trim_start_matches(|c: char| {
+                        c.eq_ignore_ascii_case(&'r')
+                            || c.eq_ignore_ascii_case(&'f')
+                            || c.eq_ignore_ascii_case(&'c')
+                    })
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("`{text}`: an RFC number, e.g. rfc:1939 or rfc:1939/7"))?;
+                Ok(Term::Rfc(number, section.filter(|s| !s.is_empty())))
+            }
+            "section" => Ok(Term::Section(value.trim_start_matches('§').to_owned())),
+            "tag" => Ok(Term::Tag(value.to_ascii_lowercase())),
+            "level" => match value.to_ascii_lowercase().as_str() {
+                "must" => Ok(Term::Level(Level::Must)),
+                "should" => Ok(Term::Level(Level::Should)),
+                "may" => Ok(Term::Level(Level::May)),
+                _ => Err(format!("`{text}`: level is must, should or may")),
+            },
+            other => Err(format!(
+                "`{text}`: unknown key `{other}` (expected id, rfc, section, tag or level)"
+            )),
+        }
+    }
+
+    fn matches(&self, case: &Case) -> bool {
+        match self {
+            Term::Id(g) => glob(g, &case.id),
+            Term::Rfc(n, None) => case.rfc.number == *n,
+            Term::Rfc(n, Some(s)) => case.rfc.number == *n && in_section(&case.rfc.section, s),
+            Term::Section(s) => in_section(&case.rfc.section, s),
+            Term::Tag(t) => case.tags.iter().any(|x| x.eq_ignore_ascii_case(t)),
+            Term::Level(l) => case.level == *l,
+        }
+    }
+}
+
+/// Alternatives: a case matches if any term does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expr(Vec<Term>);
+
+impl Expr {
+    fn parse(text: &str) -> Result<Expr, String> {
+        let terms = text
+            .split('|')
+            .map(Term::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if terms.is_empty() {
+            return Err("an empty expression".into());
+        }
+        Ok(Expr(terms))
+    }
+
+    fn matches(&self, case: &Case) -> bool {
+        self.0.iter().any(|t| t.matches(case))
+    }
+}
+
+/// `*` matches any text.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
+}
+
+/// The ids a report says failed or errored.
+fn failed_ids(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    match text.trim_start().chars().next() {
+        Some('{') => failed_in_json(&text).with_context(|| format!("{}", path.display())),
+        Some('<') => failed_in_junit(&text).with_context(|| format!("{}", path.display())),
+        _ => bail!(
+            "{}: neither a JSON Lines report (--json) nor JUnit XML (--junit)",
+            path.display()
+        ),
+    }
+}
+
+fn failed_in_json(text: &str) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("line {}", n + 1))?;
+        let failed = matches!(v["verdict"].as_str(), Some("fail" | "error"));
+        if v["event"] == "case" && failed {
+            if let Some(id) = v["id"].as_str() {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+fn failed_in_junit(text: &str) -> anyhow::Result<Vec<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut ids = Vec::new();
+    let mut current: Option<String> = None;
+    loop {
+        match reader.read_event().context("reading the JUnit XML")? {
+            Event::Start(e) if e.name().as_ref() == b"testcase" => {
+                // conform writes `name="ID [LEVEL] title"`; other tools, the id alone
+                current = e
+                    .try_get_attribute("name")?
+                    .map(|a| a.unescape_value().map(|v| v.into_owned()))
+                    .transpose()?
+                    .map(|n| n.split(' ').next().unwrap_or_default().to_owned());
+            }
+            Event::End(e) if e.name().as_ref() == b"testcase" => current = None,
+            Event::Start(e) | Event::Empty(e) => {
+                let known = e.name().as_ref() == b"skipped"
+                    && e.try_get_attribute("type")?
+                        .is_some_and(|a| a.value.as_ref() == b"known-deviation");
+                if matches!(e.name().as_ref(), b"failure" | b"error") || known {
+                    if let Some(id) = current.take() {
+                        ids.push(id);
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(ids)
+}
+
+impl SelectArgs {
+    /// Keeps the selected cases, in their order. Bad expressions and unreadable reports are
+    /// errors.
+    pub fn apply(&self, cases: &mut Vec<Case>) -> anyhow::Result<()> {
+        let parse = |list: &[String], flag: &str| -> anyhow::Result<Vec<Expr>> {
+            list.iter()
+                .map(|e| Expr::parse(e).map_err(|m| anyhow::anyhow!("{flag} {m}")))
+                .collect()
+        };
+        let filters = parse(&self.filter, "--filter")?;
+        let excludes = parse(&self.exclude, "--exclude")?;
+        let rerun = match &self.rerun_failed {
+            Some(path) => {
+                let ids = failed_ids(path)?;
+                if ids.is_empty() {
+                    bail!(
+                        "--rerun-failed {}: the report lists no failed case",
+                        path.display()
+                    );
+                }
+                Some(ids)
+            }
+            None => None,
+        };
+        cases.retain(|c| {
+            filters.iter().all(|f| f.matches(c))
+                && !excludes.iter().any(|f| f.matches(c))
+                && rerun.as_ref().map_or(true, |ids| ids.contains(&c.id))
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cases() -> Vec<Case> {
+        let text = r#"
+id: rfc1939/7/a
+title: a
+rfc: 1939 §7
+level: MUST
+requirement: "x"
+tags: auth, state
+---
+S: +OK {*}
+===
+id: rfc1939/7.1/b
+title: b
+rfc: 1939 §7.1
+level: SHOULD
+requirement: "x"
+---
+S: +OK {*}
+===
+id: rfc2449/7/c
+title: c
+rfc: 2449 §7
+level: MAY
+requirement: "x"
+tags: capa
+---
+S: +OK {*}
+===
+id: rfc1939/70/d
+title: d
+rfc: 1939 §70
+level: MUST
+requirement: "x"
+---
+S: +OK {*}
+"#;
+        scenario::parse_str(Path::new("t.pop3"), text).unwrap()
+    }
+
+    fn select(filter: &[&str], exclude: &[&str]) -> Vec<String> {
+        let mut c = cases();
+        SelectArgs {
+            filter: filter.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            rerun_failed: None,
+        }
+        .apply(&mut c)
+        .unwrap();
+        c.into_iter().map(|c| c.id).collect()
+    }
+
+    #[test]
+    fn terms() {
+        assert_eq!(
+            select(&["rfc1939/7*"], &[]),
+            ["rfc1939/7/a", "rfc1939/7.1/b", "rfc1939/70/d"]
+        );
+        assert_eq!(select(&["rfc1939/7/*"], &[]), ["rfc1939/7/a"]);
+        assert_eq!(
+            select(&["rfc:1939/7"], &[]),
+            ["rfc1939/7/a", "rfc1939/7.1/b"]
+        );
+        assert_eq!(select(&["rfc:RFC 1939§7.1"], &[]), ["rfc1939/7.1/b"]);
+        assert_eq!(
+            select(&["section:7"], &[]),
+            ["rfc1939/7/a", "rfc1939/7.1/b", "rfc2449/7/c"]
+        );
+        assert_eq!(select(&["tag:CAPA"], &[]), ["rfc2449/7/c"]);
+        assert_eq!(
+            select(&["level:must"], &[]),
+            ["rfc1939/7/a", "rfc1939/70/d"]
+        );
+        assert_eq!(
+            select(&["level:may|tag:auth"], &[]),
+            ["rfc1939/7/a", "rfc2449/7/c"]
+        );
+        assert_eq!(
+            select(&["rfc:1939", "level:must"], &["id:*/70/*"]),
+            ["rfc1939/7/a"]
+        );
+        assert_eq!(select(&[], &["rfc:1939"]), ["rfc2449/7/c"]);
+    }
+
+    #[test]
+    fn bad_expressions_are_errors() {
+        for bad in ["rfc:x", "level:often", "colour:red", "tag:"] {
+            let mut c = cases();
+            let err = SelectArgs {
+                filter: vec![bad.into()],
+                ..Default::default()
+            }
+            .apply(&mut c)
+            .unwrap_err();
+            assert!(
+                err.to_string().contains(bad.split(':').next().unwrap()),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_cases_from_json_lines_and_junit() {
+        let json = r#"{"event":"started","total":3}
+{"event":"case","id":"a","verdict":"pass"}
+{"event":"case","id":"b","verdict":"fail"}
+{"event":"case","id":"c","verdict":"error"}
+{"event":"finished"}"#;
+        assert_eq!(failed_in_json(json).unwrap(), ["b", "c"]);
+        let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="x">
+<testcase name="a" classname="x"></testcase>
+<testcase name="b [MUST] a title" classname="x"><failure message="m">t</failure></testcase>
+<testcase name="c" classname="x"><skipped message="why"/></testcase>
+<testcase name="d" classname="x"><skipped type="known-deviation" message="k"/></testcase>
+<testcase name="e&amp;f" classname="x"><error message="m"/></testcase>
+</testsuite></testsuites>"#;
+        assert_eq!(failed_in_junit(xml).unwrap(), ["b", "d", "e&f"]);
+    }
+}
