@@ -37,12 +37,12 @@ pub struct FuzzArgs {
     out: PathBuf,
 }
 
-pub fn run(args: FuzzArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: FuzzArgs) -> anyhow::Result<u8> {
     let Some(Started {
         runtime,
         resolved,
         env,
-    }) = start(&args.target)?
+    }) = start(&mut args.target)?
     else {
         return Ok(exit::USAGE);
     };

@@ -48,8 +48,14 @@ pub struct Started {
     pub env: Env,
 }
 
-/// Starts the runtime and resolves the target; `None` (the reason printed) for a usage error.
-pub fn start(target: &TargetArgs) -> anyhow::Result<Option<Started>> {
+/// Applies `--profile`, starts the runtime and resolves the target; `None` (the reason
+/// printed) for a usage error.
+pub fn start(target: &mut TargetArgs) -> anyhow::Result<Option<Started>> {
+    if let Err(e) = target.apply_profile() {
+        eprintln!("conform: {e:#}");
+        return Ok(None);
+    }
+    let target = &*target;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let resolved = match runtime.block_on(target.resolve()) {
         Ok(r) => r,
@@ -153,12 +159,12 @@ pub fn write_scenario(dir: &Path, name: &str, text: &str) -> anyhow::Result<Opti
     Ok(Some(path))
 }
 
-pub fn run(args: ModelArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: ModelArgs) -> anyhow::Result<u8> {
     let Some(Started {
         runtime,
         resolved,
         env,
-    }) = start(&args.target)?
+    }) = start(&mut args.target)?
     else {
         return Ok(exit::USAGE);
     };

@@ -148,7 +148,17 @@ impl Reporter for Fanout {
     }
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
+    let profile = match args.target.apply_profile() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("conform: {e:#}");
+            return Ok(exit::USAGE);
+        }
+    };
+    if args.baseline.is_none() {
+        args.baseline = profile.and_then(|p| p.baseline);
+    }
     let mut cases = match load(&args.paths) {
         Ok(c) => c,
         Err(code) => return Ok(code),

@@ -2,7 +2,8 @@
 //! or, without `--target`, the bundled reference server in-process. Shared by `conform run`
 //! and `conform model`.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use reference_server::{Fault, Faults, RunningServer};
 use runner::{Profile, Target, TlsMode, Trust};
+use serde::Deserialize;
 
 use crate::bundled;
 
@@ -53,21 +55,55 @@ pub struct TargetArgs {
     /// The user to log in as (default with the bundled server: demo).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// The environment variable holding the password.
-    #[arg(long, value_name = "VAR", default_value = "CONFORM_PASSWORD")]
-    pub password_env: String,
-    /// Seconds allowed for each connect, read and write.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub timeout: u64,
+    /// The environment variable holding the password [default: CONFORM_PASSWORD].
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Seconds allowed for each connect, read and write [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
     /// Shell command (`sh -c`) that restores the target's maildrop to the standard fixture,
     /// e.g. `conform seed --maildir /srv/mail/test/Maildir --replace`. `conform run` runs it
     /// once before the first case and again after each case that mutates the maildrop;
     /// `conform model` before every sequence.
-    #[arg(long, value_name = "CMD", requires = "target")]
+    #[arg(long, value_name = "CMD")]
     pub reseed_cmd: Option<String>,
     /// Bundled server only: turn on a deliberate defect (to see the suite catch it).
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<Fault>,
+    /// Take the target options from this profile of the config file; options given on the
+    /// command line win.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The config file with the profiles.
+    #[arg(long, value_name = "FILE", default_value = "conform.toml")]
+    pub config: PathBuf,
+}
+
+/// The config file (`conform.toml`): named target profiles. Passwords never go here, only
+/// the name of the environment variable that holds one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    profiles: BTreeMap<String, ConfigProfile>,
+}
+
+/// One profile: the target options, and the baseline for `conform run`. Paths are relative
+/// to the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigProfile {
+    target: Option<String>,
+    tls: Option<String>,
+    ca: Option<PathBuf>,
+    #[serde(default)]
+    insecure: bool,
+    user: Option<String>,
+    password_env: Option<String>,
+    timeout: Option<u64>,
+    reseed_cmd: Option<String>,
+    /// Known deviations (`conform run --baseline`).
+    pub baseline: Option<PathBuf>,
 }
 
 /// Restores the maildrop; `Err` says why it could not.
@@ -89,12 +125,74 @@ pub struct Resolved {
 impl TargetArgs {
     /// Seconds for each read and write.
     pub fn io_timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout.max(1))
+        Duration::from_secs(self.timeout.unwrap_or(10).max(1))
+    }
+
+    /// The environment variable with the password.
+    fn password_var(&self) -> &str {
+        self.password_env.as_deref().unwrap_or("CONFORM_PASSWORD")
+    }
+
+    /// With `--profile`, fills every option not given on the command line from the profile
+    /// (paths made relative to the config file) and returns the profile.
+    pub fn apply_profile(&mut self) -> anyhow::Result<Option<ConfigProfile>> {
+        let Some(name) = self.profile.clone() else {
+            return Ok(None);
+        };
+        let path = &self.config;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--profile {name}: reading {}", path.display()))?;
+        if text.lines().any(|l| {
+            l.trim_start().starts_with("password ") || l.trim_start().starts_with("password=")
+        }) {
+            bail!(
+                "{}: a password does not go in the config file; name the environment variable that holds it with password-env",
+                path.display()
+            );
+        }
+        let file: ConfigFile =
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        let Some(mut p) = file.profiles.get(&name).cloned() else {
+            let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
+            bail!(
+                "{}: no profile `{name}` (the profiles: {})",
+                path.display(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        let dir = path.parent().unwrap_or(Path::new("")).to_owned();
+        let near = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
+        p.ca = p.ca.map(near);
+        p.baseline = p.baseline.map(near);
+        if let Some(tls) = &p.tls {
+            let mode = TlsArg::from_str(tls, true).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: profile `{name}`: tls is implicit, starttls or none, not `{tls}`",
+                    path.display()
+                )
+            })?;
+            self.tls = self.tls.or(Some(mode));
+        }
+        self.target = self.target.take().or(p.target.clone());
+        self.ca = self.ca.take().or(p.ca.clone());
+        self.insecure |= p.insecure && self.ca.is_none();
+        self.user = self.user.take().or(p.user.clone());
+        self.password_env = self.password_env.take().or(p.password_env.clone());
+        self.timeout = self.timeout.or(p.timeout);
+        self.reseed_cmd = self.reseed_cmd.take().or(p.reseed_cmd.clone());
+        Ok(Some(p))
     }
 
     /// Starts the bundled server or reads the login for `--target`, and applies `--tls`,
     /// `--ca` and `--insecure`. A failing first `--reseed-cmd` is an error.
     pub async fn resolve(&self) -> anyhow::Result<Resolved> {
+        if self.target.is_none() && self.reseed_cmd.is_some() {
+            bail!("--reseed-cmd needs --target (the bundled server restores itself)");
+        }
         let mut resolved = match &self.target {
             Some(spec) => {
                 if !self.faults.is_empty() {
@@ -110,11 +208,9 @@ impl TargetArgs {
                     .user
                     .clone()
                     .context("--user is required with --target")?;
-                let password = std::env::var(&self.password_env).with_context(|| {
-                    format!(
-                        "the password is read from ${} (see --password-env)",
-                        self.password_env
-                    )
+                let var = self.password_var();
+                let password = std::env::var(var).with_context(|| {
+                    format!("the password is read from ${var} (see --password-env)")
                 })?;
                 let mut reseed: Option<Reseed> = None;
                 if let Some(cmd) = self.reseed_cmd.clone() {
