@@ -7,12 +7,12 @@ use std::time::Duration;
 use clap::Args;
 use model::fuzz::FuzzConfig;
 
-use crate::exit;
 use crate::model::{
     fixture_messages, model_error, print_transcript, reseed_fn, seed_or_clock, start,
     write_scenario, Started,
 };
 use crate::target::TargetArgs;
+use crate::{exit, progress};
 
 /// Arguments of `conform fuzz`.
 #[derive(Debug, Args)]
@@ -61,17 +61,27 @@ pub fn run(mut args: FuzzArgs) -> anyhow::Result<u8> {
     );
     let fixture = fixture_messages();
     let reseed_fn = reseed_fn(&resolved);
+    let bar = progress::bar(args.duration, "s");
+    let started = std::time::Instant::now();
     let report = match model::fuzz::fuzz(
         runtime.handle(),
         &env,
         &fixture,
         Some(&reseed_fn),
         &config,
-        &|_| {},
+        &|r| {
+            bar.set_position(started.elapsed().as_secs().min(args.duration));
+            bar.set_message(format!(
+                "{} sequences, {} finding(s)",
+                r.sequences,
+                r.findings.len()
+            ));
+        },
     ) {
         Ok(r) => r,
         Err(e) => return Ok(model_error(&e, &env)),
     };
+    bar.finish_and_clear();
     for (i, f) in report.findings.iter().enumerate() {
         let n = i + 1;
         let Some(d) = &f.outcome.divergence else {

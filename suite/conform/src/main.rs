@@ -7,6 +7,7 @@ mod coverage;
 mod exit;
 mod fuzz;
 mod model;
+mod progress;
 mod run;
 mod seed;
 mod select;
@@ -16,7 +17,7 @@ mod target;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// POP3 conformance test suite and fuzzing harness.
 #[derive(Debug, Parser)]
@@ -48,6 +49,14 @@ enum Commands {
     /// format strings, bare LF, pipelining, STLS with plaintext behind it) for --duration
     /// seconds; findings are written as scenario files.
     Fuzz(Box<fuzz::FuzzArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard
+    /// output, e.g. `conform completions bash > /etc/bash_completion.d/conform`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output, e.g. `conform man > conform.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +70,13 @@ fn main() -> ExitCode {
         Commands::Selfcheck(args) => selfcheck::run(*args),
         Commands::Model(args) => model::run(*args),
         Commands::Fuzz(args) => fuzz::run(*args),
+        Commands::Completions { shell } => {
+            // into a buffer first: clap_complete panics on a failed write (a closed pipe)
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "conform", &mut out);
+            print_all(&out)
+        }
+        Commands::Man => man(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -68,5 +84,26 @@ fn main() -> ExitCode {
             eprintln!("conform: {e:#}");
             ExitCode::from(exit::USAGE)
         }
+    }
+}
+
+/// The man page of `conform` and, after it, one section per subcommand.
+fn man() -> anyhow::Result<u8> {
+    let command = Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("conform-{}", sub.get_name());
+        let sub = sub.clone().display_name(name);
+        clap_mangen::Man::new(sub).render(&mut out)?;
+    }
+    print_all(&out)
+}
+
+/// Writes `bytes` to standard output; a reader that went away (`| head`) is not an error.
+fn print_all(bytes: &[u8]) -> anyhow::Result<u8> {
+    match std::io::Write::write_all(&mut std::io::stdout(), bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(exit::OK),
     }
 }

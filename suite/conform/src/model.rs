@@ -10,8 +10,8 @@ use model::{Config, ModelError};
 use reference_server::fixture;
 use runner::TlsMode;
 
-use crate::exit;
 use crate::target::{Resolved, TargetArgs};
+use crate::{exit, progress};
 
 /// Arguments of `conform model`.
 #[derive(Debug, Args)]
@@ -188,17 +188,23 @@ pub fn run(mut args: ModelArgs) -> anyhow::Result<u8> {
     }
     let fixture = fixture_messages();
     let reseed_fn = reseed_fn(&resolved);
+    let bar = progress::bar(u64::from(config.cases), "sequences");
     let report = match model::check(
         runtime.handle(),
         &env,
         &fixture,
         Some(&reseed_fn),
         &config,
-        &|_| {},
+        &|n| {
+            // shrinking runs go past the case count
+            bar.set_length(bar.length().unwrap_or(0).max(n));
+            bar.set_position(n);
+        },
     ) {
         Ok(r) => r,
         Err(e) => return Ok(model_error(&e, &env)),
     };
+    bar.finish_and_clear();
     let summary = format!(
         "{} sequences, {} commands in {:.1}s ({:.0} commands/s)",
         report.sequences,

@@ -154,3 +154,52 @@ fn external_maildir_target_with_reseed_cmd() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("exit status: 7: no such maildir"), "{err}");
 }
+
+/// Completions and the man page come from the clap definitions: every subcommand is in them.
+#[test]
+fn completions_and_man_page_name_every_subcommand() {
+    let subcommands = [
+        "run",
+        "list",
+        "serve",
+        "seed",
+        "coverage",
+        "selfcheck",
+        "model",
+        "fuzz",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(conform().args(["completions", shell]));
+        assert_eq!(code, 0, "{err}");
+        for s in subcommands {
+            assert!(out.contains(s), "{shell} completion lacks {s}");
+        }
+        assert!(out.contains("rerun-failed"), "{shell}");
+    }
+    let (code, man, err) = run(conform().arg("man"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        man.starts_with(".ie") || man.starts_with(".TH"),
+        "{}",
+        &man[..80]
+    );
+    for s in subcommands {
+        assert!(
+            man.contains(&format!(".TH conform-{s} 1")),
+            "man lacks conform-{s}"
+        );
+    }
+    assert!(man.contains("\\-\\-profile"), "options documented");
+}
+
+/// Without a terminal on stderr no progress bar is drawn: the output of a pipeline holds no
+/// terminal control sequences.
+#[test]
+fn no_progress_bar_without_a_terminal() {
+    let (code, out, err) = run(conform().args(["run", "--filter", "rfc:1939/5"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains('\u{1b}') && !err.contains('\u{1b}'), "{err}");
+    let (code, out, err) = run(conform().args(["model", "--cases", "5", "--seed", "1"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
+}

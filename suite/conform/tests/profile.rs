@@ -18,9 +18,13 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
 
 /// The password as it could leak: plain, and base64 in AUTH PLAIN and LOGIN.
 fn leaks(text: &str) -> bool {
-    ["demo-password", "ZGVtby1wYXNzd29yZA", "AGRlbW8AZGVtby1wYXNzd29yZA"]
-        .iter()
-        .any(|p| text.contains(p))
+    [
+        "demo-password",
+        "ZGVtby1wYXNzd29yZA",
+        "AGRlbW8AZGVtby1wYXNzd29yZA",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
 }
 
 #[test]
@@ -58,12 +62,24 @@ fn a_profile_supplies_the_target_and_no_report_shows_the_password() {
         assert!(!leaks(&text), "the password is in the {what} report");
         // the JSON report holds every transcript: the logins are there, masked
         if what == "JSON" {
-            assert!(text.contains("PASS ***") && text.contains("AUTH PLAIN ***"), "{what}");
+            assert!(
+                text.contains("PASS ***") && text.contains("AUTH PLAIN ***"),
+                "{what}"
+            );
         }
     }
     // the model and the fuzzer read the same profile
     let (code, out, err) = run(conform()
-        .args(["model", "--profile", "local", "--cases", "20", "--seed", "1", "--config"])
+        .args([
+            "model",
+            "--profile",
+            "local",
+            "--cases",
+            "20",
+            "--seed",
+            "1",
+            "--config",
+        ])
         .arg(&config)
         .env("LOCAL_POP3_PASSWORD", PASSWORD));
     assert_eq!(code, 0, "{out}{err}");
