@@ -13,9 +13,9 @@ use runner::report::junit::JUnit;
 use runner::{Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Target, TlsMode};
 use scenario::plan::{Case, Level};
 
-use crate::exit;
 use crate::select::SelectArgs;
 use crate::target::TargetArgs;
+use crate::{exit, progress};
 
 /// Level threshold on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -204,7 +204,11 @@ async fn run_async(
         LevelArg::Should => Level::Should,
         LevelArg::May => Level::May,
     };
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(std::io::stdout()))];
+    let bar = progress::bar(cases.len() as u64, "cases");
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![
+        Box::new(Console::new(progress::AboveBar(bar.clone()))),
+        Box::new(progress::Progress(bar)),
+    ];
     if let Some(path) = &args.junit {
         reporters.push(Box::new(JUnit::new(report_file(path)?)));
     }
