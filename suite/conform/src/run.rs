@@ -127,6 +127,27 @@ pub fn case_env(target: Target, profile: Profile, io_timeout: Duration) -> anyho
     })
 }
 
+/// A digest of the scenarios that ran: MD5 over each case file's path and contents, in path
+/// order, and the selected ids. Two reports with the same digest ran the same cases.
+fn scenario_digest(cases: &[Case]) -> String {
+    use md5::{Digest as _, Md5};
+    let mut files: Vec<&Path> = cases.iter().map(|c| c.span.file.as_path()).collect();
+    files.sort();
+    files.dedup();
+    let mut md5 = Md5::new();
+    for f in files {
+        md5.update(f.to_string_lossy().as_bytes());
+        md5.update([0]);
+        md5.update(std::fs::read(f).unwrap_or_default());
+        md5.update([0]);
+    }
+    for c in cases {
+        md5.update(c.id.as_bytes());
+        md5.update([0]);
+    }
+    md5.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A report file, its folder made if needed.
 fn report_file(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -210,7 +231,12 @@ async fn run_async(
         Box::new(progress::Progress(bar)),
     ];
     if let Some(path) = &args.junit {
-        reporters.push(Box::new(JUnit::new(report_file(path)?)));
+        let mut junit = JUnit::new(report_file(path)?);
+        junit.properties = vec![
+            ("scenario-digest".into(), scenario_digest(&cases)),
+            ("cases".into(), cases.len().to_string()),
+        ];
+        reporters.push(Box::new(junit));
     }
     if let Some(path) = &args.json {
         reporters.push(Box::new(Json::new(report_file(path)?)));

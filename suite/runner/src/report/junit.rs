@@ -29,6 +29,11 @@ pub struct JUnit<W: Write> {
     pub timings: bool,
     /// Set when the XML could not be written.
     pub error: Option<String>,
+    /// `<property>`s written in every `<testsuite>` besides the target and the suite
+    /// version, e.g. the scenario digest.
+    pub properties: Vec<(String, String)>,
+    /// The target, from the run's start.
+    target: Option<String>,
 }
 
 /// Text for XML: the transcript may carry any byte shown as text; XML 1.0 forbids most
@@ -61,7 +66,30 @@ impl<W: Write> JUnit<W> {
             timestamp: None,
             timings: true,
             error: None,
+            properties: Vec::new(),
+            target: None,
         }
+    }
+
+    /// The `<properties>` of a suite: target, suite version, and [`JUnit::properties`].
+    fn properties(&self, x: &mut String) {
+        let fixed = [
+            ("target".to_owned(), self.target.clone().unwrap_or_default()),
+            (
+                "suite-version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            ),
+        ];
+        x.push_str("    <properties>\n");
+        for (name, value) in fixed.iter().chain(&self.properties) {
+            let _ = writeln!(
+                x,
+                "      <property name=\"{}\" value=\"{}\"/>",
+                attr(name),
+                attr(value)
+            );
+        }
+        x.push_str("    </properties>\n");
     }
 
     fn secs(&self, d: Duration) -> String {
@@ -89,6 +117,7 @@ impl<W: Write> JUnit<W> {
                 "  <testsuite name=\"RFC {rfc}\" {} timestamp=\"{stamp}\">",
                 self.counts(cases)
             );
+            self.properties(&mut x);
             for r in cases {
                 self.testcase(&mut x, r);
             }
@@ -193,6 +222,9 @@ impl<W: Write> JUnit<W> {
 
 impl<W: Write + Send> Reporter for JUnit<W> {
     fn event(&mut self, event: &Event<'_>) {
+        if let Event::Started { target, .. } = event {
+            self.target = Some(target.to_string());
+        }
         if let Event::Finished { results, .. } = event {
             let xml = self.render(results);
             if let Some(mut out) = self.out.take() {
