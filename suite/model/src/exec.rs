@@ -102,16 +102,8 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// Who wrote a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    /// The model (client).
-    Client,
-    /// The target.
-    Server,
-    /// A remark (connect, close, TLS).
-    Note,
-}
+/// Who wrote a transcript line: the runner's, the model being a client too.
+pub use runner::Dir;
 
 /// One line of the wire log.
 #[derive(Debug, Clone, PartialEq, Eq)]
