@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Write a JSON Lines report here (one event per case; schema: suite/runner/JSON-REPORT.md).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write one self-contained HTML page here (summary, filterable cases, wire logs).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     select: SelectArgs,
     /// Which failures fail the run.
@@ -240,6 +243,10 @@ async fn run_async(
     }
     if let Some(path) = &args.json {
         reporters.push(Box::new(Json::new(report_file(path)?)));
+    }
+    if let Some(path) = &args.html {
+        let html = runner::report::html::Html::new(report_file(path)?);
+        reporters.push(Box::new(html));
     }
     let config = RunConfig {
         env,

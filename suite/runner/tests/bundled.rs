@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
 use runner::report::console::Console;
+use runner::report::html::Html;
 use runner::report::json::Json;
 use runner::report::junit::JUnit;
 use runner::transport::Limits;
@@ -415,8 +416,9 @@ async fn fixture_cases_are_skipped_when_the_maildrop_is_not_the_fixture() {
     }
 }
 
-/// The JSON Lines report of a run against the bundled server with `faults`.
-async fn json_of(faults: Faults) -> String {
+/// Runs the demo cases against the bundled server with `faults` (and `baseline`) into
+/// `reporter`, reseeding after each mutating case.
+async fn report_into(faults: Faults, baseline: Option<Baseline>, reporter: &mut dyn Reporter) {
     let (_server, env, store) = bundled(faults).await;
     let config = RunConfig {
         env,
@@ -426,11 +428,16 @@ async fn json_of(faults: Faults) -> String {
             store.replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
             Ok(())
         })),
-        baseline: None,
+        baseline,
     };
+    runner::run(cases(), config, reporter).await.unwrap();
+}
+
+/// The JSON Lines report of a run against the bundled server with `faults`.
+async fn json_of(faults: Faults) -> String {
     let mut json = Json::new(Vec::new());
     json.timings = false;
-    runner::run(cases(), config, &mut json).await.unwrap();
+    report_into(faults, None, &mut json).await;
     assert_eq!(json.error, None);
     stable(&String::from_utf8(json.into_inner()).unwrap())
 }
@@ -474,5 +481,80 @@ async fn json_lines_one_event_per_case_with_the_transcript_and_no_password() {
         }
         assert!(!text.contains("demo-password"), "{text}");
         insta::assert_snapshot!(name, text);
+    }
+}
+
+/// The HTML page of a run against the bundled server with `faults` and `baseline`.
+async fn html_of(faults: Faults, baseline: Option<Baseline>) -> String {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let mut html = Html::new(SharedBuf(buf.clone()));
+    html.timings = false;
+    report_into(faults, baseline, &mut html).await;
+    assert_eq!(html.error, None);
+    let page = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    stable(&page)
+}
+
+/// The number in `data-count` of the total `n-NAME`.
+fn count_of(page: &str, name: &str) -> usize {
+    let at = page
+        .find(&format!("id=\"n-{name}\" data-count=\""))
+        .unwrap_or_else(|| panic!("no n-{name} in the page"));
+    let rest = &page[at..];
+    let n = &rest[rest.find("data-count=\"").unwrap() + 12..];
+    n[..n.find('"').unwrap()].parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_page_is_self_contained_escaped_failures_first_and_without_password() {
+    let baseline = || {
+        Some(Baseline::parse(std::path::Path::new("b.toml"), BASELINE, &cases()).expect("valid"))
+    };
+    for (name, faults, baseline, order, totals) in [
+        (
+            "html_fault",
+            Faults::none().with(Fault::ListRenumbersAfterDele),
+            None,
+            ["fail", "pass", "skip"],
+            [1, 1, 0, 1, 0],
+        ),
+        (
+            "html_baseline",
+            Faults::none().with(Fault::ListRenumbersAfterDele),
+            baseline(),
+            ["known", "pass", "skip"],
+            [1, 0, 0, 1, 1],
+        ),
+    ] {
+        let page = html_of(faults, baseline).await;
+        // one row per case, failures first, then known deviations, passes, skips
+        let verdicts: Vec<&str> = page
+            .split("<tr class=\"case ")
+            .skip(1)
+            .map(|row| &row[row.find("data-verdict=\"").unwrap() + 14..])
+            .map(|v| &v[..v.find('"').unwrap()])
+            .collect();
+        assert_eq!(verdicts, order, "{name}");
+        let got = ["passed", "failed", "errors", "skipped", "known"].map(|id| count_of(&page, id));
+        assert_eq!(got, totals, "{name}");
+        assert_eq!(count_of(&page, "tests"), 3, "{name}");
+        // nothing is fetched: no external reference of any kind
+        for external in [
+            "src=", "href=", "url(", "@import", "http:", "https:", "//cdn",
+        ] {
+            assert!(!page.contains(external), "{name}: {external}");
+        }
+        // the greeting's <timestamp> is text, not a tag; no password in any form
+        assert!(page.contains("ready &lt;STAMP&gt;"), "{page}");
+        assert!(page.contains("C: PASS ***"), "{page}");
+        for secret in [
+            "demo-password".to_owned(),
+            pop3_proto::auth::encode_base64(b"demo-password"),
+            pop3_proto::auth::encode_base64(b"\0demo\0demo-password"),
+            pop3_proto::auth::encode_base64(b"demo\0demo-password"),
+        ] {
+            assert!(!page.contains(&secret), "{name}: {secret}");
+        }
+        insta::assert_snapshot!(name, page);
     }
 }

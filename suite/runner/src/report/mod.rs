@@ -1,6 +1,7 @@
 //! Reporters: each reads the run's [`crate::Event`] stream.
 
 pub mod console;
+pub mod html;
 pub mod json;
 pub mod junit;
 
