@@ -156,7 +156,7 @@ td.hot{color:var(--fail);font-weight:700}
 #filters input[type=search]{width:200px;padding:3px 6px}
 #filters label{white-space:nowrap}
 #cases{width:100%}
-#cases td.v{width:72px}#cases td.l{width:70px}#cases td.r{width:120px;white-space:nowrap}#cases td.d{width:70px}
+#cases td.v{width:72px}#cases td.l{width:70px}#cases td.r{width:120px;white-space:nowrap}#cases td.d{width:80px;white-space:nowrap}
 .badge{display:inline-block;min-width:56px;text-align:center;border-radius:4px;color:#fff;font-size:12px;font-weight:700;padding:1px 6px}
 .v-fail{background:var(--fail)}.v-error{background:var(--error)}.v-known{background:var(--known)}.v-pass{background:var(--pass)}.v-skip{background:var(--skip)}
 tr.k-fail{background:#fff5f5}tr.k-error{background:#fff8f0}tr.k-known{background:#faf5fc}
