@@ -1,6 +1,6 @@
 //! `conform.toml` profiles (`--profile`, `--config`) and credentials: a profile supplies the
 //! target, login, TLS trust and timeouts; a password never goes in the file, and never comes
-//! out in any report.
+//! out in any report (console, JUnit, JSON Lines, HTML: all grepped here).
 
 mod common;
 
@@ -38,7 +38,11 @@ fn a_profile_supplies_the_target_and_no_report_shows_the_password() {
             served.plain
         ),
     );
-    let (junit, json) = (dir.path().join("r.xml"), dir.path().join("r.jsonl"));
+    let (junit, json, html) = (
+        dir.path().join("r.xml"),
+        dir.path().join("r.jsonl"),
+        dir.path().join("r.html"),
+    );
     // the cases that log in every way the server allows, PLAIN and LOGIN included
     let (code, out, err) = run(conform()
         .args(["run", "--profile", "local", "--config"])
@@ -48,6 +52,8 @@ fn a_profile_supplies_the_target_and_no_report_shows_the_password() {
         .arg(&junit)
         .arg("--json")
         .arg(&json)
+        .arg("--html")
+        .arg(&html)
         .env("LOCAL_POP3_PASSWORD", PASSWORD));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&served.plain), "{out}");
@@ -58,6 +64,7 @@ fn a_profile_supplies_the_target_and_no_report_shows_the_password() {
         ("stderr", err),
         ("JUnit", std::fs::read_to_string(&junit).unwrap()),
         ("JSON", std::fs::read_to_string(&json).unwrap()),
+        ("HTML", std::fs::read_to_string(&html).unwrap()),
     ] {
         assert!(!leaks(&text), "the password is in the {what} report");
         // the JSON report holds every transcript: the logins are there, masked
