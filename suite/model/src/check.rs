@@ -162,14 +162,21 @@ pub async fn discover(env: &Env) -> Caps {
 pub async fn inspect(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String> {
     // a session of the previous sequence may still be ending on the server (the login is
     // refused while it holds the lock): retry that briefly; a wire error ends it at once
+    // (a server may also close a connection it cannot take yet, as Dovecot does while the
+    // previous session's process ends: a few tries; a timeout ends it at once)
     let mut last = String::new();
+    let mut closed = 0;
     for _ in 0..40 {
         match inspect_once(env, fixture).await {
             Ok(m) => return Ok(m),
             Err(Inspect::Refused(e)) => last = e,
+            Err(Inspect::Wire(e)) if e.contains("closed") && closed < 5 => {
+                closed += 1;
+                last = e;
+            }
             Err(Inspect::Wire(e)) => return Err(e),
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(25 * (1 + closed))).await;
     }
     Err(last)
 }
