@@ -130,15 +130,24 @@ impl Capabilities {
         self.available.entry(tag.to_owned()).or_insert(how);
     }
 
-    /// One line per capability for reports: `TOP: announced in CAPA`.
+    /// What the target implements and how that was found, a few lines for reports:
+    /// CAPA and what it announced, what probes found, what is missing, the login.
     pub fn describe(&self) -> Vec<String> {
+        let announced: Vec<&str> = self
+            .available
+            .iter()
+            .filter(|(_, how)| **how == Discovery::Announced)
+            .map(|(tag, _)| tag.as_str())
+            .collect();
         let mut out = vec![if self.capa {
-            "CAPA: implemented".to_owned()
+            format!("CAPA announces: {}", announced.join(", "))
         } else {
             "CAPA: not implemented (answered -ERR); capabilities were probed".to_owned()
         }];
         for (tag, how) in &self.available {
-            out.push(format!("{tag}: {how}"));
+            if *how != Discovery::Announced {
+                out.push(format!("{tag}: {how}"));
+            }
         }
         for (tag, why) in &self.missing {
             out.push(format!("{tag}: not available ({why})"));

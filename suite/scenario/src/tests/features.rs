@@ -527,7 +527,9 @@ fn prerequisites_must_exist_and_not_loop() {
     )
     .unwrap();
     std::fs::write(dir.join("c.pop3"), case("t/c", "t/none")).unwrap();
-    let err = crate::load_paths(std::slice::from_ref(&dir)).unwrap_err().to_string();
+    let err = crate::load_paths(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         err.contains("`after:` of `t/a` leads back to itself"),
