@@ -531,8 +531,12 @@ impl Run<'_> {
     }
 
     /// The `login` step: logs in with the run's method (the greeting was read already).
+    ///
+    /// The method worked when the run began, so a refusal is taken to be passing: the
+    /// previous case's session may still hold the maildrop (`-ERR [IN-USE]`, RFC 2449 §8.1.2)
+    /// while the server ends it. The login is tried again on a new connection for up to
+    /// [`LOGIN_RETRY`], each attempt in the transcript; then the refusal is the verdict.
     async fn login(&mut self, session: usize) -> Result<(), StepError> {
-        use pop3_proto::auth::{cram_md5, encode_base64, plain::Plain};
         let Some(method) = self.env.login else {
             return fail(
                 "no login method works on this target",
@@ -540,6 +544,33 @@ impl Run<'_> {
                 "none (see the run's capabilities)",
             );
         };
+        let started = Instant::now();
+        loop {
+            match self.login_once(session, method).await {
+                Err(StepError::Fail(..)) if started.elapsed() < LOGIN_RETRY => {
+                    self.note(
+                        session,
+                        Dir::Note,
+                        "login refused (the maildrop may still be held by the previous session); trying again on a new connection".into(),
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if let Some(mut old) = self.sessions.get_mut(session).and_then(Option::take) {
+                        old.close().await;
+                    }
+                    let conn =
+                        Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+                    self.sessions[session] = Some(conn);
+                    self.greetings[session] = None;
+                    self.read(session).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One login attempt with `method` on the session's connection.
+    async fn login_once(&mut self, session: usize, method: LoginMethod) -> Result<(), StepError> {
+        use pop3_proto::auth::{cram_md5, encode_base64, plain::Plain};
         let (user, password) = (
             self.env.profile.user.clone(),
             self.env.profile.password.clone(),
@@ -969,12 +1000,30 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                 }),
                 StepError::Wire(w) => {
                     run.note(step.session, Dir::Note, format!("wire: {w}"));
-                    Verdict::Error(Failure {
+                    let failure = Failure {
                         message: format!("the target {}", w),
                         expected: describe_step(&step.action),
                         actual: w.to_string(),
                         span: step.span.clone(),
-                    })
+                    };
+                    // Silence or a close where an answer is due is the server's failure
+                    // (RFC 1939 §3: every command gets a response); a connection that could
+                    // not be made or used is an error of the run.
+                    if awaits_answer(&step.action)
+                        && matches!(w, WireError::Timeout(_) | WireError::Closed)
+                    {
+                        Verdict::Fail(Failure {
+                            message: match w {
+                                WireError::Closed => {
+                                    "the server closed the connection instead of answering".into()
+                                }
+                                _ => format!("the server did not answer ({w})"),
+                            },
+                            ..failure
+                        })
+                    } else {
+                        Verdict::Error(failure)
+                    }
                 }
                 StepError::Done => Verdict::Pass,
             };
@@ -982,6 +1031,25 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
         }
     }
     Verdict::Pass
+}
+
+/// How long the `login` step tries again after a refusal.
+const LOGIN_RETRY: Duration = Duration::from_secs(3);
+
+/// Whether the step reads what the server owes: a reply, a body, the greeting.
+fn awaits_answer(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Expect(_)
+            | Action::ExpectAnyOf(_)
+            | Action::ExpectUnordered(_)
+            | Action::ExpectRepeated(_)
+            | Action::ExpectAbsent(_)
+            | Action::ExpectPresent(_)
+            | Action::Body(_)
+            | Action::BodyIfOk(_)
+            | Action::Login
+    )
 }
 
 fn describe_step(a: &Action) -> String {

@@ -406,9 +406,18 @@ async fn discover_target(
 ) -> Result<Discovered, RunError> {
     let caps = discover::capabilities(env, config.login)
         .await
-        .map_err(|e| RunError::Unreachable {
-            target: env.target.to_string(),
-            reason: e.to_string(),
+        .map_err(|e| {
+            let mut reason = e.to_string();
+            if reason.contains("certificate") || reason.contains("UnknownIssuer") {
+                // one setup error before any case, not one error per case
+                reason.push_str(
+                    " (the server's certificate could not be verified: give --ca FILE with its CA, or --insecure for a test server)",
+                );
+            }
+            RunError::Unreachable {
+                target: env.target.to_string(),
+                reason,
+            }
         })?;
     env.login = caps.login;
     let inspection = if cases.iter().any(|c| c.fixture == Fixture::Standard) {
