@@ -98,3 +98,30 @@ pub fn with_block(text: &str, name: &str, block: &str) -> Option<String> {
     let b = text[a..].find(&end)? + a;
     Some(format!("{}{block}{}", &text[..a], &text[b..]))
 }
+
+/// `'text'` for `sh -c` (a `--reseed-cmd` with paths in it).
+pub fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A system program: on PATH, or in /usr/sbin or /sbin (where Debian puts daemons such as
+/// `dovecot` and `pop3d`, not on a normal user's PATH).
+pub fn system_binary(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(std::path::PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `text` with every line cut at 300 characters (some cases send 70000-octet lines), for
+/// assertion messages.
+pub fn cut_long_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.char_indices().nth(300) {
+            Some((i, _)) => format!("{}...", &l[..i]),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
