@@ -23,11 +23,13 @@
 #
 # No system user: the test user lives in a virtual domain (mailutils' `virtdomain` module: a
 # passwd-format file per domain, the domain being the part of the login name after `@`), so
-# nothing in /etc is read or changed. Runs unprivileged: as a normal user every session runs
-# as the caller, who owns everything under DIR. Started as root (CI containers), the master
-# keeps root (it only listens), and each session switches to the virtual user's uid/gid after
-# login, which start.sh sets to `nobody`/`nogroup` and gives home/ (the mbox and its dotlock);
-# `conform seed --mbox` keeps the mbox's owner when it replaces the file.
+# nothing in /etc is read or changed. Privileges: pop3d insists on switching to group `mail`
+# at start, so it starts as root (CI containers) or as a user whose real group is `mail`
+# (`sg mail`), never as just any user. As root, the master keeps root (it only listens and
+# forks), and each session switches to the virtual user's uid/gid after login, which start.sh
+# sets to `nobody`/`nogroup` and gives home/ (the mbox and its dotlock); `conform seed --mbox`
+# keeps the mbox's owner when it replaces the file. As a user, every process runs as that user,
+# who owns everything under DIR.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -52,6 +54,16 @@ command -v openssl >/dev/null || {
 domain=conform.test
 user_name="conform@$domain"
 password="conform-mailutils-secret"
+
+# pop3d calls setgid(mail) at start, unconditionally (for dotlocks in /var/mail), and exits
+# with "error setting mail group" when it may not: it needs root, or `mail` as the caller's
+# real group (a member of group mail can run this script under `sg mail -c '...'`).
+mail_group_id="$(getent group mail | cut -d: -f3 || true)"
+if [ "$(id -u)" != 0 ] && [ "$(id -g)" != "$mail_group_id" ]; then
+  echo "pop3d must start as root or with group mail (it sets its group to mail at start):" >&2
+  echo "run this as root, or as a member of group mail: sg mail -c '$0 $1'" >&2
+  exit 1
+fi
 
 if [ "$(id -u)" = 0 ]; then
   # Root: sessions run as nobody (pop3d switches to the virtual user's uid after login).
