@@ -4,8 +4,9 @@
 //!
 //! One pop3d per run, the runs in parallel: plain (`--tls none`), STLS and implicit TLS (both
 //! offered by pop3d 3.15: `tls-mode ondemand` and `connection`), each with the committed
-//! baseline of Mailutils' deviations (`scenarios/baselines/mailutils.toml`), must exit 0; the
-//! JUnit reports land in `reports/mailutils-*.xml`.
+//! baseline of Mailutils' deviations (`scenarios/baselines/mailutils.toml`), must exit 0; a
+//! plain run without the baseline must exit 1 and name every baselined case. The JUnit reports
+//! land in `reports/mailutils-*.xml`.
 //!
 //! pop3d missing: the test fails, unless `CONFORM_SKIP_MAILUTILS=1` (then it says it skipped).
 //! `.ci/run` installs it.
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{conform, cut_long_lines, root, sh_quote, system_binary};
+use common::{baseline_entries, conform, cut_long_lines, root, sh_quote, system_binary};
 
 const BASELINE: &str = "scenarios/baselines/mailutils.toml";
 const PASSWORD_VAR: &str = "CONFORM_MAILUTILS_PASSWORD";
@@ -87,8 +88,9 @@ impl Pop3d {
         )
     }
 
-    /// `conform run` of the whole catalogue against this pop3d in `mode`, with the baseline.
-    fn run(&self, mode: &str) -> Run {
+    /// `conform run` of the whole catalogue against this pop3d in `mode`, with the baseline
+    /// or without.
+    fn run(&self, mode: &str, baseline: bool) -> Run {
         let port = if mode == "implicit" {
             self.pop3s
         } else {
@@ -107,14 +109,25 @@ impl Pop3d {
             .arg(&self.cert)
             .arg("--reseed-cmd")
             .arg(self.reseed_cmd())
-            .arg("--baseline")
-            .arg(BASELINE)
             .arg("--junit")
-            .arg(root().join(format!("reports/mailutils-{mode}.xml")));
+            .arg(root().join(format!(
+                "reports/mailutils-{mode}{}.xml",
+                if baseline { "" } else { "-no-baseline" }
+            )));
+        if baseline {
+            c.arg("--baseline").arg(BASELINE);
+        }
         let start = Instant::now();
         let out = c.output().expect("conform runs");
         Run {
-            mode: mode.to_owned(),
+            mode: format!(
+                "{mode}{}",
+                if baseline {
+                    ", baseline"
+                } else {
+                    ", no baseline"
+                }
+            ),
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -167,6 +180,14 @@ impl Run {
             .collect()
     }
 
+    /// Whether the report lists `id` as a (new or known) failure or error.
+    fn names_failure(&self, id: &str) -> bool {
+        self.stdout.lines().any(|l| {
+            let mut words = l.split_whitespace();
+            matches!(words.next(), Some("FAIL" | "ERROR")) && words.any(|w| w == id)
+        })
+    }
+
     /// Everything needed to see why a run went wrong: its report, stderr, pop3d's log tail
     /// (lines cut at 300 characters: some cases send 70000-octet lines).
     fn explain(&self) -> String {
@@ -199,12 +220,18 @@ fn catalogue_against_mailutils() {
         );
     }
 
-    // Three servers, three runs at once: the runs mostly wait on the network.
+    // Four servers, four runs at once: the runs mostly wait on the network.
     let runs: Vec<Run> = std::thread::scope(|s| {
-        let jobs = ["none", "starttls", "implicit"].map(|mode| {
+        let jobs = [
+            ("none", true),
+            ("starttls", true),
+            ("implicit", true),
+            ("none", false),
+        ]
+        .map(|(mode, baseline)| {
             s.spawn(move || {
                 let pop3d = Pop3d::start();
-                pop3d.run(mode)
+                pop3d.run(mode, baseline)
             })
         });
         jobs.into_iter()
@@ -224,7 +251,7 @@ fn catalogue_against_mailutils() {
             println!("    {failure}");
         }
     }
-    for run in &runs {
+    for run in &runs[..3] {
         assert_eq!(
             run.code,
             Some(0),
@@ -240,4 +267,18 @@ fn catalogue_against_mailutils() {
             );
         }
     }
+
+    let bare = &runs[3];
+    assert_eq!(bare.code, Some(1), "{}", bare.explain());
+    let missing: Vec<String> = baseline_entries(BASELINE)
+        .into_iter()
+        .filter(|(_, modes)| modes.as_ref().is_none_or(|m| m.iter().any(|x| x == "none")))
+        .map(|(id, _)| id)
+        .filter(|id| !bare.names_failure(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "without the baseline these deviations are not reported as failures: {missing:?}\n{}",
+        bare.explain()
+    );
 }

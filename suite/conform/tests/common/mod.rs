@@ -125,3 +125,20 @@ pub fn cut_long_lines(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A baseline's entries as (id, modes); modes `None` = all. The files are ours and simple: one
+/// `id = "..."` and at most one `modes = [...]` line per `[[deviation]]`.
+pub fn baseline_entries(path: &str) -> Vec<(String, Option<Vec<String>>)> {
+    let text = std::fs::read_to_string(root().join(path)).expect("reading the baseline");
+    let quoted =
+        |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
+    let mut entries: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("id =") {
+            entries.push((quoted(v).remove(0), None));
+        } else if let Some(v) = line.strip_prefix("modes =") {
+            entries.last_mut().expect("modes after an id").1 = Some(quoted(v));
+        }
+    }
+    entries
+}
