@@ -150,9 +150,18 @@ impl Drop for Pop3d {
         let _ = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .output();
-        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+        // start.sh has exited, so the master's parent is init (or a subreaper), which may
+        // reap it late: a zombie (state Z) counts as gone.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                st.rsplit(')')
+                    .next()
+                    .map(str::trim_start)
+                    .is_some_and(|r| !r.starts_with('Z'))
+            })
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while proc_dir.exists() && Instant::now() < deadline {
+        while alive() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
