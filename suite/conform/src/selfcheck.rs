@@ -78,7 +78,9 @@ impl Outcome {
         for r in results {
             match r.verdict {
                 Verdict::Pass => o.passed += 1,
-                Verdict::Skip(_) => o.skipped += 1,
+                Verdict::Skip(_) | Verdict::NotApplicable(_) | Verdict::Blocked { .. } => {
+                    o.skipped += 1
+                }
                 Verdict::Fail(_) => o.failed.push(r.case.clone()),
                 Verdict::Error(_) => o.errors.push(r.case.clone()),
             }
@@ -123,6 +125,8 @@ async fn run_once(
         threshold: Level::May,
         reseed: Some(server.reseed.clone()),
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let mut collect = Collect::default();
     let mut outcome = match runner::run(cases, config, &mut collect).await {

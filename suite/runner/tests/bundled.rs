@@ -97,6 +97,7 @@ async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
             password: "demo-password".into(),
         },
         fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
+        login: None,
     };
     (server, env, store)
 }
@@ -156,6 +157,8 @@ async fn run_with_baseline(
             Ok(())
         })),
         baseline,
+        expect: Vec::new(),
+        login: None,
     };
     let mut verdicts = Verdicts::default();
     let mut console = Console::new(Vec::new());
@@ -290,6 +293,8 @@ async fn unreachable_target_is_an_error_before_any_case() {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let err = runner::run(cases(), config, &mut Verdicts::default())
         .await
@@ -306,6 +311,8 @@ async fn nothing_selected_is_an_error() {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let err = runner::run(Vec::new(), config, &mut Verdicts::default())
         .await
@@ -371,6 +378,8 @@ S~: 3 999
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let mut v = Verdicts::default();
     runner::run(cases, config, &mut v).await.unwrap();
@@ -392,6 +401,8 @@ async fn verdicts_on(messages: Vec<Vec<u8>>) -> Vec<(String, Verdict)> {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let mut verdicts = Verdicts::default();
     runner::run(cases(), config, &mut verdicts).await.unwrap();
@@ -429,6 +440,8 @@ async fn report_into(faults: Faults, baseline: Option<Baseline>, reporter: &mut 
             Ok(())
         })),
         baseline,
+        expect: Vec::new(),
+        login: None,
     };
     runner::run(cases(), config, reporter).await.unwrap();
 }
