@@ -146,6 +146,11 @@ struct Run<'a> {
     greetings: Vec<Option<Vec<u8>>>,
     /// The last line each session read (`B?:` looks at its status indicator).
     last: Vec<Vec<u8>>,
+    /// The last line each session sent carried credentials (PASS, APOP, AUTH or a SASL
+    /// answer): a `+OK` to it means the session is in TRANSACTION.
+    sent_credentials: Vec<bool>,
+    /// The session has logged in (left AUTHORIZATION).
+    authorized: Vec<bool>,
 }
 
 enum StepError {
@@ -153,6 +158,9 @@ enum StepError {
     Wire(WireError),
     /// The case ends here, passed (`starttls or eof` saw the server end the handshake).
     Done,
+    /// The case ends here, not applicable: the server took a choice the RFC permits that
+    /// leaves the rest of the case without meaning (STLS refused before `starttls if ok`).
+    NotApplicable(String),
 }
 
 impl From<WireError> for StepError {
@@ -223,15 +231,44 @@ impl Run<'_> {
         if let Some(s) = self.in_sasl.get_mut(session) {
             *s = line.bytes.starts_with(b"+ ") || line.bytes == b"+";
         }
-        if self.greetings.len() <= session {
-            self.greetings.resize(session + 1, None);
-            self.last.resize(session + 1, Vec::new());
-        }
+        self.track(session);
         if self.greetings[session].is_none() {
             self.greetings[session] = Some(line.bytes.clone());
         }
+        if line.bytes.starts_with(b"+OK") && self.sent_credentials[session] {
+            self.authorized[session] = true;
+        }
         self.last[session].clone_from(&line.bytes);
         Ok(line)
+    }
+
+    /// Makes room for `session` in the per-session records.
+    fn track(&mut self, session: usize) {
+        if self.greetings.len() <= session {
+            self.greetings.resize(session + 1, None);
+            self.last.resize(session + 1, Vec::new());
+            self.sent_credentials.resize(session + 1, false);
+            self.authorized.resize(session + 1, false);
+        }
+    }
+
+    /// Records what a sent line means for the session's state.
+    fn sent(&mut self, session: usize, line: &[u8]) {
+        self.track(session);
+        let in_sasl = self.in_sasl.get(session).copied().unwrap_or(false);
+        let upper = line.trim_ascii_start().to_ascii_uppercase();
+        self.sent_credentials[session] = in_sasl
+            || ["PASS", "APOP", "AUTH"]
+                .iter()
+                .any(|k| upper.starts_with(k.as_bytes()));
+    }
+
+    /// Whether the server may have closed this session after a negative answer: it is in
+    /// AUTHORIZATION and its last answer was `-ERR` (RFC 1939 §4: "After returning a negative
+    /// status indicator, the server may close the connection").
+    fn may_close(&self, session: usize) -> bool {
+        !self.authorized.get(session).copied().unwrap_or(false)
+            && self.last.get(session).is_some_and(|l| l.starts_with(b"-ERR"))
     }
 
     /// Reads a line that a pattern step judges: a bare LF is a framing failure.
@@ -277,6 +314,7 @@ impl Run<'_> {
                 }
                 let shown = self.mask(session, &bytes);
                 self.note(session, Dir::Client, shown);
+                self.sent(session, &bytes);
                 if *crlf {
                     bytes.extend_from_slice(b"\r\n");
                 }
@@ -462,6 +500,15 @@ impl Run<'_> {
                 }
                 Err(e) => return Err(e.into()),
             },
+            Action::StartTlsIfOk => {
+                if !self.last.get(session).is_some_and(|l| l.starts_with(b"+OK")) {
+                    return Err(StepError::NotApplicable(
+                        "the server refused STLS here, as RFC 2595 §4 permits; the rest of the case needs TLS".into(),
+                    ));
+                }
+                self.conn(session)?.start_tls().await?;
+                self.note(session, Dir::Note, "TLS established".into());
+            }
             Action::Drop => {
                 if let Some(mut c) = self.sessions.get_mut(session).and_then(Option::take) {
                     c.close().await;
@@ -498,6 +545,7 @@ impl Run<'_> {
     async fn send_line(&mut self, session: usize, line: &[u8]) -> Result<(), StepError> {
         let shown = self.mask(session, line);
         self.note(session, Dir::Client, shown);
+        self.sent(session, line);
         if let Some(s) = self.in_sasl.get_mut(session) {
             *s = false;
         }
@@ -964,6 +1012,8 @@ pub async fn run_case(case: &Case, env: &CaseEnv) -> (Verdict, Vec<Entry>) {
         in_sasl: vec![false],
         greetings: Vec::new(),
         last: Vec::new(),
+        sent_credentials: Vec::new(),
+        authorized: Vec::new(),
     };
     run.vars.set("user", env.profile.user.clone().into_bytes());
     run.vars
@@ -998,6 +1048,18 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                     actual,
                     span: step.span.clone(),
                 }),
+                StepError::Wire(WireError::Closed)
+                    if awaits_answer(&step.action) && run.may_close(step.session) =>
+                {
+                    run.note(
+                        step.session,
+                        Dir::Note,
+                        "the server closed the connection after -ERR in AUTHORIZATION".into(),
+                    );
+                    Verdict::NotApplicable(
+                        "the server closed the connection after a negative answer in the AUTHORIZATION state, as RFC 1939 §4 permits; the rest of the case could not be judged".into(),
+                    )
+                }
                 StepError::Wire(w) => {
                     run.note(step.session, Dir::Note, format!("wire: {w}"));
                     let failure = Failure {
@@ -1026,6 +1088,7 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                     }
                 }
                 StepError::Done => Verdict::Pass,
+                StepError::NotApplicable(why) => Verdict::NotApplicable(why),
             };
             return verdict;
         }
@@ -1063,6 +1126,7 @@ fn describe_step(a: &Action) -> String {
         Action::Open => "a new connection".into(),
         Action::StartTls => "a TLS handshake".into(),
         Action::StartTlsOrEof => "a TLS handshake, or the server ending it".into(),
+        Action::StartTlsIfOk => "a TLS handshake after +OK to STLS".into(),
         Action::Drop => "to drop the connection".into(),
         Action::ExpectClose => "the server to close".into(),
         Action::Assert(_) => "an assertion".into(),

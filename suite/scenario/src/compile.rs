@@ -453,6 +453,7 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
             }
             StepKind::StartTls => Some(Action::StartTls),
             StepKind::StartTlsOrEof => Some(Action::StartTlsOrEof),
+            StepKind::StartTlsIfOk => Some(Action::StartTlsIfOk),
             StepKind::Drop => Some(Action::Drop),
             StepKind::Eof => Some(Action::ExpectClose),
             StepKind::Assert(a) => c.assert(a).map(Action::Assert),

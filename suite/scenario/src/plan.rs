@@ -165,6 +165,10 @@ pub enum Action {
     /// or sends a TLS alert, never plaintext): then the case ends there, passed. For STLS with
     /// pipelined plaintext, which a server may read as the start of the handshake.
     StartTlsOrEof,
+    /// `starttls if ok`: start TLS when the last line read on this session was `+OK` (to
+    /// STLS); after `-ERR` the case ends there, not applicable: a server may refuse STLS
+    /// (RFC 2595 §4), and what the case checks inside TLS cannot be judged then.
+    StartTlsIfOk,
     /// `drop`: close the connection without QUIT (the client shuts down its side and waits
     /// for the server to close).
     Drop,

@@ -84,6 +84,7 @@ pub(crate) enum StepKind {
     Use(Ident),
     StartTls,
     StartTlsOrEof,
+    StartTlsIfOk,
     Drop,
     Eof,
     Login,
@@ -389,6 +390,7 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
             Some(pieces::parse_assert(args_f, sink).map_or(StepKind::Broken, StepKind::Assert))
         }
         "starttls" if args.trim() == "or eof" => Some(StepKind::StartTlsOrEof),
+        "starttls" if args.trim() == "if ok" => Some(StepKind::StartTlsIfOk),
         _ => {
             if !args.is_empty() {
                 sink.error(args_f.pos(0), format!("unexpected text after `{word}`"))
