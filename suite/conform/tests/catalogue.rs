@@ -123,3 +123,13 @@ fn coverage_matrix_is_complete_and_current() {
         "README coverage totals are stale: run `UPDATE_COVERAGE=1 cargo test -p conform --test catalogue`\n{totals}"
     );
 }
+
+/// Every `after:` of the catalogue names a case of the catalogue (a file loaded on its own may
+/// name prerequisites elsewhere, so loading does not check it).
+#[test]
+fn every_prerequisite_is_a_case() {
+    let cases = scenario::load_paths(&[common::root().join("scenarios")]).expect("compiles");
+    let unknown = scenario::unknown_prerequisites(&cases);
+    assert!(unknown.is_empty(), "{unknown:?}");
+    assert!(cases.iter().any(|c| !c.after.is_empty()));
+}

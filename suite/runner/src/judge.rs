@@ -268,7 +268,10 @@ impl Run<'_> {
     /// status indicator, the server may close the connection").
     fn may_close(&self, session: usize) -> bool {
         !self.authorized.get(session).copied().unwrap_or(false)
-            && self.last.get(session).is_some_and(|l| l.starts_with(b"-ERR"))
+            && self
+                .last
+                .get(session)
+                .is_some_and(|l| l.starts_with(b"-ERR"))
     }
 
     /// Reads a line that a pattern step judges: a bare LF is a framing failure.
@@ -501,7 +504,11 @@ impl Run<'_> {
                 Err(e) => return Err(e.into()),
             },
             Action::StartTlsIfOk => {
-                if !self.last.get(session).is_some_and(|l| l.starts_with(b"+OK")) {
+                if !self
+                    .last
+                    .get(session)
+                    .is_some_and(|l| l.starts_with(b"+OK"))
+                {
                     return Err(StepError::NotApplicable(
                         "the server refused STLS here, as RFC 2595 §4 permits; the rest of the case needs TLS".into(),
                     ));
