@@ -50,6 +50,7 @@ impl Harness {
             allow_plaintext_auth: plaintext,
             stls_available: stls,
             faults: Faults::none(),
+            variants: crate::Variants::none(),
         });
         Harness { ctx, store }
     }
@@ -415,6 +416,7 @@ fn fault_renumbers_list_after_dele() {
         allow_plaintext_auth: true,
         stls_available: false,
         faults: Faults::none().with(Fault::ListRenumbersAfterDele),
+        variants: crate::Variants::none(),
     });
     let (session, _) = Session::with_timestamp(ctx, false, "<1.2@h>".into());
     let mut t = Transcript {
