@@ -208,6 +208,8 @@ impl Fault {
     pub fn declared(self) -> &'static [&'static str] {
         match self {
             Fault::ApopNoTimestamp => &["APOP"],
+            Fault::CapaOmitsTop => &["TOP"],
+            Fault::CapaOmitsUidl => &["UIDL"],
             _ => &[],
         }
     }

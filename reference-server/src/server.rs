@@ -194,8 +194,7 @@ async fn accept_loop(
                 } else {
                     b"-ERR too many connections, try later\r\n"
                 };
-                let _ = timeout(shared.config.write_timeout, tcp.write_all(busy))
-                .await;
+                let _ = timeout(shared.config.write_timeout, tcp.write_all(busy)).await;
                 return;
             };
             let _ = serve_connection(&shared, tcp, implicit).await;

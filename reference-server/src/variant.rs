@@ -204,7 +204,10 @@ mod tests {
             b"-ERR bad\r\n-ERR x\r\n"
         );
         assert_eq!(strip_resp_codes(b"+OK [x\r\n"), b"+OK [x\r\n");
-        assert_eq!(strip_resp_codes(b"-ERR no [AUTH]\r\n"), b"-ERR no [AUTH]\r\n");
+        assert_eq!(
+            strip_resp_codes(b"-ERR no [AUTH]\r\n"),
+            b"-ERR no [AUTH]\r\n"
+        );
     }
 
     #[test]

@@ -58,7 +58,11 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
     config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());
-    let tls_addr = options.variants.tls().then(|| "127.0.0.1:0".parse()).transpose()?;
+    let tls_addr = options
+        .variants
+        .tls()
+        .then(|| "127.0.0.1:0".parse())
+        .transpose()?;
     let server = RunningServer::start(config, Some("127.0.0.1:0".parse()?), tls_addr)
         .await
         .context("starting the bundled reference server")?;

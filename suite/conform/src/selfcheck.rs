@@ -379,7 +379,10 @@ fn totals_markdown(report: &Report) -> String {
             report.variants_score()
         );
         let _ = writeln!(out);
-        let _ = writeln!(out, "| variant | passed | skipped | failed | failing cases |");
+        let _ = writeln!(
+            out,
+            "| variant | passed | skipped | failed | failing cases |"
+        );
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
         for (variant, o) in &report.variants {
             let failing: Vec<String> = o.failing().iter().map(|c| format!("`{c}`")).collect();
@@ -453,8 +456,7 @@ fn markdown(report: &Report) -> String {
         );
         let _ = writeln!(out, "| --- | --- | --- | --- | ---: | ---: | --- |");
         for (variant, o) in &report.variants {
-            let mut failing: Vec<String> =
-                o.failing().iter().map(|c| format!("`{c}`")).collect();
+            let mut failing: Vec<String> = o.failing().iter().map(|c| format!("`{c}`")).collect();
             if let Some(u) = &o.unreachable {
                 failing.push(format!("run did not start: {u}"));
             }

@@ -236,7 +236,10 @@ impl TargetArgs {
                 let bundled = bundled::start(bundled::Options {
                     user: self.user.clone().unwrap_or_else(|| "demo".into()),
                     faults: self.faults.iter().fold(Faults::none(), |f, x| f.with(*x)),
-                    variants: self.variants.iter().fold(Variants::none(), |v, x| v.with(*x)),
+                    variants: self
+                        .variants
+                        .iter()
+                        .fold(Variants::none(), |v, x| v.with(*x)),
                     allow_plaintext_auth: true,
                     tls: self.tls.map_or(TlsMode::None, TlsMode::from),
                 })
