@@ -51,7 +51,7 @@ variants! {
     /// reply carries a response code.
     NoCapa => "no-capa",
         "A pure RFC 1939 server: CAPA, AUTH, STLS and UTF8 answer -ERR (unknown command), no TLS listener, no response codes; USER/PASS (plaintext allowed), APOP with the greeting timestamp, TOP and UIDL work.",
-        "RFC 2449 §5: \"An -ERR response indicates the capability command is not implemented and the client will have to probe for capabilities as before.\" RFC 2449 §6: \"Clients MUST NOT require the presence of any extension for basic functionality\". RFC 1939 §4: \"there is no single authentication mechanism that is required of all POP3 servers\".";
+        "RFC 2449 §5: \"An -ERR response indicates the capability command is not implemented and the client will have to probe for capabilities as before.\" RFC 2449 §7: \"Clients MUST NOT require the presence of any extension for basic functionality\". RFC 1939 §4: \"there is no single authentication mechanism that is required of all POP3 servers\".";
     /// The reverse of the server's default, which is the anti-enumeration choice (USER
     /// answers +OK for any name, RFC 1939 §7: "The server may return a positive response even
     /// though no such mailbox exists", and an unknown name fails only at PASS, with the same
@@ -67,7 +67,7 @@ variants! {
         "RFC 2595 §4 (STLS): \"Possible Responses: +OK -ERR\" with no condition on -ERR (\"A -ERR response MAY result if a security layer is already active\" is one reason, not the only one); RFC 1939 §3: a command the server will not execute now gets -ERR.";
     NoRespCodes => "no-resp-codes",
         "No reply carries a [...] response code, and CAPA announces neither RESP-CODES nor AUTH-RESP-CODE.",
-        "RFC 2449 §8: \"If a server supports extended response codes, it indicates this by including the RESP-CODES capability in the CAPA response.\" (optional); RFC 3206 §1: AUTH-RESP-CODE is an optional capability.";
+        "RFC 2449 §8: \"If a server supports extended response codes, it indicates this by including the RESP-CODES capability in the CAPA response.\" (optional); RFC 3206 defines AUTH-RESP-CODE as one more such capability, which a server announces only if it sends the codes.";
     TopWholeMessage => "top-whole-message",
         "TOP msg n with n larger than the body, also a 20-digit n beyond any integer type, sends the entire message (the default answers -ERR to a line count beyond 2^32-1).",
         "RFC 1939 §7 (TOP): \"if the number of lines requested by the POP3 client is greater than than the number of lines in the body, then the POP3 server sends the entire message.\"";

@@ -385,7 +385,12 @@ fn totals_markdown(report: &Report) -> String {
         );
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
         for (variant, o) in &report.variants {
-            let failing: Vec<String> = o.failing().iter().map(|c| format!("`{c}`")).collect();
+            // the first few; the whole list is in the --markdown table
+            let all = o.failing();
+            let mut failing: Vec<String> = all.iter().take(4).map(|c| format!("`{c}`")).collect();
+            if all.len() > 4 {
+                failing.push(format!("+{} more", all.len() - 4));
+            }
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} | {} |",
