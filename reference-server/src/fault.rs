@@ -48,6 +48,9 @@ pub enum Area {
     Capa,
     /// STLS (RFC 2595).
     Tls,
+    /// Mail that arrives between sessions (RFC 1939 §7 unique-ids): neither the catalogue nor
+    /// `conform model` delivers mail yet, so these show only with a delivery step.
+    Delivery,
 }
 
 impl Area {
@@ -61,6 +64,7 @@ impl Area {
             Area::Auth => "auth",
             Area::Capa => "CAPA",
             Area::Tls => "TLS",
+            Area::Delivery => "delivery",
         }
     }
 }
@@ -135,7 +139,7 @@ faults! {
         "UIDL gives a message a new unique-id in every session (RFC 1939 §7: it persists across sessions).";
     UidlIsMessageNumber => "uidl-is-message-number", Listings, PlaintextAllowed,
         "UIDL gives the message number as unique-id, reused once messages are removed (RFC 1939 §7: never reused).";
-    UidlReused => "uidl-reused", Listings, PlaintextAllowed,
+    UidlReused => "uidl-reused", Delivery, PlaintextAllowed,
         "The unique-id of a removed message is given to the next message delivered (the in-memory store reuses freed ids, newest first), so a later session lists a different message under an id a client has seen (RFC 1939 §7: \"The server should never reuse an unique-id in a given maildrop\").";
     ListSizePlusTwo => "list-size-plus-two", Listings, PlaintextAllowed,
         "LIST and STAT give every message 2 octets more than RETR sends (an mbox separator line counted; RFC 1939 §5: the size is the exact octet count of the message as sent).";
