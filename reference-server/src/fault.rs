@@ -123,7 +123,7 @@ faults! {
     KeywordsCaseSensitive => "keywords-case-sensitive", StateMachine, PlaintextAllowed,
         "Command keywords are recognised only in upper case (RFC 1939 §3: keywords are case-insensitive).";
     NoMaildropLock => "no-maildrop-lock", StateMachine, PlaintextAllowed,
-        "A second session opens a maildrop another session holds (RFC 1939 §4: exclusive-access lock, -ERR if it cannot be had).";
+        "A second session opens a maildrop another session holds; each works on a snapshot taken at login, so the second's UPDATE removes messages the first still lists (Dovecot's pop3_lock_session = no; RFC 1939 §4: an exclusive-access lock \"as necessary to prevent messages from being modified or removed before the session enters the UPDATE state\", -ERR if it cannot be had).";
     // ---- listings ----
     ListRenumbersAfterDele => "list-renumbers-after-dele", Listings, PlaintextAllowed,
         "LIST renumbers the remaining messages after DELE, closing the gaps (RFC 1939 §5: message numbers do not change within a session).";

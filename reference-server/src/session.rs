@@ -83,7 +83,7 @@ struct Transaction {
     /// The size each message is listed with (RFC 1939 §5: octets with CRLF line ends).
     sizes: Vec<u64>,
     faults: Faults,
-    /// `None` only under [`Fault::NoMaildropLock`] and [`Variant::NoLockSnapshots`].
+    /// `None` only under [`Fault::NoMaildropLock`].
     _lock: Option<MaildropLock>,
 }
 
@@ -544,17 +544,8 @@ impl Session {
             ));
         }
         let key = self.ctx.store.lock_key(&user);
-        // Variant::NoLockSnapshots: the snapshot taken at login is what keeps messages from
-        // being modified or removed under the session (RFC 1939 §4 "as necessary")
-        let lock = if self.variant(Variant::NoLockSnapshots) {
-            None
-        } else {
-            self.ctx.locks.try_lock(key)
-        };
-        if lock.is_none()
-            && !self.fault(Fault::NoMaildropLock)
-            && !self.variant(Variant::NoLockSnapshots)
-        {
+        let lock = self.ctx.locks.try_lock(key);
+        if lock.is_none() && !self.fault(Fault::NoMaildropLock) {
             self.phase = Phase::Authorization { user: None };
             return Output::Reply(err_code(ResponseCode::InUse, "maildrop already locked"));
         }
@@ -724,10 +715,6 @@ impl Session {
             unreachable!("state checked by allowed_in");
         };
         let t = t.as_mut();
-        if t.faults.has(Fault::NoMaildropLock) {
-            // no lock and no snapshot: what other sessions' UPDATEs did shows at once
-            t.reopen(self.ctx.store.as_ref());
-        }
         let f = |x| t.faults.has(x);
         match command {
             Command::Stat => {
@@ -861,16 +848,6 @@ fn listed_sizes(maildrop: &mut dyn Maildrop, faults: &Faults) -> Vec<u64> {
 }
 
 impl Transaction {
-    /// Under [`Fault::NoMaildropLock`]: the maildrop as it is now, not as it was at login
-    /// (numbers shift when another session removed messages; marks stay by number).
-    fn reopen(&mut self, store: &dyn Store) {
-        if let Ok(mut maildrop) = store.open(&self.user) {
-            self.sizes = listed_sizes(maildrop.as_mut(), &self.faults);
-            self.deleted.resize(self.sizes.len(), false);
-            self.maildrop = maildrop;
-        }
-    }
-
     /// Under [`Fault::SizeDrift`]: after a UIDL, every size grows by one octet.
     fn drift(&mut self) {
         if self.faults.has(Fault::SizeDrift) {

@@ -10,6 +10,15 @@
 //!
 //! Each variant is a small switch at the place in the server it changes; every variant names
 //! the RFC text that permits it ([`Variant::permitted_by`]).
+//!
+//! Not a variant: a server without the maildrop lock whose sessions each work on a snapshot
+//! taken at login (Dovecot's default, `pop3_lock_session = no`). RFC 1939 §4 has the server
+//! lock the maildrop "as necessary to prevent messages from being modified or removed before
+//! the session enters the UPDATE state"; with snapshots, a second session's UPDATE does remove
+//! messages the first session still lists (a third session sees them gone, and a store that
+//! cannot keep a removed message's content fails the first session's RETR). The "as
+//! necessary" leaves the mechanism open, not the outcome. That server is the fault
+//! [`crate::Fault::NoMaildropLock`].
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -76,17 +85,6 @@ variants! {
     StoreRewritten => "store-rewritten",
         "Like an mbox server: when a session ends (QUIT or a dropped connection) every message left without a Status: header gains \"Status: RO\" and \"X-UID: <unique-id>\" at the top, so sizes change between sessions without any DELE; bodies and unique-ids stay; within a session sizes and contents are consistent.",
         "RFC 1939 §5: sizes are the octets of the message as the session sends it (nothing promises them across sessions); RFC 1939 §7 (UIDL): only the unique-id \"persists across sessions\"; RFC 1939 §8: servers store and rewrite maildrops as they see fit (\"outside the scope of the POP3 protocol\").";
-    /// The reasoning: RFC 1939 §4 asks for the lock only "as necessary to prevent messages
-    /// from being modified or removed before the session enters the UPDATE state". A session
-    /// that reads a snapshot taken at login sees no message modified or removed until its own
-    /// UPDATE, whatever another session does, so the lock is not necessary there: the rule's
-    /// purpose is met without it. Dovecot ships exactly this (`pop3_lock_session = no` is its
-    /// default). The fault [`crate::Fault::NoMaildropLock`] is the harmful version: no lock
-    /// and no snapshot, so another session's UPDATE renumbers and removes messages under an
-    /// open session.
-    NoLockSnapshots => "no-lock-snapshots",
-        "No exclusive maildrop lock: a second session of the same user logs in; each session works on a snapshot taken at login (numbers, sizes, unique-ids, contents), and its own UPDATE removes only what it marked.",
-        "RFC 1939 §4: the server acquires an exclusive-access lock \"as necessary to prevent messages from being modified or removed before the session enters the UPDATE state\": a per-session snapshot already prevents that.";
 }
 
 impl fmt::Display for Variant {

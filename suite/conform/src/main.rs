@@ -35,7 +35,7 @@ enum Commands {
     List(run::ListArgs),
     /// Run the bundled reference POP3 server.
     Serve(Box<serve::ServeArgs>),
-    /// Write the standard fixture maildrop into a Maildir a target serves.
+    /// Write the standard fixture maildrop into a Maildir or an mbox file a target serves.
     Seed(seed::SeedArgs),
     /// The coverage matrix: each RFC requirement (quoted) and the cases that cover it.
     Coverage(coverage::CoverageArgs),

@@ -127,6 +127,7 @@ pub fn case_env(target: Target, profile: Profile, io_timeout: Duration) -> anyho
         },
         profile,
         fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
+        login: None,
     })
 }
 
@@ -254,6 +255,8 @@ async fn run_async(
         threshold,
         reseed: resolved.reseed,
         baseline,
+        expect: args.target.expect.clone(),
+        login: args.target.login,
     };
     match runner::run(cases, config, &mut Fanout(reporters)).await {
         Ok(summary) if summary.run_failures > 0 => Ok(exit::FAILED),

@@ -104,7 +104,9 @@ impl Outcome {
         for r in results {
             match r.verdict {
                 Verdict::Pass => o.passed += 1,
-                Verdict::Skip(_) => o.skipped += 1,
+                Verdict::Skip(_) | Verdict::NotApplicable(_) | Verdict::Blocked { .. } => {
+                    o.skipped += 1
+                }
                 Verdict::Fail(_) => o.failed.push(r.case.clone()),
                 Verdict::Error(_) => o.errors.push(r.case.clone()),
             }
@@ -173,6 +175,12 @@ async fn run_once(
         threshold: Level::May,
         reseed: Some(server.reseed.clone()),
         baseline: None,
+        // a fault that hides a capability shows only when the vendor declares it
+        expect: match subject {
+            Subject::Fault(f) => f.declared().iter().map(|c| c.to_string()).collect(),
+            _ => Vec::new(),
+        },
+        login: None,
     };
     let mut collect = Collect::default();
     let mut outcome = match runner::run(cases, config, &mut collect).await {

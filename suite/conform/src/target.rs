@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use reference_server::{Fault, Faults, RunningServer, Variant, Variants};
-use runner::{Profile, Target, TlsMode, Trust};
+use runner::{LoginMethod, Profile, Target, TlsMode, Trust};
 use serde::Deserialize;
 
 use crate::bundled;
@@ -67,6 +67,16 @@ pub struct TargetArgs {
     /// `conform model` before every sequence.
     #[arg(long, value_name = "CMD")]
     pub reseed_cmd: Option<String>,
+    /// Capabilities the vendor declares the server implements, comma-separated (repeatable):
+    /// APOP, TOP, UIDL, USER, STLS, SASL=PLAIN, ... Each is a case `expect/...` that fails
+    /// when the capability is missing (no APOP timestamp, not in CAPA, not working), and the
+    /// cases that need it are then blocked by it instead of not applicable.
+    #[arg(long, value_name = "CAPS", value_delimiter = ',')]
+    pub expect: Vec<String>,
+    /// How the `login` step logs in: user, apop, plain, login or cram-md5 [default: the
+    /// first of these that works on the target, in this order].
+    #[arg(long, value_name = "METHOD", value_parser = parse_login)]
+    pub login: Option<LoginMethod>,
     /// Bundled server only: turn on a deliberate defect (to see the suite catch it).
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<Fault>,
@@ -106,6 +116,11 @@ pub struct ConfigProfile {
     password_env: Option<String>,
     timeout: Option<u64>,
     reseed_cmd: Option<String>,
+    /// Declared capabilities (`--expect`).
+    #[serde(default)]
+    expect: Vec<String>,
+    /// The login method (`--login`).
+    login: Option<String>,
     /// Known deviations (`conform run --baseline`).
     pub baseline: Option<PathBuf>,
 }
@@ -188,6 +203,14 @@ impl TargetArgs {
         self.password_env = self.password_env.take().or(p.password_env.clone());
         self.timeout = self.timeout.or(p.timeout);
         self.reseed_cmd = self.reseed_cmd.take().or(p.reseed_cmd.clone());
+        if self.expect.is_empty() {
+            self.expect.clone_from(&p.expect);
+        }
+        if let (None, Some(login)) = (self.login, &p.login) {
+            self.login = Some(parse_login(login).map_err(|e| {
+                anyhow::anyhow!("{}: profile `{name}`: login: {e}", path.display())
+            })?);
+        }
         Ok(Some(p))
     }
 
@@ -257,6 +280,17 @@ impl TargetArgs {
         }
         Ok(resolved)
     }
+}
+
+/// `--login METHOD`.
+fn parse_login(name: &str) -> Result<LoginMethod, String> {
+    LoginMethod::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = LoginMethod::ORDER.iter().map(|m| m.name()).collect();
+        format!(
+            "unknown login method `{name}` (expected {})",
+            names.join(", ")
+        )
+    })
 }
 
 /// How long a `--reseed-cmd` may take.

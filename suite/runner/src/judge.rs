@@ -8,6 +8,7 @@ use regex::bytes::Regex;
 use rustls::ClientConfig;
 use scenario::plan::{AExpr, Action, Assertion, BodyCheck, Case, Pattern, Piece, Span};
 
+use crate::capability::LoginMethod;
 use crate::target::{Profile, Target};
 use crate::transport::{Conn, Limits, Line, WireError};
 use crate::values::{eval, Bindings};
@@ -56,11 +57,45 @@ pub enum Verdict {
     Pass,
     /// The target broke the requirement.
     Fail(Failure),
-    /// Not run, with the reason.
+    /// Not run, with the reason (not selected for this setup: no fixture, no login, ...).
     Skip(String),
+    /// The target does not implement what the case tests (an optional command, extension
+    /// or mechanism, found by CAPA or by probing): neither a pass nor a failure.
+    NotApplicable(String),
+    /// A prerequisite case (`after:`) failed, so this one was not judged again: one root
+    /// cause, one failure.
+    Blocked {
+        /// The failed prerequisite's id.
+        by: String,
+    },
     /// The target or the environment failed (connection refused, timeout, closed) so the
     /// requirement could not be judged.
     Error(Failure),
+}
+
+impl Verdict {
+    /// Why the case was not judged (skipped, not applicable, blocked), for reports that
+    /// show these three as "skipped" with a reason; `None` for a pass, failure or error.
+    pub fn not_judged(&self) -> Option<String> {
+        match self {
+            Verdict::Skip(why) => Some(why.clone()),
+            Verdict::NotApplicable(why) => Some(format!("not applicable: {why}")),
+            Verdict::Blocked { by } => Some(format!("blocked by {by}, which failed")),
+            _ => None,
+        }
+    }
+
+    /// A short upper-case name: PASS, FAIL, ERROR, SKIP, N/A, BLOCKED.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::Error(_) => "ERROR",
+            Verdict::Skip(_) => "SKIP",
+            Verdict::NotApplicable(_) => "N/A",
+            Verdict::Blocked { .. } => "BLOCKED",
+        }
+    }
 }
 
 /// What a case needs to run.
@@ -76,6 +111,9 @@ pub struct CaseEnv {
     pub profile: Profile,
     /// The standard fixture's messages (for `B: fixture=` and `B: top=`).
     pub fixture: Arc<Vec<Vec<u8>>>,
+    /// How the `login` step logs in: chosen by the run from what the target offers
+    /// ([`crate::capability`]), or preset (`--login`). `None`: the step fails.
+    pub login: Option<LoginMethod>,
 }
 
 /// Escapes a line for a report: printable ASCII and UTF-8 as is, other bytes as `\xHH`.
@@ -104,6 +142,10 @@ struct Run<'a> {
     log: Vec<Entry>,
     /// The last server line of each session was a SASL `+ ` continuation: mask the answer.
     in_sasl: Vec<bool>,
+    /// The first line each session read (its greeting: the `login` step's APOP timestamp).
+    greetings: Vec<Option<Vec<u8>>>,
+    /// The last line each session read (`B?:` looks at its status indicator).
+    last: Vec<Vec<u8>>,
 }
 
 enum StepError {
@@ -181,6 +223,14 @@ impl Run<'_> {
         if let Some(s) = self.in_sasl.get_mut(session) {
             *s = line.bytes.starts_with(b"+ ") || line.bytes == b"+";
         }
+        if self.greetings.len() <= session {
+            self.greetings.resize(session + 1, None);
+            self.last.resize(session + 1, Vec::new());
+        }
+        if self.greetings[session].is_none() {
+            self.greetings[session] = Some(line.bytes.clone());
+        }
+        self.last[session].clone_from(&line.bytes);
         Ok(line)
     }
 
@@ -355,7 +405,37 @@ impl Run<'_> {
                     );
                 }
             },
+            Action::ExpectPresent(p) => {
+                let mut found = false;
+                loop {
+                    let line = self
+                        .read_judged(session, &format!("a line matching {}", p.source))
+                        .await?;
+                    if line.bytes == b"." {
+                        self.unread(session, line);
+                        break;
+                    }
+                    found |= matches(p, &line.bytes, &self.vars).is_some();
+                }
+                if !found {
+                    return fail(
+                        "no line of the multi-line response matches",
+                        format!("a line matching {}", p.source),
+                        "none before the \".\"",
+                    );
+                }
+            }
             Action::Body(checks) => self.body(session, checks).await?,
+            Action::BodyIfOk(checks) => {
+                if self
+                    .last
+                    .get(session)
+                    .is_some_and(|l| l.starts_with(b"+OK"))
+                {
+                    self.body(session, checks).await?;
+                }
+            }
+            Action::Login => self.login(session).await?,
             Action::Open => {
                 let conn =
                     Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
@@ -409,6 +489,166 @@ impl Run<'_> {
                 Err(e) => return Err(e.into()),
             },
             Action::Assert(a) => self.assertion(a)?,
+        }
+        Ok(())
+    }
+
+    /// Sends one line the runner made (not from the scenario), logged and masked like a `C:`
+    /// line.
+    async fn send_line(&mut self, session: usize, line: &[u8]) -> Result<(), StepError> {
+        let shown = self.mask(session, line);
+        self.note(session, Dir::Client, shown);
+        if let Some(s) = self.in_sasl.get_mut(session) {
+            *s = false;
+        }
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.conn(session)?.send(&bytes).await?;
+        Ok(())
+    }
+
+    /// Sends `line` and reads the answer; `Ok` with it when it starts with `want` (`+OK`, or
+    /// `+ ` for a SASL challenge), a failure of the `login` step otherwise.
+    async fn exchange(
+        &mut self,
+        session: usize,
+        line: &[u8],
+        want: &[u8],
+        method: LoginMethod,
+    ) -> Result<Vec<u8>, StepError> {
+        self.send_line(session, line).await?;
+        let expected = format!("{} (login with {method})", printable(want).trim_end());
+        let answer = self.read_judged(session, &expected).await?.bytes;
+        if answer.starts_with(want) || (want == b"+ " && answer == b"+") {
+            Ok(answer)
+        } else {
+            fail(
+                format!("the login with {method} was refused"),
+                expected,
+                printable(&answer),
+            )
+        }
+    }
+
+    /// The `login` step: logs in with the run's method (the greeting was read already).
+    ///
+    /// The method worked when the run began, so a refusal is taken to be passing: the
+    /// previous case's session may still hold the maildrop (`-ERR [IN-USE]`, RFC 2449 §8.1.2)
+    /// while the server ends it. The login is tried again on a new connection for up to
+    /// [`LOGIN_RETRY`], each attempt in the transcript; then the refusal is the verdict.
+    async fn login(&mut self, session: usize) -> Result<(), StepError> {
+        let Some(method) = self.env.login else {
+            return fail(
+                "no login method works on this target",
+                "USER/PASS, APOP or AUTH",
+                "none (see the run's capabilities)",
+            );
+        };
+        let started = Instant::now();
+        loop {
+            match self.login_once(session, method).await {
+                Err(StepError::Fail(..)) if started.elapsed() < LOGIN_RETRY => {
+                    self.note(
+                        session,
+                        Dir::Note,
+                        "login refused (the maildrop may still be held by the previous session); trying again on a new connection".into(),
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if let Some(mut old) = self.sessions.get_mut(session).and_then(Option::take) {
+                        old.close().await;
+                    }
+                    let conn =
+                        Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+                    self.sessions[session] = Some(conn);
+                    self.greetings[session] = None;
+                    self.read(session).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One login attempt with `method` on the session's connection.
+    async fn login_once(&mut self, session: usize, method: LoginMethod) -> Result<(), StepError> {
+        use pop3_proto::auth::{cram_md5, encode_base64, plain::Plain};
+        let (user, password) = (
+            self.env.profile.user.clone(),
+            self.env.profile.password.clone(),
+        );
+        let ok = b"+OK".as_slice();
+        match method {
+            LoginMethod::UserPass => {
+                self.exchange(session, format!("USER {user}").as_bytes(), ok, method)
+                    .await?;
+                self.exchange(session, format!("PASS {password}").as_bytes(), ok, method)
+                    .await?;
+            }
+            LoginMethod::Apop => {
+                let greeting = self.greetings.get(session).cloned().flatten();
+                let stamp = greeting.as_deref().and_then(|g| {
+                    pop3_proto::StatusLine::parse(g)
+                        .ok()
+                        .and_then(|s| s.timestamp().map(str::to_owned))
+                });
+                let Some(stamp) = stamp else {
+                    return fail(
+                        "APOP login needs the greeting's timestamp",
+                        "a greeting with <timestamp>",
+                        greeting.map_or("(no greeting read)".into(), |g| printable(&g)),
+                    );
+                };
+                let digest = pop3_proto::auth::apop::digest(&stamp, &password);
+                self.exchange(
+                    session,
+                    format!("APOP {user} {digest}").as_bytes(),
+                    ok,
+                    method,
+                )
+                .await?;
+            }
+            LoginMethod::SaslPlain => {
+                self.exchange(session, b"AUTH PLAIN", b"+ ", method).await?;
+                let message = Plain {
+                    authzid: String::new(),
+                    authcid: user,
+                    passwd: password,
+                };
+                self.exchange(session, message.to_base64().as_bytes(), ok, method)
+                    .await?;
+            }
+            LoginMethod::SaslLogin => {
+                self.exchange(session, b"AUTH LOGIN", b"+ ", method).await?;
+                self.exchange(
+                    session,
+                    encode_base64(user.as_bytes()).as_bytes(),
+                    b"+ ",
+                    method,
+                )
+                .await?;
+                self.exchange(
+                    session,
+                    encode_base64(password.as_bytes()).as_bytes(),
+                    ok,
+                    method,
+                )
+                .await?;
+            }
+            LoginMethod::CramMd5 => {
+                let challenge = self
+                    .exchange(session, b"AUTH CRAM-MD5", b"+ ", method)
+                    .await?;
+                let text = String::from_utf8_lossy(challenge.get(2..).unwrap_or_default());
+                let Ok(challenge) = cram_md5::decode_challenge(text.trim()) else {
+                    return fail(
+                        "the CRAM-MD5 challenge is not base64",
+                        "+ BASE64",
+                        printable(&challenge),
+                    );
+                };
+                let response = cram_md5::response_base64(&user, &challenge, &password);
+                self.exchange(session, response.as_bytes(), ok, method)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -485,7 +725,7 @@ impl Run<'_> {
                         ),
                     };
                     let got = joined();
-                    if got != want {
+                    if !same_message(&got, &want) {
                         let at = got
                             .iter()
                             .zip(&want)
@@ -586,6 +826,54 @@ impl Run<'_> {
     }
 }
 
+/// Whether `got` (a RETR or TOP body, CRLF) is the message `want`: the body the same octet
+/// for octet, and every header line of `want` present in `got`'s header, in order. A server
+/// may add header fields (mbox servers add `Status:` and `X-UID:`; RFC 1939 does not forbid
+/// it), so extra header lines are allowed; a changed, dropped or reordered one is not.
+fn same_message(got: &[u8], want: &[u8]) -> bool {
+    if got == want {
+        return true;
+    }
+    let split = |m: &[u8]| -> (Vec<Vec<u8>>, Vec<u8>) {
+        let mut header = Vec::new();
+        let mut at = 0;
+        while at < m.len() {
+            let end = memchr::memmem::find(&m[at..], b"\r\n").map_or(m.len(), |i| at + i);
+            if end == at {
+                return (header, m[(at + 2).min(m.len())..].to_vec());
+            }
+            header.push(m[at..end].to_vec());
+            at = end + 2;
+        }
+        (header, Vec::new())
+    };
+    let (got_header, got_body) = split(got);
+    let (want_header, want_body) = split(want);
+    if got_body != want_body {
+        return false;
+    }
+    let mut got_lines = got_header.iter();
+    let added_field = |l: &[u8]| {
+        // a whole added field: `Name: value` (no continuation lines in between)
+        // or a continuation line of one
+        l.starts_with(b" ")
+            || l.starts_with(b"\t")
+            || l.iter()
+                .position(|&b| b == b':')
+                .is_some_and(|i| i > 0 && l[..i].iter().all(|b| b.is_ascii_graphic()))
+    };
+    for w in &want_header {
+        loop {
+            match got_lines.next() {
+                Some(g) if g == w => break,
+                Some(g) if added_field(g) => continue,
+                _ => return false,
+            }
+        }
+    }
+    got_lines.all(|g| added_field(g))
+}
+
 fn describe(a: &AExpr) -> String {
     match a {
         AExpr::Sum(n) => format!("sum({n})"),
@@ -674,6 +962,8 @@ pub async fn run_case(case: &Case, env: &CaseEnv) -> (Verdict, Vec<Entry>) {
         vars: Bindings::default(),
         log: Vec::new(),
         in_sasl: vec![false],
+        greetings: Vec::new(),
+        last: Vec::new(),
     };
     run.vars.set("user", env.profile.user.clone().into_bytes());
     run.vars
@@ -710,12 +1000,30 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                 }),
                 StepError::Wire(w) => {
                     run.note(step.session, Dir::Note, format!("wire: {w}"));
-                    Verdict::Error(Failure {
+                    let failure = Failure {
                         message: format!("the target {}", w),
                         expected: describe_step(&step.action),
                         actual: w.to_string(),
                         span: step.span.clone(),
-                    })
+                    };
+                    // Silence or a close where an answer is due is the server's failure
+                    // (RFC 1939 §3: every command gets a response); a connection that could
+                    // not be made or used is an error of the run.
+                    if awaits_answer(&step.action)
+                        && matches!(w, WireError::Timeout(_) | WireError::Closed)
+                    {
+                        Verdict::Fail(Failure {
+                            message: match w {
+                                WireError::Closed => {
+                                    "the server closed the connection instead of answering".into()
+                                }
+                                _ => format!("the server did not answer ({w})"),
+                            },
+                            ..failure
+                        })
+                    } else {
+                        Verdict::Error(failure)
+                    }
                 }
                 StepError::Done => Verdict::Pass,
             };
@@ -725,12 +1033,33 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
     Verdict::Pass
 }
 
+/// How long the `login` step tries again after a refusal.
+const LOGIN_RETRY: Duration = Duration::from_secs(3);
+
+/// Whether the step reads what the server owes: a reply, a body, the greeting.
+fn awaits_answer(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Expect(_)
+            | Action::ExpectAnyOf(_)
+            | Action::ExpectUnordered(_)
+            | Action::ExpectRepeated(_)
+            | Action::ExpectAbsent(_)
+            | Action::ExpectPresent(_)
+            | Action::Body(_)
+            | Action::BodyIfOk(_)
+            | Action::Login
+    )
+}
+
 fn describe_step(a: &Action) -> String {
     match a {
         Action::Send { template, .. } => format!("to send {}", template.source),
         Action::Expect(p) | Action::ExpectRepeated(p) | Action::ExpectAbsent(p) => p.source.clone(),
         Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps) => sources(ps, " | "),
-        Action::Body(_) => "a multi-line body".into(),
+        Action::ExpectPresent(p) => format!("a line matching {}", p.source),
+        Action::Body(_) | Action::BodyIfOk(_) => "a multi-line body".into(),
+        Action::Login => "a login".into(),
         Action::Open => "a new connection".into(),
         Action::StartTls => "a TLS handshake".into(),
         Action::StartTlsOrEof => "a TLS handshake, or the server ending it".into(),

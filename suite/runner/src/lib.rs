@@ -4,21 +4,25 @@
 //! parallel jobs, and one stream of [`Event`]s that every reporter ([`report`]) reads.
 
 pub mod baseline;
+pub mod capability;
+pub mod declared;
+pub mod discover;
 pub mod judge;
 pub mod report;
 pub mod target;
 pub mod transport;
 pub mod values;
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scenario::plan::{Action, Case, Fixture, Level, TemplatePiece};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 pub use baseline::{Baseline, Deviation};
+pub use capability::{unmet_capability, unmet_mode, Capabilities, Discovery, LoginMethod};
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
 pub use target::{Profile, Target, TlsMode, Trust};
 
@@ -69,8 +73,12 @@ pub struct Summary {
     pub failed: usize,
     /// Errors (the case could not be judged).
     pub errors: usize,
-    /// Skipped.
+    /// Skipped (not selected for this setup: no fixture, no login).
     pub skipped: usize,
+    /// Not applicable: the target does not implement what the case tests.
+    pub not_applicable: usize,
+    /// Blocked by a failed prerequisite (one root cause, reported once).
+    pub blocked: usize,
     /// Failures and errors that fail the run at the chosen level.
     pub run_failures: usize,
     /// Failures and errors the baseline lists (counted in `failed`/`errors` too).
@@ -79,6 +87,33 @@ pub struct Summary {
     pub outdated: usize,
     /// Wall time of the whole run.
     pub duration: Duration,
+}
+
+impl Summary {
+    /// Counts `results`; `threshold` decides which failures fail the run.
+    pub fn count(results: &[CaseResult], threshold: Level) -> Summary {
+        let mut summary = Summary::default();
+        for r in results {
+            match r.verdict {
+                Verdict::Pass => summary.passed += 1,
+                Verdict::Fail(_) => summary.failed += 1,
+                Verdict::Error(_) => summary.errors += 1,
+                Verdict::Skip(_) => summary.skipped += 1,
+                Verdict::NotApplicable(_) => summary.not_applicable += 1,
+                Verdict::Blocked { .. } => summary.blocked += 1,
+            }
+            if r.fails_run(threshold) {
+                summary.run_failures += 1;
+            }
+            if r.known_deviation().is_some() {
+                summary.known += 1;
+            }
+            if r.baseline_outdated() {
+                summary.outdated += 1;
+            }
+        }
+        summary
+    }
 }
 
 /// The stream every reporter reads.
@@ -90,8 +125,8 @@ pub enum Event<'a> {
         target: &'a Target,
         /// Cases selected.
         total: usize,
-        /// Capabilities the target announced.
-        capabilities: &'a BTreeSet<String>,
+        /// What the target implements, how that was found, and its maildrop.
+        discovered: &'a Discovered,
     },
     /// A case finished (in completion order).
     CaseFinished(&'a CaseResult),
@@ -136,9 +171,13 @@ pub struct RunConfig {
     pub threshold: Level,
     /// Restores the maildrop after a case that mutates it (the bundled server reseeds in
     /// memory; `--reseed-cmd` for other targets).
-    pub reseed: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    pub reseed: Option<Reseed>,
     /// Known deviations of the target (`--baseline`).
     pub baseline: Option<Baseline>,
+    /// Capabilities the vendor declares (`--expect`): each is a case that fails when missing.
+    pub expect: Vec<String>,
+    /// How the `login` step logs in (`--login`); `None`: the first method that works.
+    pub login: Option<LoginMethod>,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -149,16 +188,19 @@ impl std::fmt::Debug for RunConfig {
             .field("threshold", &self.threshold)
             .field("reseed", &self.reseed.is_some())
             .field("baseline", &self.baseline)
+            .field("expect", &self.expect)
+            .field("login", &self.login)
             .finish()
     }
 }
 
-/// Whether a case logs in (and so holds the maildrop lock while it runs): it mutates, or
-/// one of the lines it sends — also inside a pipelined `C!:` batch — starts with PASS, APOP
-/// or AUTH, or it sends the password.
+/// Whether a case logs in (and so holds the maildrop lock while it runs): it mutates, has
+/// a `login` step, or one of the lines it sends — also inside a pipelined `C!:` batch —
+/// starts with PASS, APOP or AUTH, or it sends the password.
 fn logs_in(case: &Case) -> bool {
     case.mutates
         || case.steps.iter().any(|s| match &s.action {
+            Action::Login => true,
             Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
                 TemplatePiece::Literal(b) => b.split(|&c| c == b'\n').any(|line| {
                     let upper = line.trim_ascii_start().to_ascii_uppercase();
@@ -172,6 +214,11 @@ fn logs_in(case: &Case) -> bool {
         })
 }
 
+/// Whether a case has a `login` step (it needs a login method that works).
+fn uses_login_step(case: &Case) -> bool {
+    case.steps.iter().any(|s| matches!(s.action, Action::Login))
+}
+
 /// Whether an expression uses the password (a login in a computed line).
 fn mentions_password(e: &scenario::plan::Expr) -> bool {
     use scenario::plan::Expr;
@@ -182,303 +229,150 @@ fn mentions_password(e: &scenario::plan::Expr) -> bool {
     }
 }
 
-/// Why `requires` is not met by the announced `caps` and the run's TLS mode, if it is not.
-///
-/// An item is a CAPA tag (`TOP`, `SASL PLAIN`; `APOP` stands for a greeting timestamp) that
-/// must be announced, `!TAG` that must not be, or a pseudo-capability of the run's
-/// connections: `@PLAINTEXT` (not TLS), `@TLS` (implicit TLS, or STLS done by the runner
-/// first) and `@IMPLICIT-TLS`.
-pub fn unmet_requirement(
-    requires: &[String],
-    caps: &BTreeSet<String>,
-    tls: TlsMode,
-) -> Option<String> {
-    let mut missing = Vec::new();
-    let mut present = Vec::new();
-    let mut mode = Vec::new();
-    for r in requires {
-        let r = r.to_ascii_uppercase();
-        if let Some(pseudo) = r.strip_prefix('@') {
-            let ok = match pseudo {
-                "PLAINTEXT" => tls == TlsMode::None,
-                "TLS" => tls != TlsMode::None,
-                "IMPLICIT-TLS" => tls == TlsMode::Implicit,
-                _ => false,
-            };
-            if !ok {
-                mode.push(r);
-            }
-        } else if let Some(tag) = r.strip_prefix('!') {
-            if caps.contains(tag.trim()) {
-                present.push(tag.trim().to_owned());
-            }
-        } else if !caps.contains(&r) {
-            missing.push(r);
-        }
-    }
-    let mut why = Vec::new();
-    if !missing.is_empty() {
-        why.push(format!(
-            "target does not announce {} in CAPA",
-            missing.join(", ")
-        ));
-    }
-    if !present.is_empty() {
-        why.push(format!("target announces {} in CAPA", present.join(", ")));
-    }
-    if !mode.is_empty() {
-        let name = match tls {
-            TlsMode::None => "plaintext",
-            TlsMode::Implicit => "implicit TLS",
-            TlsMode::StartTls => "STLS",
-        };
-        why.push(format!("needs {} (this run is {name})", mode.join(", ")));
-    }
-    (!why.is_empty()).then(|| why.join("; "))
+/// What the runner found out about the target before the cases.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    /// What it implements and how that was found.
+    pub capabilities: Capabilities,
+    /// The maildrop: standard fixture or not, drift between sessions (when a case needs
+    /// the fixture).
+    pub inspection: Option<discover::Inspection>,
+    /// The capabilities the vendor declared (`--expect`), normalised.
+    pub declared: Vec<String>,
 }
 
-/// Asks the target for CAPA over one connection. `Err` if it cannot be reached.
-async fn capabilities(env: &CaseEnv) -> Result<BTreeSet<String>, String> {
-    let mut conn = transport::Conn::open(&env.target, env.tls.clone(), env.limits)
-        .await
-        .map_err(|e| e.to_string())?;
-    let greeting = conn.read_line().await.map_err(|e| e.to_string())?;
-    if !greeting.bytes.starts_with(b"+OK") {
-        return Err(format!(
-            "greeting is not +OK: {}",
-            judge::printable(&greeting.bytes)
+/// What happens to a case before it runs: it runs, or it gets this verdict at once.
+fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict> {
+    let caps = &discovered.capabilities;
+    if let Some(why) = unmet_mode(&case.requires, tls) {
+        return Some(Verdict::Skip(why));
+    }
+    if let Some(why) = unmet_capability(&case.requires, caps) {
+        // a missing capability the vendor declared is that declaration's failure
+        let declared = case
+            .requires
+            .iter()
+            .find(|r| discovered.declared.contains(r) && !caps.has(r));
+        return Some(match declared {
+            Some(tag) => Verdict::Blocked {
+                by: declared::case_id(tag),
+            },
+            None => Verdict::NotApplicable(why),
+        });
+    }
+    if uses_login_step(case) && caps.login.is_none() {
+        return Some(Verdict::Skip(
+            "no login method worked with the given account (USER/PASS, APOP, AUTH)".into(),
         ));
     }
-    let mut caps = BTreeSet::new();
-    // RFC 1939 §7: APOP has no CAPA tag; a server that offers it shows a timestamp in the
-    // greeting, so "APOP" stands for that.
-    let has_stamp =
-        pop3_proto::StatusLine::parse(&greeting.bytes).is_ok_and(|g| g.timestamp().is_some());
-    if has_stamp {
-        caps.insert("APOP".to_owned());
-    }
-    conn.send(b"CAPA\r\n").await.map_err(|e| e.to_string())?;
-    let status = conn.read_line().await.map_err(|e| e.to_string())?;
-    if status.bytes.starts_with(b"+OK") {
-        loop {
-            // A listing that never ends (no "." line) keeps what it gave: the CAPA cases
-            // judge the framing, the others still run on the tags announced.
-            let Ok(l) = conn.read_line().await else {
-                return Ok(caps);
-            };
-            if l.bytes == b"." {
-                break;
-            }
-            let text = String::from_utf8_lossy(&l.bytes).to_ascii_uppercase();
-            let mut words = text.split_whitespace();
-            if let Some(tag) = words.next() {
-                caps.insert(tag.to_owned());
-                if tag == "SASL" {
-                    for m in words {
-                        caps.insert(format!("SASL {m}"));
-                    }
-                }
-            }
+    if case.fixture == Fixture::Standard {
+        if let Some(Err(why)) = discovered.inspection.as_ref().map(|i| &i.fixture) {
+            return Some(Verdict::Skip(format!("needs the standard fixture: {why}")));
         }
     }
-    let _ = conn.send(b"QUIT\r\n").await;
-    Ok(caps)
+    None
 }
 
-/// Whether the target's maildrop is the standard fixture: logs in and compares STAT, then
-/// each scan listing, with the fixture's sizes. `Err` says why not (or why it could not tell).
-async fn fixture_present(env: &CaseEnv) -> Result<(), String> {
-    let mut conn = transport::Conn::open(&env.target, env.tls.clone(), env.limits)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ask = async |conn: &mut transport::Conn, line: String| -> Result<Vec<u8>, String> {
-        conn.send(format!("{line}\r\n").as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(conn.read_line().await.map_err(|e| e.to_string())?.bytes)
-    };
-    let greeting = conn.read_line().await.map_err(|e| e.to_string())?.bytes;
-    let user = &env.profile.user;
-    let mut ok = ask(&mut conn, format!("USER {user}"))
-        .await?
-        .starts_with(b"+OK")
-        && ask(&mut conn, format!("PASS {}", env.profile.password))
-            .await?
-            .starts_with(b"+OK");
-    if !ok {
-        let stamp = pop3_proto::StatusLine::parse(&greeting)
-            .ok()
-            .and_then(|g| g.timestamp().map(str::to_owned));
-        if let Some(stamp) = stamp {
-            let digest = pop3_proto::auth::apop::digest(&stamp, &env.profile.password);
-            ok = ask(&mut conn, format!("APOP {user} {digest}"))
-                .await?
-                .starts_with(b"+OK");
+/// The selection in an order where every prerequisite (`after:`) comes before the cases
+/// that name it (otherwise the selection's order), so a case can wait for them.
+fn prerequisites_first(cases: Vec<(usize, Arc<Case>)>) -> Vec<(usize, Arc<Case>)> {
+    fn place(
+        i: usize,
+        cases: &[(usize, Arc<Case>)],
+        position: &HashMap<String, usize>,
+        placed: &mut [bool],
+        order: &mut Vec<usize>,
+    ) {
+        if placed[i] {
+            return;
         }
-    }
-    if !ok {
-        return Err("could not log in to inspect the maildrop".into());
-    }
-    let want: Vec<u64> = env
-        .fixture
-        .iter()
-        .map(|m| pop3_proto::multiline::wire_size(m))
-        .collect();
-    let stat = ask(&mut conn, "STAT".into()).await?;
-    let expected = format!("+OK {} {}", want.len(), want.iter().sum::<u64>());
-    let stat = String::from_utf8_lossy(&stat).into_owned();
-    if stat.split(' ').take(3).collect::<Vec<_>>().join(" ") != expected {
-        let _ = ask(&mut conn, "QUIT".into()).await;
-        return Err(format!("the maildrop is not the standard fixture (STAT answered {stat:?}, the fixture gives {expected:?}); seed it with `conform seed`"));
-    }
-    // the same count and total could hide other sizes: compare each scan listing
-    let first = ask(&mut conn, "LIST".into()).await?;
-    if !first.starts_with(b"+OK") {
-        return Err(format!(
-            "could not inspect the maildrop: LIST answered {:?}",
-            judge::printable(&first)
-        ));
-    }
-    let mut listed = Vec::new();
-    loop {
-        let line = conn.read_line().await.map_err(|e| e.to_string())?.bytes;
-        if line == b"." {
-            break;
+        placed[i] = true;
+        for p in &cases[i].1.after {
+            if let Some(&j) = position.get(p) {
+                place(j, cases, position, placed, order);
+            }
         }
-        // RFC 1939 §5: a scan listing may carry more after the size; compare the two fields
-        let text = String::from_utf8_lossy(&line).into_owned();
-        listed.push(text.split(' ').take(2).collect::<Vec<_>>().join(" "));
-        if listed.len() > want.len() {
-            break;
-        }
+        order.push(i);
     }
-    let _ = ask(&mut conn, "QUIT".into()).await;
-    let expected: Vec<String> = want
+    let position: HashMap<String, usize> = cases
         .iter()
         .enumerate()
-        .map(|(i, size)| format!("{} {size}", i + 1))
+        .map(|(i, (_, c))| (c.id.clone(), i))
         .collect();
-    if listed != expected {
-        return Err(format!("the maildrop is not the standard fixture (LIST gave {listed:?}, the fixture gives {expected:?}); seed it with `conform seed`"));
+    let mut placed = vec![false; cases.len()];
+    let mut order = Vec::with_capacity(cases.len());
+    for i in 0..cases.len() {
+        place(i, &cases, &position, &mut placed, &mut order);
     }
-    Ok(())
+    let mut slots: Vec<Option<(usize, Arc<Case>)>> = cases.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
-/// Runs `cases` in order (results in that order), sending events to `reporter`.
-pub async fn run(
-    cases: Vec<Case>,
-    config: RunConfig,
-    reporter: &mut dyn Reporter,
-) -> Result<Summary, RunError> {
-    if cases.is_empty() {
-        return Err(RunError::NothingSelected);
+/// The root cause a finished case passes on to the cases after it: its own id when it
+/// failed, its blocker's when it was blocked, none otherwise.
+fn root_cause(result: &CaseResult) -> Option<String> {
+    match &result.verdict {
+        Verdict::Fail(_) | Verdict::Error(_) => Some(result.case.id.clone()),
+        Verdict::Blocked { by } => Some(by.clone()),
+        _ => None,
     }
-    let started = Instant::now();
-    let env = Arc::new(config.env);
-    let caps = capabilities(&env)
-        .await
-        .map_err(|reason| RunError::Unreachable {
-            target: env.target.to_string(),
-            reason,
-        })?;
-    reporter.event(&Event::Started {
-        target: &env.target,
-        total: cases.len(),
-        capabilities: &caps,
-    });
-    let fixture_state = if cases.iter().any(|c| c.fixture == Fixture::Standard) {
-        fixture_present(&env).await
-    } else {
-        Ok(())
-    };
-    let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
-    // Cases that log in hold the maildrop lock on the target, so they run one at a time, in
-    // the selection's order: each waits for the previous one to finish.
-    let mut previous_login: Option<oneshot::Receiver<()>> = None;
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
-    // Skips first (so they come first in the live stream, whatever the timing), then the
-    // cases that run.
-    let mut runnable = Vec::new();
-    for (index, case) in cases.into_iter().enumerate() {
-        let case = Arc::new(case);
-        let skip = if let Some(reason) = unmet_requirement(&case.requires, &caps, env.target.tls) {
-            Some(reason)
-        } else if case.fixture == Fixture::Standard {
-            fixture_state
-                .as_ref()
-                .err()
-                .map(|why| format!("needs the standard fixture: {why}"))
-        } else {
-            None
-        };
-        if let Some(reason) = skip {
-            let _ = tx.send((
-                index,
-                CaseResult {
-                    case,
-                    verdict: Verdict::Skip(reason),
-                    duration: Duration::ZERO,
-                    transcript: Vec::new(),
-                    baseline: None,
-                },
-            ));
-        } else {
-            runnable.push((index, case));
+}
+
+/// A prerequisite's root cause once it has finished: `None` until then, `Some(None)` when
+/// it did not fail.
+type Outcome = Option<Option<String>>;
+
+/// Everything one case task needs.
+struct Task {
+    case: Arc<Case>,
+    env: Arc<CaseEnv>,
+    caps: Arc<Capabilities>,
+    permits: Arc<Semaphore>,
+    reseed: Option<Reseed>,
+    touched: Arc<AtomicBool>,
+    /// The previous login case's end (cases that log in run one at a time).
+    wait_for: Option<oneshot::Receiver<()>>,
+    /// The prerequisites' root causes, as they finish.
+    prerequisites: Vec<watch::Receiver<Outcome>>,
+}
+
+/// Restores the maildrop (`--reseed-cmd`, or the bundled server's in-memory reseed).
+pub type Reseed = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+impl Task {
+    async fn run(self) -> CaseResult {
+        if let Some(previous) = self.wait_for {
+            // an error only means the previous task ended without signalling: go on
+            let _ = previous.await;
         }
-    }
-    // Without a way to restore the maildrop, cases that change it run last, and each case
-    // that needs the fixture after one of them checks again that the maildrop still is it.
-    let touched = Arc::new(AtomicBool::new(false));
-    if config.reseed.is_none() {
-        runnable.sort_by_key(|(_, case)| case.mutates);
-    }
-    for (index, case) in runnable {
-        let (env, permits, tx, reseed, touched) = (
-            env.clone(),
-            permits.clone(),
-            tx.clone(),
-            config.reseed.clone(),
-            touched.clone(),
-        );
-        let (wait_for, done) = if logs_in(&case) {
-            let (done, next) = oneshot::channel::<()>();
-            (previous_login.replace(next), Some(done))
-        } else {
-            (None, None)
+        let t = Instant::now();
+        let result = |verdict, transcript| CaseResult {
+            case: self.case.clone(),
+            verdict,
+            duration: t.elapsed(),
+            transcript,
+            baseline: None,
         };
-        tokio::spawn(async move {
-            if let Some(previous) = wait_for {
-                // an error only means the previous task ended without signalling: go on
-                let _ = previous.await;
-            }
-            let _permit = permits.acquire().await.expect("semaphore open");
-            let t = Instant::now();
-            if case.fixture == Fixture::Standard && touched.load(Ordering::SeqCst) {
-                if let Err(why) = fixture_present(&env).await {
-                    let _ = tx.send((
-                        index,
-                        CaseResult {
-                            case,
-                            verdict: Verdict::Skip(format!(
-                                "needs the standard fixture, which an earlier case changed (give --reseed-cmd to restore it): {why}"
-                            )),
-                            duration: t.elapsed(),
-                            transcript: Vec::new(),
-                            baseline: None,
-                        },
-                    ));
-                    if let Some(done) = done {
-                        let _ = done.send(());
-                    }
-                    return;
+        for mut p in self.prerequisites {
+            if let Ok(root) = p.wait_for(Option::is_some).await {
+                if let Some(Some(by)) = root.clone() {
+                    return result(Verdict::Blocked { by }, Vec::new());
                 }
             }
-            let (mut verdict, mut transcript) = judge::run_case(&case, &env).await;
-            if case.mutates && reseed.is_none() {
-                touched.store(true, Ordering::SeqCst);
+        }
+        let _permit = self.permits.acquire().await.expect("semaphore open");
+        if self.case.fixture == Fixture::Standard && self.touched.load(Ordering::SeqCst) {
+            if let Err(why) = discover::fixture_present(&self.env, &self.caps).await {
+                return result(Verdict::Skip(format!(
+                    "needs the standard fixture, which an earlier case changed (give --reseed-cmd to restore it): {why}"
+                )), Vec::new());
             }
-            if case.mutates {
-                if let Some(reseed) = reseed {
+        }
+        let (mut verdict, mut transcript) = judge::run_case(&self.case, &self.env).await;
+        if self.case.mutates {
+            match &self.reseed {
+                None => self.touched.store(true, Ordering::SeqCst),
+                Some(reseed) => {
                     // let the server finish UPDATE before the maildrop is restored
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     if let Err(e) = reseed() {
@@ -493,28 +387,109 @@ pub async fn run(
                                 message: format!("reseeding the maildrop failed: {e}"),
                                 expected: "reseed".into(),
                                 actual: e,
-                                span: case.span.clone(),
+                                span: self.case.span.clone(),
                             });
                         }
                     }
                 }
             }
-            let _ = tx.send((
-                index,
-                CaseResult {
-                    case,
-                    verdict,
-                    duration: t.elapsed(),
-                    transcript,
-                    baseline: None,
-                },
-            ));
-            if let Some(done) = done {
-                let _ = done.send(());
-            }
-        });
+        }
+        result(verdict, transcript)
     }
-    drop(tx);
+}
+
+/// Discovers the target: capabilities, login, maildrop, and the vendor's declarations.
+async fn discover_target(
+    env: &mut CaseEnv,
+    config: &RunConfig,
+    cases: &[Case],
+) -> Result<Discovered, RunError> {
+    let caps = discover::capabilities(env, config.login)
+        .await
+        .map_err(|e| {
+            let mut reason = e.to_string();
+            if reason.contains("certificate") || reason.contains("UnknownIssuer") {
+                // one setup error before any case, not one error per case
+                reason.push_str(
+                    " (the server's certificate could not be verified: give --ca FILE with its CA, or --insecure for a test server)",
+                );
+            }
+            RunError::Unreachable {
+                target: env.target.to_string(),
+                reason,
+            }
+        })?;
+    env.login = caps.login;
+    let inspection = if cases.iter().any(|c| c.fixture == Fixture::Standard) {
+        Some(discover::inspect(env, &caps).await)
+    } else {
+        None
+    };
+    Ok(Discovered {
+        capabilities: caps,
+        inspection,
+        declared: config
+            .expect
+            .iter()
+            .filter_map(|e| declared::normalise(e))
+            .collect(),
+    })
+}
+
+/// Runs `cases` in order (results in that order), sending events to `reporter`.
+pub async fn run(
+    cases: Vec<Case>,
+    config: RunConfig,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary, RunError> {
+    if cases.is_empty() {
+        return Err(RunError::NothingSelected);
+    }
+    let started = Instant::now();
+    let mut env = config.env.clone();
+    let discovered = discover_target(&mut env, &config, &cases).await?;
+    let env = Arc::new(env);
+    let caps = Arc::new(discovered.capabilities.clone());
+    // the declared capabilities are cases of their own, first
+    let mut all: Vec<(Arc<Case>, Option<Verdict>)> = discovered
+        .declared
+        .iter()
+        .map(|tag| {
+            let case = declared::case(tag);
+            let verdict = declared::verdict(&case, tag, &caps);
+            (Arc::new(case), Some(verdict))
+        })
+        .collect();
+    for case in cases {
+        let verdict = triage(&case, &discovered, env.target.tls);
+        all.push((Arc::new(case), verdict));
+    }
+    reporter.event(&Event::Started {
+        target: &env.target,
+        total: all.len(),
+        discovered: &discovered,
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
+    // the verdicts decided before running come first in the live stream
+    let mut runnable = Vec::new();
+    for (index, (case, verdict)) in all.into_iter().enumerate() {
+        match verdict {
+            Some(verdict) => {
+                let _ = tx.send((
+                    index,
+                    CaseResult {
+                        case,
+                        verdict,
+                        duration: Duration::ZERO,
+                        transcript: Vec::new(),
+                        baseline: None,
+                    },
+                ));
+            }
+            None => runnable.push((index, case)),
+        }
+    }
+    spawn_cases(runnable, &config, env.clone(), caps, tx);
     let mut results = Vec::new();
     while let Some((index, mut result)) = rx.recv().await {
         if let Some(b) = &config.baseline {
@@ -525,28 +500,68 @@ pub async fn run(
     }
     results.sort_by_key(|(i, _)| *i);
     let results: Vec<CaseResult> = results.into_iter().map(|(_, r)| r).collect();
-    let mut summary = Summary::default();
-    for r in &results {
-        match r.verdict {
-            Verdict::Pass => summary.passed += 1,
-            Verdict::Fail(_) => summary.failed += 1,
-            Verdict::Error(_) => summary.errors += 1,
-            Verdict::Skip(_) => summary.skipped += 1,
-        }
-        if r.fails_run(config.threshold) {
-            summary.run_failures += 1;
-        }
-        if r.known_deviation().is_some() {
-            summary.known += 1;
-        }
-        if r.baseline_outdated() {
-            summary.outdated += 1;
-        }
-    }
+    let mut summary = Summary::count(&results, config.threshold);
     summary.duration = started.elapsed();
     reporter.event(&Event::Finished {
         results: &results,
         summary: &summary,
     });
     Ok(summary)
+}
+
+/// Starts one task per runnable case: at most `jobs` at once, cases that log in one at a
+/// time in order, every case after its prerequisites.
+fn spawn_cases(
+    runnable: Vec<(usize, Arc<Case>)>,
+    config: &RunConfig,
+    env: Arc<CaseEnv>,
+    caps: Arc<Capabilities>,
+    tx: mpsc::UnboundedSender<(usize, CaseResult)>,
+) {
+    let mut runnable = runnable;
+    // Without a way to restore the maildrop, cases that change it run last, and each case
+    // that needs the fixture after one of them checks again that the maildrop still is it.
+    if config.reseed.is_none() {
+        runnable.sort_by_key(|(_, case)| case.mutates);
+    }
+    let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
+    let touched = Arc::new(AtomicBool::new(false));
+    let mut outcomes: HashMap<String, watch::Receiver<Outcome>> = HashMap::new();
+    // Cases that log in hold the maildrop lock on the target, so they run one at a time, in
+    // order: each waits for the previous one to finish.
+    let mut previous_login: Option<oneshot::Receiver<()>> = None;
+    for (index, case) in prerequisites_first(runnable) {
+        let (wait_for, done) = if logs_in(&case) {
+            let (done, next) = oneshot::channel::<()>();
+            (previous_login.replace(next), Some(done))
+        } else {
+            (None, None)
+        };
+        let prerequisites = case
+            .after
+            .iter()
+            .filter_map(|p| outcomes.get(p).cloned())
+            .collect();
+        let (outcome, watcher) = watch::channel(None);
+        outcomes.insert(case.id.clone(), watcher);
+        let task = Task {
+            case,
+            env: env.clone(),
+            caps: caps.clone(),
+            permits: permits.clone(),
+            reseed: config.reseed.clone(),
+            touched: touched.clone(),
+            wait_for,
+            prerequisites,
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let result = task.run().await;
+            outcome.send_replace(Some(root_cause(&result)));
+            let _ = tx.send((index, result));
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+        });
+    }
 }

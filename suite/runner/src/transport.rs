@@ -236,17 +236,27 @@ impl Conn {
             return Ok(l);
         }
         loop {
-            if let Some(lf) = memchr_lf(&self.buf) {
-                let mut line: Vec<u8> = self.buf.drain(..=lf).collect();
-                line.pop();
-                let crlf = line.last() == Some(&b'\r');
-                if crlf {
-                    line.pop();
+            // the codec splits (its answer does not depend on how the bytes arrived); a bare
+            // LF ends a line too, flagged, so that the step judging it can say so
+            match pop3_proto::line::split_line(&self.buf, self.limits.max_line) {
+                Ok(pop3_proto::Decoded::Complete(_, used)) => {
+                    let mut line: Vec<u8> = self.buf.drain(..used).collect();
+                    line.truncate(used - 2);
+                    return Ok(Line {
+                        bytes: line,
+                        crlf: true,
+                    });
                 }
-                return Ok(Line { bytes: line, crlf });
-            }
-            if self.buf.len() > self.limits.max_line {
-                return Err(WireError::LineTooLong(self.limits.max_line));
+                Err(pop3_proto::LineError::BareLineFeed { consumed }) => {
+                    let mut line: Vec<u8> = self.buf.drain(..consumed).collect();
+                    line.truncate(consumed - 1);
+                    return Ok(Line {
+                        bytes: line,
+                        crlf: false,
+                    });
+                }
+                Err(_) => return Err(WireError::LineTooLong(self.limits.max_line)),
+                Ok(pop3_proto::Decoded::Incomplete) => {}
             }
             if self.fill().await? == 0 {
                 return Err(WireError::Closed);
@@ -303,10 +313,6 @@ fn handshake_error(e: io::Error) -> WireError {
     } else {
         WireError::Tls(e.to_string())
     }
-}
-
-fn memchr_lf(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
 }
 
 #[cfg(test)]

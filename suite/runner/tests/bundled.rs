@@ -97,6 +97,7 @@ async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
             password: "demo-password".into(),
         },
         fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
+        login: None,
     };
     (server, env, store)
 }
@@ -156,6 +157,8 @@ async fn run_with_baseline(
             Ok(())
         })),
         baseline,
+        expect: Vec::new(),
+        login: None,
     };
     let mut verdicts = Verdicts::default();
     let mut console = Console::new(Vec::new());
@@ -196,19 +199,20 @@ async fn clean_server_passes_and_skips_with_reason() {
             summary.passed,
             summary.failed,
             summary.errors,
-            summary.skipped
+            summary.skipped,
+            summary.not_applicable
         ),
-        (2, 0, 0, 1),
+        (2, 0, 0, 0, 1),
         "{console}"
     );
     assert_eq!(summary.run_failures, 0);
-    assert!(matches!(&verdicts[2].1, Verdict::Skip(r) if r.contains("X-NOT-THERE")));
+    assert!(matches!(&verdicts[2].1, Verdict::NotApplicable(r) if r.contains("X-NOT-THERE")));
     assert!(
-        console.ends_with("2 passed, 0 failed, 1 skipped\n"),
+        console.ends_with("2 passed, 0 failed, 0 skipped, 1 not applicable, 0 blocked\n"),
         "{console}"
     );
     assert!(
-        xml.contains("<skipped message=\"target does not announce X-NOT-THERE in CAPA\"/>"),
+        xml.contains("<skipped type=\"not-applicable\" message=\"not applicable: target does not implement X-NOT-THERE (not in CAPA)\"/>"),
         "{xml}"
     );
     insta::assert_snapshot!("console_clean", console);
@@ -264,11 +268,11 @@ async fn baselined_deviations_do_not_fail_the_run_and_are_reported_apart() {
         (0, 1, 1),
         "{console}"
     );
-    assert!(console.contains("KNOWN MUST    demo/gaps"), "{console}");
+    assert!(console.contains("KNOWN   MUST    demo/gaps"), "{console}");
     assert!(console.contains("--- KNOWN FAIL demo/gaps"), "{console}");
     assert!(
         console.ends_with(
-            "1 passed, 0 failed, 1 skipped, 1 known (baseline), 1 baselined but passing\n"
+            "1 passed, 0 failed, 0 skipped, 1 not applicable, 0 blocked, 1 known (baseline), 1 baselined but passing\n"
         ),
         "{console}"
     );
@@ -290,6 +294,8 @@ async fn unreachable_target_is_an_error_before_any_case() {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let err = runner::run(cases(), config, &mut Verdicts::default())
         .await
@@ -306,6 +312,8 @@ async fn nothing_selected_is_an_error() {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let err = runner::run(Vec::new(), config, &mut Verdicts::default())
         .await
@@ -371,6 +379,8 @@ S~: 3 999
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let mut v = Verdicts::default();
     runner::run(cases, config, &mut v).await.unwrap();
@@ -392,6 +402,8 @@ async fn verdicts_on(messages: Vec<Vec<u8>>) -> Vec<(String, Verdict)> {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let mut verdicts = Verdicts::default();
     runner::run(cases(), config, &mut verdicts).await.unwrap();
@@ -405,7 +417,10 @@ async fn fixture_cases_are_skipped_when_the_maildrop_is_not_the_fixture() {
     // messages 1 and 2 swapped: STAT is the fixture's, the scan listings are not
     let mut swapped: Vec<Vec<u8>> = fixture::MESSAGES.iter().map(|m| m.to_vec()).collect();
     swapped.swap(0, 1);
-    for (messages, why) in [(fewer, "STAT answered"), (swapped, "LIST gave")] {
+    for (messages, why) in [
+        (fewer, "it holds 6 messages"),
+        (swapped, "message 1 has Message-ID <fixture-2."),
+    ] {
         let verdicts = verdicts_on(messages).await;
         for (id, verdict) in &verdicts[..2] {
             assert!(
@@ -429,6 +444,8 @@ async fn report_into(faults: Faults, baseline: Option<Baseline>, reporter: &mut 
             Ok(())
         })),
         baseline,
+        expect: Vec::new(),
+        login: None,
     };
     runner::run(cases(), config, reporter).await.unwrap();
 }
@@ -445,11 +462,15 @@ async fn json_of(faults: Faults) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_lines_one_event_per_case_with_the_transcript_and_no_password() {
     for (name, faults, verdicts) in [
-        ("json_clean", Faults::none(), ["skip", "pass", "pass"]),
+        (
+            "json_clean",
+            Faults::none(),
+            ["not-applicable", "pass", "pass"],
+        ),
         (
             "json_fault",
             Faults::none().with(Fault::ListRenumbersAfterDele),
-            ["skip", "pass", "fail"],
+            ["not-applicable", "pass", "fail"],
         ),
     ] {
         let text = json_of(faults).await;
@@ -470,7 +491,7 @@ async fn json_lines_one_event_per_case_with_the_transcript_and_no_password() {
         // skips come first in the live stream, then the cases in order (one job)
         assert_eq!(
             cases[0]["skip_reason"],
-            "target does not announce X-NOT-THERE in CAPA"
+            "target does not implement X-NOT-THERE (not in CAPA)"
         );
         if name == "json_fault" {
             assert_eq!(cases[2]["id"], "demo/gaps");
@@ -515,15 +536,15 @@ async fn html_page_is_self_contained_escaped_failures_first_and_without_password
             "html_fault",
             Faults::none().with(Fault::ListRenumbersAfterDele),
             None,
-            ["fail", "pass", "skip"],
-            [1, 1, 0, 1, 0],
+            ["fail", "pass", "na"],
+            [1, 1, 0, 0, 0, 1],
         ),
         (
             "html_baseline",
             Faults::none().with(Fault::ListRenumbersAfterDele),
             baseline(),
-            ["known", "pass", "skip"],
-            [1, 0, 0, 1, 1],
+            ["known", "pass", "na"],
+            [1, 0, 0, 0, 1, 1],
         ),
     ] {
         let page = html_of(faults, baseline).await;
@@ -535,7 +556,8 @@ async fn html_page_is_self_contained_escaped_failures_first_and_without_password
             .map(|v| &v[..v.find('"').unwrap()])
             .collect();
         assert_eq!(verdicts, order, "{name}");
-        let got = ["passed", "failed", "errors", "skipped", "known"].map(|id| count_of(&page, id));
+        let got =
+            ["passed", "failed", "errors", "skipped", "known", "na"].map(|id| count_of(&page, id));
         assert_eq!(got, totals, "{name}");
         assert_eq!(count_of(&page, "tests"), 3, "{name}");
         // nothing is fetched: no external reference of any kind

@@ -138,6 +138,7 @@ async fn every_misbehaviour_gets_a_verdict_and_the_run_goes_on() {
             password: "p".into(),
         },
         fixture: Arc::new(Vec::new()),
+        login: None,
     };
     let config = RunConfig {
         env,
@@ -145,6 +146,8 @@ async fn every_misbehaviour_gets_a_verdict_and_the_run_goes_on() {
         threshold: Level::Must,
         reseed: None,
         baseline: None,
+        expect: Vec::new(),
+        login: None,
     };
     let mut c = Collect::default();
     let summary = tokio::time::timeout(Duration::from_secs(20), runner::run(cases, config, &mut c))

@@ -57,6 +57,7 @@ pub(crate) fn compile_file(file: FileSyntax, sink: &mut Sink) -> Vec<Case> {
                 tags: h.tags,
                 fixture: h.fixture,
                 mutates: h.mutates,
+                after: h.after,
                 span: sink.span(h.id_pos),
                 steps,
             });
@@ -76,6 +77,7 @@ struct Header {
     tags: Vec<String>,
     fixture: Fixture,
     mutates: bool,
+    after: Vec<String>,
 }
 
 const REQUIRED: &[&str] = &["id", "title", "rfc", "level", "requirement"];
@@ -92,6 +94,7 @@ fn compile_header(case: &CaseSyntax, sink: &mut Sink) -> (Option<(String, Pos)>,
     let mut tags = Vec::new();
     let mut fixture = Fixture::Any;
     let mut mutates = false;
+    let mut after = Vec::new();
     let mut ok = true;
 
     for h in &case.header {
@@ -182,6 +185,25 @@ fn compile_header(case: &CaseSyntax, sink: &mut Sink) -> (Option<(String, Pos)>,
                     tags = items;
                 }
             }
+            "after" => {
+                let mut off = 0;
+                for part in v.split(',') {
+                    let item = part.trim();
+                    let at = h.pos(off + part.len() - part.trim_start().len());
+                    if !valid_id(item) {
+                        sink.error(at, format!("invalid case id `{item}` in `after`"))
+                            .with_expected("comma-separated case ids, e.g. `rfc1939/7/top-basic`");
+                        ok = false;
+                    } else if id.as_ref().is_some_and(|(i, _)| i == item) {
+                        sink.error(at, "a case cannot come after itself")
+                            .with_expected("the id of another case");
+                        ok = false;
+                    } else {
+                        after.push(item.to_string());
+                    }
+                    off += part.len() + 1;
+                }
+            }
             "fixture" => match v.to_ascii_lowercase().as_str() {
                 "standard" => fixture = Fixture::Standard,
                 "any" => fixture = Fixture::Any,
@@ -226,6 +248,7 @@ fn compile_header(case: &CaseSyntax, sink: &mut Sink) -> (Option<(String, Pos)>,
             tags,
             fixture,
             mutates,
+            after,
         })
     })();
     (key, header)
@@ -393,7 +416,10 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
                     }
                     Some(c.group(*mode, line.pos, &group))
                 }
-                ExpectMode::One | ExpectMode::Repeated | ExpectMode::Absent => {
+                ExpectMode::One
+                | ExpectMode::Repeated
+                | ExpectMode::Absent
+                | ExpectMode::Present => {
                     let (p, caps) = c.pattern(pattern, *mode);
                     for (name, pos) in caps {
                         let b = if *mode == ExpectMode::Repeated {
@@ -406,11 +432,20 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
                     Some(match mode {
                         ExpectMode::Repeated => Action::ExpectRepeated(p),
                         ExpectMode::Absent => Action::ExpectAbsent(p),
+                        ExpectMode::Present => Action::ExpectPresent(p),
                         _ => Action::Expect(p),
                     })
                 }
             },
-            StepKind::Body(checks) => Some(Action::Body(c.body(checks))),
+            StepKind::Body { checks, if_ok } => {
+                let checks = c.body(checks);
+                Some(if *if_ok {
+                    Action::BodyIfOk(checks)
+                } else {
+                    Action::Body(checks)
+                })
+            }
+            StepKind::Login => Some(Action::Login),
             StepKind::Open(name) => c.open(name).then_some(Action::Open),
             StepKind::Use(name) => {
                 c.use_session(name);
@@ -627,9 +662,9 @@ impl Compiler<'_> {
                                 pieces.push(Piece::Var(name.clone()));
                             }
                         }
-                        None if mode == ExpectMode::Absent => {
+                        None if matches!(mode, ExpectMode::Absent | ExpectMode::Present) => {
                             self.sink
-                                .error(*pos, format!("unbound variable `{name}`: captures are not allowed in `S!:`"))
+                                .error(*pos, format!("unbound variable `{name}`: captures are not allowed in `S!:` and `S+:`"))
                                 .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");
                             self.vars.insert(name.clone(), Bound::Poisoned);
                         }
@@ -643,12 +678,12 @@ impl Compiler<'_> {
                     }
                 }
                 PatPieceSyn::NameRegex { name, regex, pos } => {
-                    if mode == ExpectMode::Absent {
+                    if matches!(mode, ExpectMode::Absent | ExpectMode::Present) {
                         self.sink
                             .error(
                                 *pos,
                                 format!(
-                                    "capture `{name}` in `S!:`: captures are not allowed there"
+                                    "capture `{name}` in `S!:`/`S+:`: captures are not allowed there"
                                 ),
                             )
                             .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");

@@ -102,6 +102,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, Diagnostics> {
         }
     }
     diags.extend(duplicate_ids(&cases));
+    diags.extend(unknown_prerequisites(&cases));
     if diags.is_empty() {
         Ok(cases)
     } else {
@@ -121,6 +122,40 @@ fn duplicate_ids(cases: &[Case]) -> Vec<Diagnostic> {
             ));
         } else {
             first.insert(&c.id, &c.span);
+        }
+    }
+    out
+}
+
+/// Errors for `after:` ids that name no loaded case, and for cycles of prerequisites.
+fn unknown_prerequisites(cases: &[Case]) -> Vec<Diagnostic> {
+    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut out = Vec::new();
+    for c in cases {
+        for p in &c.after {
+            if !by_id.contains_key(p.as_str()) {
+                out.push(Diagnostic::new(
+                    c.span.clone(),
+                    format!("`after:` names `{p}`, which is no case loaded with this one"),
+                ));
+            }
+        }
+        // a chain of prerequisites that comes back to this case
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&str> = c.after.iter().map(String::as_str).collect();
+        while let Some(id) = todo.pop() {
+            if id == c.id {
+                out.push(Diagnostic::new(
+                    c.span.clone(),
+                    format!("`after:` of `{}` leads back to itself", c.id),
+                ));
+                break;
+            }
+            if seen.insert(id) {
+                if let Some(p) = by_id.get(id) {
+                    todo.extend(p.after.iter().map(String::as_str));
+                }
+            }
         }
     }
     out

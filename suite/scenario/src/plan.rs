@@ -97,6 +97,10 @@ pub struct Case {
     /// Whether the case changes the maildrop (DELE then QUIT): such cases are serialised and
     /// may need a reseed.
     pub mutates: bool,
+    /// Prerequisite cases (`after:`): when one of them fails or errors in the same run, this
+    /// case is reported as blocked by it instead of being judged again (one root cause, one
+    /// failure).
+    pub after: Vec<String>,
     /// Where the case starts (its `id:` line).
     pub span: Span,
     /// The steps, in order.
@@ -138,9 +142,20 @@ pub enum Action {
     /// `S!: pattern` — reads the rest of the current multi-line response up to (not
     /// including) the `.` terminator; fails if any of those lines matches.
     ExpectAbsent(Pattern),
+    /// `S+: pattern` — reads the rest of the current multi-line response up to (not
+    /// including) the `.` terminator; fails unless at least one of those lines matches (the
+    /// mirror of `S!:`).
+    ExpectPresent(Pattern),
     /// `B: checks` — reads a multi-line body up to and including the `.` terminator,
     /// un-stuffs it (a line starting with a lone `.` is a framing failure) and checks it.
     Body(Vec<BodyCheck>),
+    /// `B?: checks` — like `B:` when the last line read on this session was a positive status
+    /// line (`+OK`); after `-ERR` it reads nothing ("-ERR, or the whole multi-line answer").
+    BodyIfOk(Vec<BodyCheck>),
+    /// `login`: log in with whatever the target offers (USER/PASS, APOP, AUTH), in the
+    /// runner's documented order; the greeting was read by an earlier step. The session is in
+    /// TRANSACTION afterwards (RFC 1939 §4), or the case fails.
+    Login,
     /// `open NAME` in the file: start a new connection as session `Step::session`; its
     /// greeting is read by the next `S:` step. Later steps act on it until `use NAME`.
     Open,

@@ -62,6 +62,7 @@ pub(crate) enum ExpectMode {
     Unordered,
     Repeated,
     Absent,
+    Present,
 }
 
 #[derive(Debug)]
@@ -74,13 +75,18 @@ pub(crate) enum StepKind {
         mode: ExpectMode,
         pattern: PatternSyn,
     },
-    Body(Vec<BodyCheckSyn>),
+    Body {
+        checks: Vec<BodyCheckSyn>,
+        /// `B?:`: only after a positive status line.
+        if_ok: bool,
+    },
     Open(Ident),
     Use(Ident),
     StartTls,
     StartTlsOrEof,
     Drop,
     Eof,
+    Login,
     Assert(AssertSyn),
     /// A step line whose text had errors (already reported): counts as a step, does nothing.
     Broken,
@@ -97,10 +103,11 @@ pub(crate) const HEADER_KEYS: &[&str] = &[
     "tags",
     "fixture",
     "mutates",
+    "after",
 ];
 
 pub(crate) const STEP_EXPECTED: &str =
-    "a step (C:, C!:, S:, S|:, S~:, S*:, S!:, B:, open, use, starttls, drop, eof, assert)";
+    "a step (C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof, assert)";
 
 fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
@@ -245,8 +252,8 @@ impl CaseBuilder {
                 }
                 _ => {
                     sink.error(pos, "expected a step").with_expected(
-                            "C:, C!:, S:, S|:, S~:, S*:, S!:, B:, open, use, starttls, drop, eof or assert",
-                        );
+                        "C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof or assert",
+                    );
                 }
             },
         }
@@ -265,8 +272,10 @@ fn header_key(body: &str) -> Option<(&str, usize)> {
     body[len..].starts_with(':').then_some((key, len + 1))
 }
 
-const LINE_PREFIXES: &[&str] = &["C!:", "C:", "S|:", "S~:", "S*:", "S!:", "S:", "B:"];
-const KEYWORDS: &[&str] = &["open", "use", "starttls", "drop", "eof", "assert"];
+const LINE_PREFIXES: &[&str] = &[
+    "C!:", "C:", "S|:", "S~:", "S*:", "S!:", "S+:", "S:", "B?:", "B:",
+];
+const KEYWORDS: &[&str] = &["open", "use", "starttls", "drop", "eof", "assert", "login"];
 
 fn first_word(body: &str) -> &str {
     body.split(is_blank).next().unwrap_or("")
@@ -305,13 +314,17 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
                 crlf: *prefix == "C:",
                 template: pieces::parse_template(f, sink),
             },
-            "B:" => StepKind::Body(pieces::parse_body(f, sink)),
+            "B:" | "B?:" => StepKind::Body {
+                checks: pieces::parse_body(f, sink),
+                if_ok: *prefix == "B?:",
+            },
             p => {
                 let mode = match p {
                     "S|:" => ExpectMode::AnyOf,
                     "S~:" => ExpectMode::Unordered,
                     "S*:" => ExpectMode::Repeated,
                     "S!:" => ExpectMode::Absent,
+                    "S+:" => ExpectMode::Present,
                     _ => ExpectMode::One,
                 };
                 StepKind::Expect {
@@ -385,6 +398,7 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
             Some(match word {
                 "starttls" => StepKind::StartTls,
                 "drop" => StepKind::Drop,
+                "login" => StepKind::Login,
                 _ => StepKind::Eof,
             })
         }

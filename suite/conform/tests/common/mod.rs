@@ -98,3 +98,47 @@ pub fn with_block(text: &str, name: &str, block: &str) -> Option<String> {
     let b = text[a..].find(&end)? + a;
     Some(format!("{}{block}{}", &text[..a], &text[b..]))
 }
+
+/// `'text'` for `sh -c` (a `--reseed-cmd` with paths in it).
+pub fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A system program: on PATH, or in /usr/sbin or /sbin (where Debian puts daemons such as
+/// `dovecot` and `pop3d`, not on a normal user's PATH).
+pub fn system_binary(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(std::path::PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `text` with every line cut at 300 characters (some cases send 70000-octet lines), for
+/// assertion messages.
+pub fn cut_long_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.char_indices().nth(300) {
+            Some((i, _)) => format!("{}...", &l[..i]),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A baseline's entries as (id, modes); modes `None` = all. The files are ours and simple: one
+/// `id = "..."` and at most one `modes = [...]` line per `[[deviation]]`.
+pub fn baseline_entries(path: &str) -> Vec<(String, Option<Vec<String>>)> {
+    let text = std::fs::read_to_string(root().join(path)).expect("reading the baseline");
+    let quoted =
+        |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
+    let mut entries: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("id =") {
+            entries.push((quoted(v).remove(0), None));
+        } else if let Some(v) = line.strip_prefix("modes =") {
+            entries.last_mut().expect("modes after an id").1 = Some(quoted(v));
+        }
+    }
+    entries
+}

@@ -71,27 +71,64 @@ impl<W: Write> Console<W> {
         Ok(())
     }
 
+    /// The failures that are root causes, each with the cases it blocked.
+    fn root_causes(&mut self, results: &[CaseResult]) -> std::io::Result<()> {
+        let roots = super::root_causes(results);
+        if roots.iter().all(|r| r.blocked.is_empty()) {
+            return Ok(());
+        }
+        writeln!(self.out, "\nroot causes ({}):", roots.len())?;
+        for r in &roots {
+            write!(self.out, "    {}", r.id)?;
+            if !r.blocked.is_empty() {
+                write!(self.out, " (blocks {})", r.blocked.join(", "))?;
+            }
+            writeln!(self.out)?;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, event: &Event<'_>) -> std::io::Result<()> {
         match event {
-            Event::Started { target, total, .. } => {
+            Event::Started {
+                target,
+                total,
+                discovered,
+            } => {
                 writeln!(self.out, "conform: running {total} cases against {target}")?;
+                for line in discovered.capabilities.describe() {
+                    writeln!(self.out, "  {line}")?;
+                }
+                if let Some(i) = &discovered.inspection {
+                    match &i.fixture {
+                        Ok(()) => writeln!(self.out, "  maildrop: the standard fixture")?,
+                        Err(why) => writeln!(self.out, "  maildrop: {why}")?,
+                    }
+                    if let Some(drift) = &i.drift {
+                        writeln!(
+                            self.out,
+                            "  maildrop drift: {drift} (allowed between sessions; cases compare sizes within one session)"
+                        )?;
+                    }
+                }
             }
             Event::CaseFinished(r) => {
-                let tag = match &r.verdict {
-                    _ if r.known_deviation().is_some() => "KNOWN",
-                    Verdict::Pass => "PASS ",
-                    Verdict::Fail(_) => "FAIL ",
-                    Verdict::Error(_) => "ERROR",
-                    Verdict::Skip(_) => "SKIP ",
+                let tag = match r.known_deviation() {
+                    Some(_) => "KNOWN",
+                    None => r.verdict.label(),
                 };
                 write!(
                     self.out,
-                    "{tag} {:<7} {}",
+                    "{tag:<7} {:<7} {}",
                     r.case.level.to_string(),
                     r.case.id
                 )?;
-                if let Verdict::Skip(why) = &r.verdict {
-                    write!(self.out, "  ({why})")?;
+                match &r.verdict {
+                    Verdict::Skip(why) | Verdict::NotApplicable(why) => {
+                        write!(self.out, "  ({why})")?
+                    }
+                    Verdict::Blocked { by } => write!(self.out, "  (blocked by {by})")?,
+                    _ => {}
                 }
                 if self.timings {
                     write!(self.out, "  [{:.0?}]", r.duration)?;
@@ -117,6 +154,7 @@ impl<W: Write> Console<W> {
                         writeln!(self.out, "    {} ({})", r.case.id, r.case.rfc)?;
                     }
                 }
+                self.root_causes(results)?;
                 writeln!(self.out)?;
                 if summary.errors > 0 {
                     writeln!(
@@ -135,6 +173,13 @@ impl<W: Write> Console<W> {
                     summary.failed + summary.errors - summary.known,
                     summary.skipped
                 )?;
+                if summary.not_applicable > 0 || summary.blocked > 0 {
+                    write!(
+                        self.out,
+                        ", {} not applicable, {} blocked",
+                        summary.not_applicable, summary.blocked
+                    )?;
+                }
                 if summary.known > 0 || summary.outdated > 0 {
                     write!(
                         self.out,

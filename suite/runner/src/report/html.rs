@@ -11,9 +11,11 @@
 //! rows are shown (`id="shown"`), and marks `<body data-ready="yes">` once it has run.
 //!
 //! The totals are elements `id="n-tests"`, `n-passed`, `n-failed`, `n-errors`, `n-skipped`,
-//! `n-known` with the number in `data-count`; they partition the cases (a known deviation is
-//! counted only under `known`), so `failed`, `errors` and `skipped + known` are JUnit's
-//! `failures`, `errors` and `skipped`.
+//! `n-known`, `n-na` (not applicable), `n-blocked` with the number in `data-count`; they
+//! partition the cases (a known deviation is counted only under `known`), so `failed`,
+//! `errors` and `skipped + known + na + blocked` are JUnit's `failures`, `errors` and
+//! `skipped`. Below them: what the target implements and how that was found, the maildrop,
+//! and the root causes of the failures with the cases each blocked.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,6 +32,8 @@ use crate::{CaseResult, Event, Reporter, Summary};
 pub struct Html<W: Write> {
     out: Option<W>,
     target: String,
+    /// What discovery found, one line each (capabilities, login, maildrop, drift).
+    discovered: Vec<String>,
     /// Record the date, durations and timestamps (off for snapshots).
     pub timings: bool,
     /// Set when the page could not be written.
@@ -44,6 +48,8 @@ enum Kind {
     Known,
     Pass,
     Skip,
+    NotApplicable,
+    Blocked,
 }
 
 impl Kind {
@@ -56,6 +62,8 @@ impl Kind {
             Verdict::Error(_) => Kind::Error,
             Verdict::Pass => Kind::Pass,
             Verdict::Skip(_) => Kind::Skip,
+            Verdict::NotApplicable(_) => Kind::NotApplicable,
+            Verdict::Blocked { .. } => Kind::Blocked,
         }
     }
 
@@ -67,6 +75,8 @@ impl Kind {
             Kind::Known => "known",
             Kind::Pass => "pass",
             Kind::Skip => "skip",
+            Kind::NotApplicable => "na",
+            Kind::Blocked => "blocked",
         }
     }
 
@@ -77,15 +87,25 @@ impl Kind {
             Kind::Known => "KNOWN",
             Kind::Pass => "PASS",
             Kind::Skip => "SKIP",
+            Kind::NotApplicable => "N/A",
+            Kind::Blocked => "BLOCKED",
         }
     }
 
-    const ALL: [Kind; 5] = [Kind::Fail, Kind::Error, Kind::Known, Kind::Pass, Kind::Skip];
+    const ALL: [Kind; 7] = [
+        Kind::Fail,
+        Kind::Error,
+        Kind::Known,
+        Kind::Pass,
+        Kind::Skip,
+        Kind::NotApplicable,
+        Kind::Blocked,
+    ];
 }
 
 /// Counts by kind.
 #[derive(Debug, Clone, Copy, Default)]
-struct Tally([usize; 5]);
+struct Tally([usize; 7]);
 
 impl Tally {
     fn of<'a>(rs: impl IntoIterator<Item = &'a CaseResult>) -> Tally {
@@ -158,7 +178,7 @@ td.hot{color:var(--fail);font-weight:700}
 #cases{width:100%}
 #cases td.v{width:72px}#cases td.l{width:70px}#cases td.r{width:120px;white-space:nowrap}#cases td.d{width:80px;white-space:nowrap}
 .badge{display:inline-block;min-width:56px;text-align:center;border-radius:4px;color:#fff;font-size:12px;font-weight:700;padding:1px 6px}
-.v-fail{background:var(--fail)}.v-error{background:var(--error)}.v-known{background:var(--known)}.v-pass{background:var(--pass)}.v-skip{background:var(--skip)}
+.v-fail{background:var(--fail)}.v-error{background:var(--error)}.v-known{background:var(--known)}.v-pass{background:var(--pass)}.v-skip{background:var(--skip)}.v-na{background:var(--skip)}.v-blocked{background:var(--known)}
 tr.k-fail{background:#fff5f5}tr.k-error{background:#fff8f0}tr.k-known{background:#faf5fc}
 summary{cursor:pointer}
 summary code{font-weight:600}
@@ -256,6 +276,7 @@ impl<W: Write> Html<W> {
         Html {
             out: Some(out),
             target: String::new(),
+            discovered: Vec::new(),
             timings: true,
             error: None,
         }
@@ -277,6 +298,7 @@ impl<W: Write> Html<W> {
         self.header(&mut h, &tally, summary);
         h.push_str("<main>\n");
         summaries(&mut h, results);
+        root_causes(&mut h, results);
         self.cases(&mut h, results, &tally);
         let _ = write!(h, "</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n");
         h
@@ -329,7 +351,23 @@ impl<W: Write> Html<W> {
         total(h, "errors", "error", "errors", t.get(Kind::Error));
         total(h, "skipped", "skip", "skipped", t.get(Kind::Skip));
         total(h, "known", "known", "known (baseline)", t.get(Kind::Known));
-        h.push_str("</div>\n</header>\n");
+        total(
+            h,
+            "na",
+            "skip",
+            "not applicable",
+            t.get(Kind::NotApplicable),
+        );
+        total(h, "blocked", "known", "blocked", t.get(Kind::Blocked));
+        h.push_str("</div>\n");
+        if !self.discovered.is_empty() {
+            h.push_str("<details class=\"discovery\" open><summary>What the target implements, and how that was found</summary><ul id=\"discovered\">\n");
+            for line in &self.discovered {
+                let _ = writeln!(h, "<li>{}</li>", escape(line));
+            }
+            h.push_str("</ul></details>\n");
+        }
+        h.push_str("</header>\n");
     }
 
     fn cases(&self, h: &mut String, results: &[CaseResult], t: &Tally) {
@@ -448,6 +486,16 @@ impl<W: Write> Html<W> {
                 item(h, "", "failing step", &code(&f.span.to_string()));
             }
             Verdict::Skip(why) => item(h, "", "skipped", &escape(why)),
+            Verdict::NotApplicable(why) => item(h, "", "not applicable", &escape(why)),
+            Verdict::Blocked { by } => item(
+                h,
+                "",
+                "blocked",
+                &format!(
+                    "by <code>{}</code>, which failed (one root cause)",
+                    escape(by)
+                ),
+            ),
             Verdict::Pass => {}
         }
         h.push_str("</dl>\n");
@@ -555,6 +603,30 @@ fn summaries(h: &mut String, results: &[CaseResult]) {
     h.push_str("</div>\n");
 }
 
+/// The failures that are root causes, with the cases each blocked (when any was blocked).
+fn root_causes(h: &mut String, results: &[CaseResult]) {
+    let roots = super::root_causes(results);
+    if roots.iter().all(|r| r.blocked.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Root causes</h2>\n<ul id=\"roots\" data-count=\"{}\">",
+        roots.len()
+    );
+    for r in &roots {
+        let _ = write!(h, "<li><code>{}</code>", escape(&r.id));
+        if !r.blocked.is_empty() {
+            let _ = write!(h, " blocks {}:", r.blocked.len());
+            for b in &r.blocked {
+                let _ = write!(h, " <code>{}</code>", escape(b));
+            }
+        }
+        h.push_str("</li>\n");
+    }
+    h.push_str("</ul>\n");
+}
+
 fn table(h: &mut String, id: &str, what: &str, rows: &[(String, String, Tally)], all: Tally) {
     let _ = write!(
         h,
@@ -592,7 +664,23 @@ fn table(h: &mut String, id: &str, what: &str, rows: &[(String, String, Tally)],
 impl<W: Write + Send> Reporter for Html<W> {
     fn event(&mut self, event: &Event<'_>) {
         match event {
-            Event::Started { target, .. } => self.target = target.to_string(),
+            Event::Started {
+                target, discovered, ..
+            } => {
+                self.target = target.to_string();
+                self.discovered = discovered.capabilities.describe();
+                if let Some(i) = &discovered.inspection {
+                    self.discovered.push(match &i.fixture {
+                        Ok(()) => "maildrop: the standard fixture".to_owned(),
+                        Err(why) => format!("maildrop: {why}"),
+                    });
+                    if let Some(d) = &i.drift {
+                        self.discovered.push(format!(
+                            "maildrop drift: {d} (allowed between sessions; cases compare sizes within one session)"
+                        ));
+                    }
+                }
+            }
             Event::CaseFinished(_) => {}
             Event::Finished { results, summary } => {
                 let page = self.render(results, summary);

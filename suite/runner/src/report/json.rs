@@ -37,7 +37,20 @@ struct Started<'a> {
     suite_version: &'static str,
     target: String,
     total: usize,
+    /// The tags CAPA announced.
     capabilities: Vec<&'a str>,
+    /// Whether CAPA is implemented.
+    capa: bool,
+    /// Every available capability and how it was found.
+    available: std::collections::BTreeMap<&'a str, String>,
+    /// How the `login` step logs in.
+    login: Option<String>,
+    /// `standard`, or why the maildrop is not the fixture (when a case needs it).
+    fixture: Option<String>,
+    /// The maildrop changed between sessions without DELE: the evidence.
+    drift: Option<&'a str>,
+    /// The capabilities the vendor declared (`--expect`).
+    declared: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -68,6 +81,7 @@ struct Case<'a> {
     actual: Option<&'a str>,
     failed_at: Option<String>,
     skip_reason: Option<&'a str>,
+    blocked_by: Option<&'a str>,
     transcript: Vec<Line<'a>>,
 }
 
@@ -78,6 +92,8 @@ struct Finished {
     failed: usize,
     errors: usize,
     skipped: usize,
+    not_applicable: usize,
+    blocked: usize,
     known: usize,
     baselined_but_passing: usize,
     run_failures: usize,
@@ -120,7 +136,9 @@ impl<W: Write> Json<W> {
             Verdict::Pass => ("pass", None, None),
             Verdict::Fail(f) => ("fail", Some(f), None),
             Verdict::Error(f) => ("error", Some(f), None),
-            Verdict::Skip(why) => ("skip", None, Some(why.as_str())),
+            Verdict::Skip(why) => ("skip", None, Some(why.clone())),
+            Verdict::NotApplicable(why) => ("not-applicable", None, Some(why.clone())),
+            Verdict::Blocked { by } => ("blocked", None, Some(format!("blocked by {by}"))),
         };
         let transcript = r
             .transcript
@@ -155,7 +173,11 @@ impl<W: Write> Json<W> {
             actual: failure.map(|f| f.actual.as_str()),
             failed_at: failure
                 .map(|f| format!("{}:{}:{}", f.span.file.display(), f.span.line, f.span.col)),
-            skip_reason: skip,
+            skip_reason: skip.as_deref(),
+            blocked_by: match &r.verdict {
+                Verdict::Blocked { by } => Some(by.as_str()),
+                _ => None,
+            },
             transcript,
         };
         self.line(&line);
@@ -168,14 +190,36 @@ impl<W: Write + Send> Reporter for Json<W> {
             Event::Started {
                 target,
                 total,
-                capabilities,
+                discovered,
             } => self.line(&Started {
                 event: "started",
                 format: FORMAT,
                 suite_version: env!("CARGO_PKG_VERSION"),
                 target: target.to_string(),
                 total: *total,
-                capabilities: capabilities.iter().map(String::as_str).collect(),
+                capabilities: discovered
+                    .capabilities
+                    .announced
+                    .iter()
+                    .map(String::as_str)
+                    .collect(),
+                capa: discovered.capabilities.capa,
+                available: discovered
+                    .capabilities
+                    .available
+                    .iter()
+                    .map(|(tag, how)| (tag.as_str(), how.to_string()))
+                    .collect(),
+                login: discovered.capabilities.login.map(|m| m.to_string()),
+                fixture: discovered.inspection.as_ref().map(|i| match &i.fixture {
+                    Ok(()) => "standard".to_owned(),
+                    Err(why) => why.clone(),
+                }),
+                drift: discovered
+                    .inspection
+                    .as_ref()
+                    .and_then(|i| i.drift.as_deref()),
+                declared: &discovered.declared,
             }),
             Event::CaseFinished(r) => self.case(r),
             Event::Finished { summary, .. } => self.line(&Finished {
@@ -184,6 +228,8 @@ impl<W: Write + Send> Reporter for Json<W> {
                 failed: summary.failed,
                 errors: summary.errors,
                 skipped: summary.skipped,
+                not_applicable: summary.not_applicable,
+                blocked: summary.blocked,
                 known: summary.known,
                 baselined_but_passing: summary.outdated,
                 run_failures: summary.run_failures,

@@ -137,7 +137,7 @@ impl<W: Write> JUnit<W> {
             rs.len(),
             count(&|r| matches!(r.verdict, Verdict::Fail(_)) && !known(r)),
             count(&|r| matches!(r.verdict, Verdict::Error(_)) && !known(r)),
-            count(&|r| matches!(r.verdict, Verdict::Skip(_)) || known(r)),
+            count(&|r| r.verdict.not_judged().is_some() || known(r)),
             self.secs(rs.iter().map(|r| r.duration).sum()),
         )
     }
@@ -177,6 +177,20 @@ impl<W: Write> JUnit<W> {
                 Verdict::Pass => {}
                 Verdict::Skip(why) => {
                     let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(why));
+                }
+                Verdict::NotApplicable(why) => {
+                    let _ = writeln!(
+                        x,
+                        "      <skipped type=\"not-applicable\" message=\"{}\"/>",
+                        attr(&format!("not applicable: {why}"))
+                    );
+                }
+                Verdict::Blocked { by } => {
+                    let _ = writeln!(
+                        x,
+                        "      <skipped type=\"blocked\" message=\"{}\"/>",
+                        attr(&format!("blocked by {by}, which failed (one root cause)"))
+                    );
                 }
                 Verdict::Fail(f) => {
                     let _ = writeln!(

@@ -27,3 +27,38 @@ pub fn transcript_text(entries: &[Entry]) -> String {
     }
     out
 }
+
+/// A failure that is a root cause: a failed (or errored) case that no failed prerequisite
+/// blocked, with the cases it blocked (directly or through others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootCause {
+    /// The failing case (or `expect/...` declaration).
+    pub id: String,
+    /// The cases blocked by it, in the selection's order.
+    pub blocked: Vec<String>,
+}
+
+/// The root causes of a run's failures (baselined ones included), in the selection's order.
+pub fn root_causes(results: &[crate::CaseResult]) -> Vec<RootCause> {
+    use crate::judge::Verdict;
+    let mut roots: Vec<RootCause> = results
+        .iter()
+        .filter(|r| r.failed())
+        .map(|r| RootCause {
+            id: r.case.id.clone(),
+            blocked: Vec::new(),
+        })
+        .collect();
+    for r in results {
+        if let Verdict::Blocked { by } = &r.verdict {
+            match roots.iter_mut().find(|root| root.id == *by) {
+                Some(root) => root.blocked.push(r.case.id.clone()),
+                None => roots.push(RootCause {
+                    id: by.clone(),
+                    blocked: vec![r.case.id.clone()],
+                }),
+            }
+        }
+    }
+    roots
+}

@@ -497,3 +497,48 @@ fn language_doc_examples_compile() {
         }
     }
 }
+
+#[test]
+fn login_presence_optional_body_and_prerequisites() {
+    let s = steps("S: +OK {*}\nlogin\nC: CAPA\nS: +OK {*}\nS+: TOP\nS: .\nC: TOP 7 99\nS|: -ERR {*}\nS|: +OK {*}\nB?: top=7,12\n");
+    assert!(matches!(s[1].action, Action::Login));
+    assert!(matches!(&s[4].action, Action::ExpectPresent(p) if p.source == "TOP"));
+    assert!(
+        matches!(&s[8].action, Action::BodyIfOk(v) if matches!(v.as_slice(), [BodyCheck::Top(7, 12)]))
+    );
+    let text = format!(
+        "{HEADER}S: +OK {{*}}\n===\nid: t/2\ntitle: T\nrfc: 1939\nlevel: MAY\nrequirement: \"r\"\nafter: t/1\n---\nS: +OK {{*}}\n"
+    );
+    let cases = parse(&text);
+    assert_eq!(cases[1].after, vec!["t/1".to_string()]);
+    assert!(cases[0].after.is_empty());
+}
+
+#[test]
+fn prerequisites_must_exist_and_not_loop() {
+    let dir = std::env::temp_dir().join(format!("conform-after-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let case = |id: &str, after: &str| {
+        format!("id: {id}\ntitle: T\nrfc: 1939\nlevel: MUST\nrequirement: \"r\"\nafter: {after}\n---\nS: +OK {{*}}\n")
+    };
+    std::fs::write(
+        dir.join("a.pop3"),
+        format!("{}===\n{}", case("t/a", "t/b"), case("t/b", "t/a")),
+    )
+    .unwrap();
+    std::fs::write(dir.join("c.pop3"), case("t/c", "t/none")).unwrap();
+    let err = crate::load_paths(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        err.contains("`after:` of `t/a` leads back to itself"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`after:` names `t/none`, which is no case loaded"),
+        "{err}"
+    );
+    let own = super::errors(case("t/x", "t/x"));
+    assert!(own.contains("a case cannot come after itself"), "{own}");
+}

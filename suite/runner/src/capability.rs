@@ -1,0 +1,291 @@
+//! What the target implements, and how the runner found out: the capabilities it *announces*
+//! (RFC 2449 CAPA) and the ones that are *available* — announced, or found working by a probe
+//! when CAPA is not implemented or leaves them out, or declared by the vendor (`--expect`).
+//!
+//! RFC 2449 §5: "a client MUST NOT ... make the assumption that any particular capability is
+//! not supported if it is not listed" only for servers that do not implement CAPA; §3 tells a
+//! client to probe a server that answers CAPA with -ERR. So the suite probes: USER/PASS (USER
+//! gets +OK and the login works), APOP (a timestamp in the greeting, RFC 1939 §7), TOP (`TOP 1
+//! 0`), UIDL. A case whose `requires:` names something the target does not have is *not
+//! applicable*, never a failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::target::TlsMode;
+
+/// How the runner learned that the target has (or lacks) a capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovery {
+    /// Listed in the CAPA response.
+    Announced,
+    /// Not announced (or no CAPA), but the probe found it working; the text says how.
+    Probed(String),
+    /// Seen in the greeting (APOP's timestamp, RFC 1939 §7).
+    Greeting,
+}
+
+impl fmt::Display for Discovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Discovery::Announced => f.write_str("announced in CAPA"),
+            Discovery::Probed(how) => write!(f, "probed: {how}"),
+            Discovery::Greeting => f.write_str("timestamp in the greeting"),
+        }
+    }
+}
+
+/// A way to log in, in the order the `login` step tries them (README, LANGUAGE.md `login`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LoginMethod {
+    /// USER then PASS (RFC 1939 §7).
+    UserPass,
+    /// APOP with the greeting's timestamp (RFC 1939 §7).
+    Apop,
+    /// AUTH PLAIN (RFC 4616), without an initial response.
+    SaslPlain,
+    /// AUTH LOGIN (draft-murchison-sasl-login), the two prompts.
+    SaslLogin,
+    /// AUTH CRAM-MD5 (RFC 2195).
+    CramMd5,
+}
+
+impl LoginMethod {
+    /// Every method, in the order the `login` step prefers them.
+    pub const ORDER: [LoginMethod; 5] = [
+        LoginMethod::UserPass,
+        LoginMethod::Apop,
+        LoginMethod::SaslPlain,
+        LoginMethod::SaslLogin,
+        LoginMethod::CramMd5,
+    ];
+
+    /// The capability that offers it (`USER`, `APOP`, `SASL PLAIN`, ...).
+    pub fn capability(self) -> &'static str {
+        match self {
+            LoginMethod::UserPass => "USER",
+            LoginMethod::Apop => "APOP",
+            LoginMethod::SaslPlain => "SASL PLAIN",
+            LoginMethod::SaslLogin => "SASL LOGIN",
+            LoginMethod::CramMd5 => "SASL CRAM-MD5",
+        }
+    }
+
+    /// The name used on the command line (`--login`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginMethod::UserPass => "user",
+            LoginMethod::Apop => "apop",
+            LoginMethod::SaslPlain => "plain",
+            LoginMethod::SaslLogin => "login",
+            LoginMethod::CramMd5 => "cram-md5",
+        }
+    }
+
+    /// The method called `name` (`user`, `apop`, `plain`, `login`, `cram-md5`).
+    pub fn from_name(name: &str) -> Option<LoginMethod> {
+        Self::ORDER
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for LoginMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LoginMethod::UserPass => "USER/PASS",
+            LoginMethod::Apop => "APOP",
+            LoginMethod::SaslPlain => "AUTH PLAIN",
+            LoginMethod::SaslLogin => "AUTH LOGIN",
+            LoginMethod::CramMd5 => "AUTH CRAM-MD5",
+        })
+    }
+}
+
+/// What the target implements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// CAPA answered +OK (RFC 2449 is implemented).
+    pub capa: bool,
+    /// The tags CAPA listed, upper case (`SASL` also as `SASL MECH` per mechanism).
+    pub announced: BTreeSet<String>,
+    /// Every capability the target has, with how it was found: the announced ones, and the
+    /// probed ones.
+    pub available: BTreeMap<String, Discovery>,
+    /// Capabilities that were probed and found missing, with what the probe saw.
+    pub missing: BTreeMap<String, String>,
+    /// How the `login` step logs in (`None`: no method worked).
+    pub login: Option<LoginMethod>,
+}
+
+impl Capabilities {
+    /// Whether `tag` is available.
+    pub fn has(&self, tag: &str) -> bool {
+        tag == "CAPA" && self.capa || self.available.contains_key(tag)
+    }
+
+    /// Marks `tag` available, found by `how` (announced wins over a probe).
+    pub fn add(&mut self, tag: &str, how: Discovery) {
+        self.missing.remove(tag);
+        self.available.entry(tag.to_owned()).or_insert(how);
+    }
+
+    /// What the target implements and how that was found, a few lines for reports:
+    /// CAPA and what it announced, what probes found, what is missing, the login.
+    pub fn describe(&self) -> Vec<String> {
+        let announced: Vec<&str> = self
+            .available
+            .iter()
+            .filter(|(_, how)| **how == Discovery::Announced)
+            .map(|(tag, _)| tag.as_str())
+            .collect();
+        let mut out = vec![if self.capa {
+            format!("CAPA announces: {}", announced.join(", "))
+        } else {
+            "CAPA: not implemented (answered -ERR); capabilities were probed".to_owned()
+        }];
+        for (tag, how) in &self.available {
+            if *how != Discovery::Announced {
+                out.push(format!("{tag}: {how}"));
+            }
+        }
+        for (tag, why) in &self.missing {
+            out.push(format!("{tag}: not available ({why})"));
+        }
+        out.push(match self.login {
+            Some(m) => format!("login: {m}"),
+            None => "login: no method worked".to_owned(),
+        });
+        out
+    }
+}
+
+/// Why `requires` is not met by the run's TLS mode, if it is not: the case is for another
+/// setup (skipped). The pseudo-capabilities are `@PLAINTEXT` (not TLS), `@TLS` (implicit
+/// TLS, or STLS done by the runner first) and `@IMPLICIT-TLS`.
+pub fn unmet_mode(requires: &[String], tls: TlsMode) -> Option<String> {
+    let mode: Vec<String> = requires
+        .iter()
+        .map(|r| r.to_ascii_uppercase())
+        .filter(|r| match r.strip_prefix('@') {
+            Some("PLAINTEXT") => tls != TlsMode::None,
+            Some("TLS") => tls == TlsMode::None,
+            Some("IMPLICIT-TLS") => tls != TlsMode::Implicit,
+            Some(_) => true,
+            None => false,
+        })
+        .collect();
+    let name = match tls {
+        TlsMode::None => "plaintext",
+        TlsMode::Implicit => "implicit TLS",
+        TlsMode::StartTls => "STLS",
+    };
+    (!mode.is_empty()).then(|| format!("needs {} (this run is {name})", mode.join(", ")))
+}
+
+/// Why `requires` is not met by the target's capabilities, if it is not: the case is not
+/// applicable. An item is a capability (`TOP`, `SASL PLAIN`; `APOP` stands for a greeting
+/// timestamp; `CAPA` for CAPA itself) that must be available, or `!TAG` that must not be
+/// announced; `@` items are the run's mode ([`unmet_mode`]) and are ignored here.
+pub fn unmet_capability(requires: &[String], caps: &Capabilities) -> Option<String> {
+    let mut missing = Vec::new();
+    let mut present = Vec::new();
+    for r in requires {
+        let r = r.to_ascii_uppercase();
+        if r.starts_with('@') {
+            continue;
+        }
+        if let Some(tag) = r.strip_prefix('!') {
+            if caps.announced.contains(tag.trim()) {
+                present.push(tag.trim().to_owned());
+            }
+        } else if !caps.has(&r) {
+            missing.push(match caps.missing.get(&r) {
+                Some(why) => format!("{r} ({why})"),
+                None if r == "CAPA" => "CAPA (it answered -ERR)".to_owned(),
+                None if caps.capa => format!("{r} (not in CAPA)"),
+                None => r,
+            });
+        }
+    }
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!("target does not implement {}", missing.join(", ")));
+    }
+    if !present.is_empty() {
+        why.push(format!("target announces {} in CAPA", present.join(", ")));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// Adds the tags of one CAPA line (`SASL PLAIN LOGIN` gives `SASL`, `SASL PLAIN`, `SASL
+/// LOGIN`).
+pub fn add_capa_line(caps: &mut Capabilities, line: &[u8]) {
+    let text = String::from_utf8_lossy(line).to_ascii_uppercase();
+    let mut words = text.split_whitespace();
+    if let Some(tag) = words.next() {
+        caps.announced.insert(tag.to_owned());
+        caps.add(tag, Discovery::Announced);
+        if tag == "SASL" {
+            for m in words {
+                let t = format!("SASL {m}");
+                caps.announced.insert(t.clone());
+                caps.add(&t, Discovery::Announced);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(tags: &[&str]) -> Capabilities {
+        let mut c = Capabilities {
+            capa: true,
+            ..Capabilities::default()
+        };
+        for t in tags {
+            add_capa_line(&mut c, t.as_bytes());
+        }
+        c
+    }
+
+    #[test]
+    fn requirements_against_available_capabilities() {
+        let c = caps(&["USER", "SASL PLAIN LOGIN"]);
+        let list = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let req = |r: &[&str]| unmet_capability(&list(r), &c);
+        assert_eq!(req(&["USER", "SASL LOGIN", "CAPA", "@TLS"]), None);
+        assert_eq!(
+            req(&["TOP"]).as_deref(),
+            Some("target does not implement TOP (not in CAPA)")
+        );
+        assert_eq!(
+            req(&["!USER"]).as_deref(),
+            Some("target announces USER in CAPA")
+        );
+        let mode = |r: &[&str], tls| unmet_mode(&list(r), tls);
+        assert!(mode(&["@TLS"], TlsMode::None)
+            .unwrap()
+            .contains("plaintext"));
+        assert_eq!(mode(&["@TLS", "TOP"], TlsMode::StartTls), None);
+        assert!(mode(&["@IMPLICIT-TLS"], TlsMode::StartTls).is_some());
+        assert!(mode(&["@PLAINTEXT"], TlsMode::Implicit).is_some());
+        let mut probed = Capabilities::default();
+        probed.add("TOP", Discovery::Probed("TOP 1 0 answered +OK".into()));
+        probed
+            .missing
+            .insert("UIDL".into(), "UIDL answered -ERR".into());
+        let r = |t: &str| unmet_capability(&[t.to_string()], &probed);
+        assert_eq!(r("TOP"), None);
+        assert_eq!(
+            r("UIDL").as_deref(),
+            Some("target does not implement UIDL (UIDL answered -ERR)")
+        );
+        assert_eq!(
+            r("CAPA").as_deref(),
+            Some("target does not implement CAPA (it answered -ERR)")
+        );
+    }
+}
