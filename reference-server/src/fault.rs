@@ -48,6 +48,9 @@ pub enum Area {
     Capa,
     /// STLS (RFC 2595).
     Tls,
+    /// Mail that arrives between sessions (RFC 1939 §7 unique-ids): neither the catalogue nor
+    /// `conform model` delivers mail yet, so these show only with a delivery step.
+    Delivery,
 }
 
 impl Area {
@@ -61,6 +64,7 @@ impl Area {
             Area::Auth => "auth",
             Area::Capa => "CAPA",
             Area::Tls => "TLS",
+            Area::Delivery => "delivery",
         }
     }
 }
@@ -119,7 +123,7 @@ faults! {
     KeywordsCaseSensitive => "keywords-case-sensitive", StateMachine, PlaintextAllowed,
         "Command keywords are recognised only in upper case (RFC 1939 §3: keywords are case-insensitive).";
     NoMaildropLock => "no-maildrop-lock", StateMachine, PlaintextAllowed,
-        "A second session opens a maildrop another session holds (RFC 1939 §4: exclusive-access lock, -ERR if it cannot be had).";
+        "A second session opens a maildrop another session holds; each works on a snapshot taken at login, so the second's UPDATE removes messages the first still lists (Dovecot's pop3_lock_session = no; RFC 1939 §4: an exclusive-access lock \"as necessary to prevent messages from being modified or removed before the session enters the UPDATE state\", -ERR if it cannot be had).";
     // ---- listings ----
     ListRenumbersAfterDele => "list-renumbers-after-dele", Listings, PlaintextAllowed,
         "LIST renumbers the remaining messages after DELE, closing the gaps (RFC 1939 §5: message numbers do not change within a session).";
@@ -135,6 +139,12 @@ faults! {
         "UIDL gives a message a new unique-id in every session (RFC 1939 §7: it persists across sessions).";
     UidlIsMessageNumber => "uidl-is-message-number", Listings, PlaintextAllowed,
         "UIDL gives the message number as unique-id, reused once messages are removed (RFC 1939 §7: never reused).";
+    UidlReused => "uidl-reused", Delivery, PlaintextAllowed,
+        "The unique-id of a removed message is given to the next message delivered (the in-memory store reuses freed ids, newest first), so a later session lists a different message under an id a client has seen (RFC 1939 §7: \"The server should never reuse an unique-id in a given maildrop\").";
+    ListSizePlusTwo => "list-size-plus-two", Listings, PlaintextAllowed,
+        "LIST and STAT give every message 2 octets more than RETR sends (an mbox separator line counted; RFC 1939 §5: the size is the exact octet count of the message as sent).";
+    SizeDrift => "size-drift", Listings, PlaintextAllowed,
+        "After each UIDL command every size LIST and STAT give grows by one octet, within one session (RFC 1939 §5: the exact size of the message, and messages are not modified before UPDATE, RFC 1939 §4).";
     UidlTooLong => "uidl-too-long", Listings, PlaintextAllowed,
         "UIDL gives unique-ids of 80 characters (RFC 1939 §7: 1 to 70 characters).";
     MessageZeroAccepted => "message-zero-accepted", Listings, PlaintextAllowed,
@@ -148,6 +158,8 @@ faults! {
         "RETR and TOP end without the \".\" line (RFC 1939 §3: a multi-line response ends with \".\" CRLF).";
     ErrWithoutDash => "err-without-dash", Framing, PlaintextAllowed,
         "Negative replies begin \"ERR\" instead of \"-ERR\" (RFC 1939 §3: status indicators are +OK and -ERR).";
+    LowercaseStatus => "lowercase-status", Framing, PlaintextAllowed,
+        "Status indicators are written \"+ok\" and \"-err\" (RFC 1939 §3: Servers MUST send the \"+OK\" and \"-ERR\" in upper case).";
     OverlongErrorLines => "overlong-error-lines", Framing, PlaintextAllowed,
         "The -ERR to an unknown command echoes it with a long help text, over 512 octets (RFC 2449 §4, RFC 1939 §3).";
     // ---- TOP ----
@@ -158,6 +170,8 @@ faults! {
     // ---- auth ----
     ApopTimestampReused => "apop-timestamp-reused", Auth, PlaintextAllowed,
         "Every greeting carries the same APOP timestamp (RFC 1939 §7: different each time the server greets).";
+    ApopNoTimestamp => "apop-no-timestamp", Auth, PlaintextAllowed,
+        "APOP is accepted (against a timestamp the client never sees) but the greeting carries no timestamp (RFC 1939 §7: \"A POP3 server which implements the APOP command will include a timestamp in its banner greeting\"). Only a vendor declaring APOP shows it (declared: APOP).";
     ApopAcceptsWrongDigest => "apop-accepts-wrong-digest", Auth, PlaintextAllowed,
         "APOP accepts any well-formed digest for a known user (RFC 1939 §7: the server compares the digest).";
     CramMd5AcceptsWrongDigest => "cram-md5-accepts-wrong-digest", Auth, PlaintextAllowed,
@@ -171,6 +185,10 @@ faults! {
     // ---- CAPA ----
     CapaListsUnsupportedSasl => "capa-lists-unsupported-sasl", Capa, PlaintextAllowed,
         "CAPA lists SASL DIGEST-MD5 and SCRAM-SHA-256, which AUTH rejects as unsupported (RFC 5034 §3, RFC 2449 §5).";
+    CapaOmitsTop => "capa-omits-top", Capa, PlaintextAllowed,
+        "CAPA does not list TOP although TOP works (RFC 2449 §5: CAPA \"returns a list of capabilities supported by the POP3 server\"; §6.1: \"The TOP capability indicates the optional TOP command is available.\").";
+    CapaOmitsUidl => "capa-omits-uidl", Capa, PlaintextAllowed,
+        "CAPA does not list UIDL although UIDL works (RFC 2449 §5: CAPA \"returns a list of capabilities supported by the POP3 server\"; §6.8: \"The UIDL capability indicates that the optional UIDL command is supported\").";
     CapaOmitsAuthAfterLogin => "capa-omits-auth-after-login", Capa, PlaintextAllowed,
         "CAPA after login leaves out USER and SASL (RFC 2449 §5: AUTHORIZATION capabilities are announced in both states).";
     CapaMissingTerminator => "capa-missing-terminator", Capa, PlaintextAllowed,
@@ -186,6 +204,19 @@ faults! {
         "A USER given before STLS still counts after the handshake, so PASS alone logs in (RFC 1939 §7: PASS only immediately after a successful USER; RFC 2595 §4).";
     PlaintextAuthBeforeTls => "plaintext-auth-before-tls", Tls, PlaintextRefused,
         "USER/PASS, PLAIN and LOGIN work before TLS although CAPA withholds them (RFC 2595 §2.1, RFC 5034 §4).";
+}
+
+impl Fault {
+    /// The capabilities a vendor declares for this fault's run (`conform run --expect`): a
+    /// fault that hides a capability is only a fault when the vendor says the server has it.
+    pub fn declared(self) -> &'static [&'static str] {
+        match self {
+            Fault::ApopNoTimestamp => &["APOP"],
+            Fault::CapaOmitsTop => &["TOP"],
+            Fault::CapaOmitsUidl => &["UIDL"],
+            _ => &[],
+        }
+    }
 }
 
 impl fmt::Display for Fault {
@@ -279,6 +310,23 @@ pub fn undash(reply: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `reply` with every status indicator at a line start in lower case (`+ok`, `-err`).
+pub fn lowercase_status(reply: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reply.len());
+    for line in reply.split_inclusive(|&b| b == b'\n') {
+        if let Some(rest) = line.strip_prefix(b"+OK") {
+            out.extend_from_slice(b"+ok");
+            out.extend_from_slice(rest);
+        } else if let Some(rest) = line.strip_prefix(b"-ERR") {
+            out.extend_from_slice(b"-err");
+            out.extend_from_slice(rest);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +369,14 @@ mod tests {
         assert_eq!(
             faulty_message(b"+OK\r\n", content, &f(Fault::MissingTerminator)).unwrap(),
             b"+OK\r\na\r\n..b\r\n"
+        );
+    }
+
+    #[test]
+    fn lowercase_only_status_indicators() {
+        assert_eq!(
+            lowercase_status(b"+OK x\r\n1 +OK\r\n-ERR y\r\n"),
+            b"+ok x\r\n1 +OK\r\n-err y\r\n"
         );
     }
 

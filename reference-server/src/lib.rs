@@ -26,7 +26,9 @@ pub mod server;
 pub mod session;
 pub mod tls;
 pub mod users;
+pub mod variant;
 
 pub use fault::{Fault, Faults};
 pub use server::{Config, RunningServer};
 pub use users::Users;
+pub use variant::{Variant, Variants};

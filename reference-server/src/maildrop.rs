@@ -64,6 +64,25 @@ pub trait Maildrop: Send + Debug {
     fn read(&mut self, index: usize) -> Result<Vec<u8>, StoreError>;
     /// Removes the messages at `indices` (UPDATE state). Messages already gone are not an error.
     fn expunge(&mut self, indices: &[usize]) -> Result<(), StoreError>;
+    /// Writes the maildrop back as an mbox server does when a session ends
+    /// ([`crate::Variant::StoreRewritten`]): every message still stored without a `Status:`
+    /// header gains `Status: RO` and `X-UID: <unique-id>` at the top. Bodies and unique-ids
+    /// stay; sizes grow. Only the in-memory store does it; elsewhere it does nothing.
+    fn rewrite_as_mbox(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// `message` with the mbox status fields on top, or `None` if it has them already.
+pub fn with_mbox_status(message: &[u8], uid: &str) -> Option<Vec<u8>> {
+    if message.starts_with(b"Status:") {
+        return None;
+    }
+    let crlf = memchr::memchr(b'\n', message).is_some_and(|i| i > 0 && message[i - 1] == b'\r');
+    let eol = if crlf { "\r\n" } else { "\n" };
+    let mut out = format!("Status: RO{eol}X-UID: {uid}{eol}").into_bytes();
+    out.extend_from_slice(message);
+    Some(out)
 }
 
 /// The unique-id for a stored name: the name itself when it fits RFC 1939 §7 (1 to 70 octets
@@ -91,6 +110,9 @@ type Stored = (String, Arc<Vec<u8>>);
 struct MemoryInner {
     next_uid: u64,
     boxes: HashMap<String, Vec<Stored>>,
+    /// [`crate::Fault::UidlReused`]: unique-ids of removed messages, given out again (the
+    /// last freed first).
+    reuse: Option<Vec<String>>,
 }
 
 impl MemoryStore {
@@ -99,11 +121,22 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// A store that gives the unique-ids of removed messages to new ones (the deliberate
+    /// defect [`crate::Fault::UidlReused`]; RFC 1939 §7 says a server should never).
+    pub fn reusing_uids() -> MemoryStore {
+        let store = MemoryStore::new();
+        store.inner.lock().expect("store lock").reuse = Some(Vec::new());
+        store
+    }
+
     /// Appends a message to `user`'s maildrop and returns its unique-id.
     pub fn deliver(&self, user: &str, message: impl Into<Vec<u8>>) -> String {
         let mut inner = self.inner.lock().expect("store lock");
-        inner.next_uid += 1;
-        let uid = format!("mem{:06}", inner.next_uid);
+        let reused = inner.reuse.as_mut().and_then(Vec::pop);
+        let uid = reused.unwrap_or_else(|| {
+            inner.next_uid += 1;
+            format!("mem{:06}", inner.next_uid)
+        });
         inner
             .boxes
             .entry(user.to_owned())
@@ -115,7 +148,11 @@ impl MemoryStore {
     /// Replaces `user`'s maildrop with `messages` (fresh unique-ids), e.g. to restore the
     /// fixture after a case deleted from it.
     pub fn replace<M: Into<Vec<u8>>>(&self, user: &str, messages: impl IntoIterator<Item = M>) {
-        self.inner.lock().expect("store lock").boxes.remove(user);
+        {
+            let mut inner = self.inner.lock().expect("store lock");
+            let gone = inner.boxes.remove(user).unwrap_or_default();
+            inner.free(gone.into_iter().map(|(uid, _)| uid));
+        }
         for m in messages {
             self.deliver(user, m);
         }
@@ -125,6 +162,15 @@ impl MemoryStore {
     pub fn count(&self, user: &str) -> usize {
         let inner = self.inner.lock().expect("store lock");
         inner.boxes.get(user).map_or(0, Vec::len)
+    }
+}
+
+impl MemoryInner {
+    /// Under [`crate::Fault::UidlReused`], keeps removed messages' unique-ids for reuse.
+    fn free(&mut self, uids: impl IntoIterator<Item = String>) {
+        if let Some(pool) = &mut self.reuse {
+            pool.extend(uids);
+        }
     }
 }
 
@@ -178,8 +224,28 @@ impl Maildrop for MemoryMaildrop {
             .filter_map(|&i| self.messages.get(i).map(|(uid, _)| uid.as_str()))
             .collect();
         let mut inner = self.store.inner.lock().expect("store lock");
+        let mut freed = Vec::new();
         if let Some(list) = inner.boxes.get_mut(&self.user) {
-            list.retain(|(uid, _)| !gone.contains(&uid.as_str()));
+            list.retain(|(uid, _)| {
+                let keep = !gone.contains(&uid.as_str());
+                if !keep {
+                    freed.push(uid.clone());
+                }
+                keep
+            });
+        }
+        inner.free(freed);
+        Ok(())
+    }
+
+    fn rewrite_as_mbox(&mut self) -> Result<(), StoreError> {
+        let mut inner = self.store.inner.lock().expect("store lock");
+        if let Some(list) = inner.boxes.get_mut(&self.user) {
+            for (uid, message) in list.iter_mut() {
+                if let Some(rewritten) = with_mbox_status(message, uid) {
+                    *message = Arc::new(rewritten);
+                }
+            }
         }
         Ok(())
     }

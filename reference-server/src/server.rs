@@ -22,6 +22,7 @@ use crate::lock::LockTable;
 use crate::maildrop::Store;
 use crate::session::{Context, Output, Session};
 use crate::users::Users;
+use crate::variant::Variants;
 
 /// How the server behaves. [`Config::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Deliberate defects (none by default).
     pub faults: Faults,
+    /// Permitted variations (none by default: the server's own choices).
+    pub variants: Variants,
 }
 
 impl Config {
@@ -64,6 +67,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(30),
             max_connections: 512,
             faults: Faults::none(),
+            variants: Variants::none(),
         }
     }
 }
@@ -85,6 +89,8 @@ impl RunningServer {
         plain_addr: Option<SocketAddr>,
         tls_addr: Option<SocketAddr>,
     ) -> io::Result<RunningServer> {
+        // Variant::NoCapa: a server with no TLS at all
+        let tls_addr = tls_addr.filter(|_| config.variants.tls());
         if tls_addr.is_some() && config.tls.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -97,8 +103,9 @@ impl RunningServer {
             locks: LockTable::default(),
             hostname: config.hostname.clone(),
             allow_plaintext_auth: config.allow_plaintext_auth,
-            stls_available: config.tls.is_some(),
+            stls_available: config.tls.is_some() && config.variants.tls(),
             faults: config.faults.clone(),
+            variants: config.variants.clone(),
         });
         let shared = Arc::new(Shared {
             ctx,
@@ -182,11 +189,12 @@ async fn accept_loop(
         tokio::spawn(async move {
             let Ok(permit) = shared.limits.clone().try_acquire_owned() else {
                 let mut tcp = tcp;
-                let _ = timeout(
-                    shared.config.write_timeout,
-                    tcp.write_all(b"-ERR [SYS/TEMP] too many connections, try later\r\n"),
-                )
-                .await;
+                let busy: &[u8] = if shared.config.variants.resp_codes() {
+                    b"-ERR [SYS/TEMP] too many connections, try later\r\n"
+                } else {
+                    b"-ERR too many connections, try later\r\n"
+                };
+                let _ = timeout(shared.config.write_timeout, tcp.write_all(busy)).await;
                 return;
             };
             let _ = serve_connection(&shared, tcp, implicit).await;

@@ -19,6 +19,7 @@ use crate::fault::{self, Fault, Faults};
 use crate::lock::{LockTable, MaildropLock};
 use crate::maildrop::{Maildrop, Store};
 use crate::users::Users;
+use crate::variant::{self, Variant, Variants};
 
 /// Longest SASL response line we read during AUTH, CRLF included (a PLAIN message of three
 /// 255-octet fields is 1024 base64 characters).
@@ -44,6 +45,8 @@ pub struct Context {
     pub stls_available: bool,
     /// Deliberate defects in force.
     pub faults: Faults,
+    /// Permitted variations in force.
+    pub variants: Variants,
 }
 
 /// What the connection must do after a line.
@@ -133,6 +136,21 @@ fn multi(head: Vec<u8>, lines: impl IntoIterator<Item = String>) -> Vec<u8> {
     out
 }
 
+impl Output {
+    /// The output with `f` applied to its status lines (not to a message's content).
+    fn map_status(self, f: impl Fn(&[u8]) -> Vec<u8>) -> Output {
+        match self {
+            Output::Reply(r) => Output::Reply(f(&r)),
+            Output::Close(r) => Output::Close(f(&r)),
+            Output::StartTls(r) => Output::StartTls(f(&r)),
+            Output::Message { head, content } => Output::Message {
+                head: f(&head),
+                content,
+            },
+        }
+    }
+}
+
 impl Session {
     /// A new session and its greeting, with an APOP timestamp unique to this connection
     /// (RFC 1939 §7: `<process-ID.clock@hostname>`).
@@ -153,7 +171,16 @@ impl Session {
     /// A session with a given greeting timestamp: for replaying RFC examples and for fuzzing,
     /// where the output must not depend on the clock.
     pub fn with_timestamp(ctx: Arc<Context>, tls: bool, timestamp: String) -> (Session, Vec<u8>) {
-        let greeting = ok(format!("conform reference POP3 server ready {timestamp}"));
+        let greeting = if ctx.faults.has(Fault::ApopNoTimestamp) {
+            ok("conform reference POP3 server ready")
+        } else {
+            ok(format!("conform reference POP3 server ready {timestamp}"))
+        };
+        let greeting = if ctx.faults.has(Fault::LowercaseStatus) {
+            fault::lowercase_status(&greeting)
+        } else {
+            greeting
+        };
         (
             Session {
                 ctx,
@@ -194,6 +221,11 @@ impl Session {
         self.ctx.faults.has(f)
     }
 
+    /// Whether the permitted variation `v` is on.
+    fn variant(&self, v: Variant) -> bool {
+        self.ctx.variants.has(v)
+    }
+
     /// Whether plaintext credentials may be sent now.
     fn plaintext_ok(&self) -> bool {
         self.tls || self.ctx.allow_plaintext_auth
@@ -226,16 +258,20 @@ impl Session {
     }
 
     /// Counts consecutive -ERR replies and hangs up after [`MAX_CONSECUTIVE_ERRORS`].
+    /// Also applies the rewrites of whole replies: response codes cut (the variants without
+    /// them), and the status-indicator faults.
     fn account(&mut self, out: Output) -> Output {
-        let out = self.count_errors(out);
-        if !self.fault(Fault::ErrWithoutDash) {
-            return out;
+        let mut out = self.count_errors(out);
+        if !self.ctx.variants.resp_codes() {
+            out = out.map_status(variant::strip_resp_codes);
         }
-        match out {
-            Output::Reply(r) => Output::Reply(fault::undash(&r)),
-            Output::Close(r) => Output::Close(fault::undash(&r)),
-            other => other,
+        if self.fault(Fault::LowercaseStatus) {
+            out = out.map_status(fault::lowercase_status);
         }
+        if self.fault(Fault::ErrWithoutDash) {
+            out = out.map_status(fault::undash);
+        }
+        out
     }
 
     fn count_errors(&mut self, out: Output) -> Output {
@@ -268,7 +304,20 @@ impl Session {
                 )));
             }
         }
-        let command = match Command::parse(line, &Limits::RFC2449) {
+        let parsed = match Command::parse(line, &Limits::RFC2449) {
+            // Variant::TopWholeMessage: a line count too large for any integer is "more lines
+            // than the body has"
+            Err(CommandError::NumberOutOfRange { command: "TOP", .. })
+                if self.variant(Variant::TopWholeMessage) =>
+            {
+                variant::top_saturated(line).map_or_else(
+                    || Command::parse(line, &Limits::RFC2449),
+                    |l| Command::parse(&l, &Limits::RFC2449),
+                )
+            }
+            other => other,
+        };
+        let command = match parsed {
             Ok(c) => c,
             Err(CommandError::UnknownCommand(_)) if self.fault(Fault::OverlongErrorLines) => {
                 return Output::Reply(err(format!(
@@ -278,6 +327,15 @@ impl Session {
             }
             Err(e) => return Output::Reply(err(describe(&e))),
         };
+        if self.variant(Variant::NoCapa)
+            && matches!(
+                command,
+                Command::Capa | Command::Auth { .. } | Command::Stls | Command::Utf8
+            )
+        {
+            // Variant::NoCapa: an RFC 1939 server knows none of the extensions' commands
+            return Output::Reply(err(format!("unknown command {}", command.keyword())));
+        }
         let state = self.state();
         if let Some(out) = self.misplaced(&command, state) {
             return out;
@@ -341,7 +399,10 @@ impl Session {
         let plain = self.plaintext_ok();
         let omit_auth =
             self.fault(Fault::CapaOmitsAuthAfterLogin) && self.state() == State::Transaction;
-        let mut caps = vec![Capability::Top];
+        let mut caps = Vec::new();
+        if !self.fault(Fault::CapaOmitsTop) {
+            caps.push(Capability::Top);
+        }
         if plain && !omit_auth {
             caps.push(Capability::User);
         }
@@ -356,11 +417,14 @@ impl Session {
         if !omit_auth {
             caps.push(Capability::Sasl(mechs));
         }
+        if self.ctx.variants.resp_codes() {
+            caps.extend([Capability::RespCodes, Capability::AuthRespCode]);
+        }
+        caps.push(Capability::Pipelining);
+        if !self.fault(Fault::CapaOmitsUidl) {
+            caps.push(Capability::Uidl);
+        }
         caps.extend([
-            Capability::RespCodes,
-            Capability::AuthRespCode,
-            Capability::Pipelining,
-            Capability::Uidl,
             Capability::Expire {
                 value: pop3_proto::capa::Expire::Never,
                 per_user: false,
@@ -396,7 +460,11 @@ impl Session {
                 if self.ctx.faults.has(Fault::QuitForgetsDeletes) {
                     marked.clear();
                 }
-                match t.maildrop.expunge(&marked) {
+                let expunged = t.maildrop.expunge(&marked);
+                if self.ctx.variants.has(Variant::StoreRewritten) {
+                    let _ = t.maildrop.rewrite_as_mbox();
+                }
+                match expunged {
                     Ok(()) => Output::Close(ok(format!(
                         "conform POP3 server signing off ({left} messages left)"
                     ))),
@@ -427,6 +495,18 @@ impl Session {
     fn user(&mut self, name: String) -> Output {
         if let Some(refused) = self.plaintext_refused() {
             return refused;
+        }
+        if self.variant(Variant::StrictSequencing) {
+            if let Phase::Authorization { user: Some(_) } = self.phase {
+                // not "after the greeting or after an unsuccessful USER or PASS": refused,
+                // and the PASS after it no longer follows a successful USER
+                self.phase = Phase::Authorization { user: None };
+                return Output::Reply(err("USER already given; PASS expected"));
+            }
+        }
+        if self.variant(Variant::UserRejectsUnknown) && self.ctx.users.secret(&name).is_none() {
+            self.phase = Phase::Authorization { user: None };
+            return Output::Reply(err("never heard of that mailbox"));
         }
         self.phase = Phase::Authorization { user: Some(name) };
         Output::Reply(ok("send PASS"))
@@ -477,12 +557,7 @@ impl Session {
             }
         };
         let n = maildrop.messages().len();
-        let mut sizes: Vec<u64> = maildrop.messages().iter().map(|m| m.size).collect();
-        if self.fault(Fault::SizesInLfOctets) {
-            for (i, size) in sizes.iter_mut().enumerate() {
-                *size = maildrop.read(i).map_or(*size, |c| c.len() as u64);
-            }
-        }
+        let sizes = listed_sizes(maildrop.as_mut(), &self.ctx.faults);
         let size: u64 = sizes.iter().sum();
         self.phase = Phase::Transaction(Box::new(Transaction {
             user,
@@ -626,6 +701,11 @@ impl Session {
         if self.tls {
             return Output::Reply(err("already using TLS"));
         }
+        if self.variant(Variant::StlsRefusedAfterUser) {
+            if let Phase::Authorization { user: Some(_) } = self.phase {
+                return Output::Reply(err("STLS only before USER"));
+            }
+        }
         Output::StartTls(ok("begin TLS negotiation"))
     }
 
@@ -684,10 +764,14 @@ impl Session {
                     .listed()
                     .map(|(i, _)| format!("{} {}", i + 1, t.uid(i, session)))
                     .collect();
+                t.drift();
                 Output::Reply(multi(ok("unique-id listing follows"), lines))
             }
             Command::Uidl(Some(n)) => match t.index(n) {
-                Ok(i) => Output::Reply(ok(format!("{n} {}", t.uid(i, session)))),
+                Ok(i) => {
+                    t.drift();
+                    Output::Reply(ok(format!("{n} {}", t.uid(i, session))))
+                }
                 Err(e) => Output::Reply(err(e)),
             },
             Command::Retr(n) => match t.index_to_read(n) {
@@ -748,7 +832,29 @@ impl Session {
     }
 }
 
+/// The size each message of `maildrop` is listed with: its octets as sent with CRLF line ends
+/// (RFC 1939 §5), or what a listing fault makes of them.
+fn listed_sizes(maildrop: &mut dyn Maildrop, faults: &Faults) -> Vec<u64> {
+    let mut sizes: Vec<u64> = maildrop.messages().iter().map(|m| m.size).collect();
+    if faults.has(Fault::SizesInLfOctets) {
+        for (i, size) in sizes.iter_mut().enumerate() {
+            *size = maildrop.read(i).map_or(*size, |c| c.len() as u64);
+        }
+    }
+    if faults.has(Fault::ListSizePlusTwo) {
+        sizes.iter_mut().for_each(|s| *s += 2);
+    }
+    sizes
+}
+
 impl Transaction {
+    /// Under [`Fault::SizeDrift`]: after a UIDL, every size grows by one octet.
+    fn drift(&mut self) {
+        if self.faults.has(Fault::SizeDrift) {
+            self.sizes.iter_mut().for_each(|s| *s += 1);
+        }
+    }
+
     /// (index, size) of every message not marked deleted.
     fn listed(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         self.sizes
@@ -829,6 +935,10 @@ impl Drop for Session {
             if t.faults.has(Fault::DeletesOnDroppedConnection) {
                 let marked = t.marked();
                 let _ = t.maildrop.expunge(&marked);
+            }
+            // Variant::StoreRewritten: the mbox is written back however the session ended
+            if self.ctx.variants.has(Variant::StoreRewritten) {
+                let _ = t.maildrop.rewrite_as_mbox();
             }
         }
     }

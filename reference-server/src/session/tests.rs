@@ -36,7 +36,16 @@ struct Harness {
 
 impl Harness {
     fn new(plaintext: bool, stls: bool) -> Harness {
-        let store = MemoryStore::new();
+        Harness::with(plaintext, stls, Faults::none(), Variants::none())
+    }
+
+    /// A harness with deliberate defects or permitted variations on.
+    fn with(plaintext: bool, stls: bool, faults: Faults, variants: Variants) -> Harness {
+        let store = if faults.has(Fault::UidlReused) {
+            MemoryStore::reusing_uids()
+        } else {
+            MemoryStore::new()
+        };
         store.deliver("mrose", message_of(120, "first"));
         store.deliver("mrose", message_of(200, "second"));
         let mut users = Users::new();
@@ -49,7 +58,8 @@ impl Harness {
             hostname: "dbc.mtview.ca.us".into(),
             allow_plaintext_auth: plaintext,
             stls_available: stls,
-            faults: Faults::none(),
+            faults,
+            variants,
         });
         Harness { ctx, store }
     }
@@ -415,6 +425,7 @@ fn fault_renumbers_list_after_dele() {
         allow_plaintext_auth: true,
         stls_available: false,
         faults: Faults::none().with(Fault::ListRenumbersAfterDele),
+        variants: Variants::none(),
     });
     let (session, _) = Session::with_timestamp(ctx, false, "<1.2@h>".into());
     let mut t = Transcript {
@@ -451,4 +462,196 @@ fn errors_quoting_the_line_fit_in_512_octets() {
             "{status:?}"
         );
     }
+}
+
+// ---- permitted variations (crate::variant) and the faults that mirror them ----
+
+fn variant(v: Variant) -> Harness {
+    Harness::with(true, true, Faults::none(), Variants::none().with(v))
+}
+
+fn faulty(f: Fault) -> Harness {
+    Harness::with(true, true, Faults::none().with(f), Variants::none())
+}
+
+#[test]
+fn no_capa_is_a_pure_rfc1939_server() {
+    let h = variant(Variant::NoCapa);
+    let mut t = h.session();
+    for cmd in ["CAPA", "STLS", "AUTH", "AUTH PLAIN", "UTF8"] {
+        let r = t.err(cmd);
+        assert!(r.contains("unknown command"), "{r}");
+    }
+    t.ok("USER mrose");
+    // no response codes, even where the default has [AUTH]
+    assert_eq!(
+        t.err("PASS wrong"),
+        "S: -ERR invalid user name or password\n"
+    );
+    t.ok("APOP mrose c4c9334bac560ecc979e58001b3e22fb");
+    t.ok("TOP 1 0");
+    t.ok("UIDL");
+    t.err("CAPA");
+}
+
+#[test]
+fn user_rejects_unknown_names_at_once() {
+    let mut t = variant(Variant::UserRejectsUnknown).session();
+    t.err("USER frated");
+    t.err("PASS tanstaaf");
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    // the default takes any name and refuses at PASS
+    let mut d = Harness::new(true, false).session();
+    d.ok("USER frated");
+    d.err("PASS tanstaaf");
+}
+
+#[test]
+fn strict_sequencing_refuses_a_second_user() {
+    let mut t = variant(Variant::StrictSequencing).session();
+    t.err("PASS tanstaaf");
+    t.ok("USER mrose");
+    t.err("USER mrose");
+    t.err("PASS tanstaaf"); // no longer immediately after a successful USER
+    t.ok("USER mrose");
+    t.err("PASS wrong");
+    t.ok("USER mrose"); // after an unsuccessful PASS
+    t.ok("PASS tanstaaf");
+}
+
+#[test]
+fn stls_refused_after_user_keeps_the_name() {
+    let mut t = variant(Variant::StlsRefusedAfterUser).session();
+    t.ok("USER mrose");
+    t.err("STLS");
+    t.ok("PASS tanstaaf");
+    let mut fresh = variant(Variant::StlsRefusedAfterUser).session();
+    assert!(matches!(
+        fresh.session.handle_line(b"STLS"),
+        Output::StartTls(_)
+    ));
+}
+
+#[test]
+fn no_resp_codes_anywhere() {
+    let h = variant(Variant::NoRespCodes);
+    let mut t = h.session();
+    let capa = t.ok("CAPA");
+    assert!(!capa.contains("RESP-CODES"), "{capa}");
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    let mut second = h.session();
+    second.ok("USER mrose");
+    assert_eq!(
+        second.err("PASS tanstaaf"),
+        "S: -ERR maildrop already locked\n"
+    );
+}
+
+#[test]
+fn top_whole_message_takes_any_line_count() {
+    let mut t = variant(Variant::TopWholeMessage).session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    let whole = t
+        .ok("RETR 1")
+        .replacen("120 octets", "top of message follows", 1);
+    assert_eq!(t.ok("TOP 1 99999999999999999999"), whole);
+    t.err("TOP 99999999999999999999 99999999999999999999");
+    let mut d = Harness::new(true, false).session();
+    d.ok("USER mrose");
+    d.ok("PASS tanstaaf");
+    d.err("TOP 1 99999999999999999999");
+}
+
+#[test]
+fn store_rewritten_changes_sizes_between_sessions_only() {
+    let h = variant(Variant::StoreRewritten);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    let uidl = t.ok("UIDL");
+    assert_eq!(t.ok("LIST 1"), "S: +OK 1 120\n");
+    t.ok("QUIT");
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    let list = t.ok("LIST 1");
+    let size: usize = list.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(size > 120, "{list}");
+    let retr = t.ok("RETR 1");
+    assert!(retr.starts_with(&format!("S: +OK {size} octets\nS: Status: RO\nS: X-UID: ")));
+    assert_eq!(t.ok("UIDL"), uidl);
+    drop(t); // a dropped connection rewrites too, and only once per message
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    assert_eq!(t.ok("LIST 1"), list);
+}
+
+#[test]
+fn no_maildrop_lock_fault_lets_a_second_session_remove_what_the_first_lists() {
+    let h = faulty(Fault::NoMaildropLock);
+    let mut a = h.session();
+    a.ok("USER mrose");
+    a.ok("PASS tanstaaf");
+    let mut b = h.session();
+    b.ok("USER mrose");
+    b.ok("PASS tanstaaf");
+    b.ok("DELE 1");
+    b.ok("QUIT");
+    // removed before a's UPDATE (RFC 1939 §4), though a's snapshot still lists it
+    assert_eq!(h.store.count("mrose"), 1);
+    assert_eq!(a.ok("STAT"), "S: +OK 2 320\n");
+    let mut c = h.session();
+    c.ok("USER mrose");
+    assert_eq!(
+        c.ok("PASS tanstaaf"),
+        "S: +OK maildrop has 1 messages (200 octets)\n"
+    );
+}
+
+#[test]
+fn uidl_reused_gives_a_removed_id_to_the_next_delivery() {
+    let h = faulty(Fault::UidlReused);
+    let mut t = h.session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    let first = t.ok("UIDL 1");
+    let uid = first.trim_end().rsplit(' ').next().unwrap().to_owned();
+    t.ok("DELE 1");
+    t.ok("QUIT");
+    assert_eq!(h.store.deliver("mrose", "Subject: new\n\nother\n"), uid);
+}
+
+#[test]
+fn new_listing_and_status_faults() {
+    let mut t = faulty(Fault::ListSizePlusTwo).session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    assert_eq!(t.ok("STAT"), "S: +OK 2 324\n");
+    let mut t = faulty(Fault::SizeDrift).session();
+    t.ok("USER mrose");
+    t.ok("PASS tanstaaf");
+    assert_eq!(t.ok("LIST 1"), "S: +OK 1 120\n");
+    t.ok("UIDL");
+    assert_eq!(t.ok("LIST 1"), "S: +OK 1 121\n");
+    let h = faulty(Fault::LowercaseStatus);
+    let (mut s, greeting) = Session::new(h.ctx.clone(), false);
+    assert!(greeting.starts_with(b"+ok "));
+    assert_eq!(
+        s.handle_line(b"NOPE"),
+        Output::Reply(b"-err unknown command NOPE\r\n".to_vec())
+    );
+    let mut t = faulty(Fault::CapaOmitsTop).session();
+    assert!(!t.ok("CAPA").contains("S: TOP\n"));
+    let mut t = faulty(Fault::CapaOmitsUidl).session();
+    assert!(!t.ok("CAPA").contains("S: UIDL\n"));
+    let (_, greeting) = Session::new(faulty(Fault::ApopNoTimestamp).ctx.clone(), false);
+    assert!(
+        !greeting.contains(&b'<'),
+        "{}",
+        String::from_utf8_lossy(&greeting)
+    );
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use reference_server::maildrop::MemoryStore;
-use reference_server::{fixture, tls, Config, Faults, RunningServer, Users};
+use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users, Variants};
 use runner::{Profile, Target, TlsMode, Trust};
 
 /// The password of the bundled server's one user.
@@ -30,6 +30,8 @@ pub struct Options {
     pub user: String,
     /// Deliberate defects.
     pub faults: Faults,
+    /// Permitted variations.
+    pub variants: Variants,
     /// Allow USER/PASS, PLAIN and LOGIN before TLS (`conform run` does; `conform serve`
     /// does not unless asked).
     pub allow_plaintext_auth: bool,
@@ -38,29 +40,37 @@ pub struct Options {
 }
 
 /// Starts the server on 127.0.0.1 (a plain listener with STLS and an implicit-TLS one, a
-/// fresh self-signed certificate) on the current tokio runtime.
+/// fresh self-signed certificate; a variant without TLS has only the plain one) on the
+/// current tokio runtime.
 pub async fn start(options: Options) -> anyhow::Result<Bundled> {
-    let store = MemoryStore::new();
+    let store = if options.faults.has(Fault::UidlReused) {
+        MemoryStore::reusing_uids()
+    } else {
+        MemoryStore::new()
+    };
     fixture::seed_memory(&store, &options.user);
     let mut users = Users::new();
     users.insert(&options.user, PASSWORD);
     let mut config = Config::new(users, Arc::new(store.clone()));
-    config.allow_plaintext_auth = options.allow_plaintext_auth;
+    // a server with no TLS at all cannot ask for TLS before plaintext logins
+    config.allow_plaintext_auth = options.allow_plaintext_auth || !options.variants.tls();
     config.faults = options.faults;
+    config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());
-    let server = RunningServer::start(
-        config,
-        Some("127.0.0.1:0".parse()?),
-        Some("127.0.0.1:0".parse()?),
-    )
-    .await
-    .context("starting the bundled reference server")?;
+    let tls_addr = options
+        .variants
+        .tls()
+        .then(|| "127.0.0.1:0".parse())
+        .transpose()?;
+    let server = RunningServer::start(config, Some("127.0.0.1:0".parse()?), tls_addr)
+        .await
+        .context("starting the bundled reference server")?;
     let addr = match options.tls {
         TlsMode::Implicit => server.tls_addr(),
         _ => server.plain_addr(),
     }
-    .context("the bundled server bound no listener")?;
+    .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
     let user = options.user.clone();
     let reseed = Arc::new(move || {
         store.replace(&user, fixture::MESSAGES.iter().map(|m| m.to_vec()));

@@ -5,6 +5,12 @@
 //! defect ([`reference_server::fault`]), each on its own server. A fault is **caught** when at
 //! least one case fails or errors against it; since the clean run had none, every such case
 //! is one the fault broke. The mutation score is caught faults over all faults.
+//!
+//! The false-positive control is the other half: the catalogue runs once per permitted
+//! variation ([`reference_server::variant`]: a choice the RFCs leave to the server, such as
+//! no CAPA at all or USER answered -ERR for an unknown name), each on its own server, and must
+//! give no failure and no error there (cases found not applicable, or skipped, are fine). A
+//! case that fails a variant fails a server the RFCs allow.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use reference_server::fault::{Area, Setup};
-use reference_server::{Fault, Faults};
+use reference_server::{Fault, Faults, Variant, Variants};
 use runner::{CaseResult, Event, Reporter, RunConfig, TlsMode, Verdict};
 use scenario::plan::{Case, Level};
 use tokio::sync::Semaphore;
@@ -34,6 +40,14 @@ pub struct SelfcheckArgs {
     /// Print the faults (name, area, setup, what each breaks) and exit.
     #[arg(long)]
     list_faults: bool,
+    /// Only this permitted variation (repeatable). With --fault or --variant only the named
+    /// ones run; with neither, every fault and every variant.
+    #[arg(long = "variant", value_name = "NAME")]
+    variants: Vec<Variant>,
+    /// Print the permitted variations (name, what the server does, the RFC text that permits
+    /// it) and exit.
+    #[arg(long)]
+    list_variants: bool,
     /// Runs of the catalogue at once, each against its own server (the runs mostly wait on
     /// the faults that make the server go silent, so more than the cores).
     #[arg(long, default_value_t = 6)]
@@ -73,6 +87,18 @@ impl Outcome {
         !self.failed.is_empty() || !self.errors.is_empty()
     }
 
+    /// For a variant's run: nothing failed, nothing errored, and the run happened.
+    fn clean(&self) -> bool {
+        self.failed.is_empty() && self.errors.is_empty() && self.unreachable.is_none()
+    }
+
+    /// The failing cases (errors marked), for a variant's row.
+    fn failing(&self) -> Vec<String> {
+        let mut out: Vec<String> = ids(&self.failed).iter().map(|i| i.to_string()).collect();
+        out.extend(ids(&self.errors).iter().map(|i| format!("{i} (error)")));
+        out
+    }
+
     fn from_results(results: &[CaseResult]) -> Outcome {
         let mut o = Outcome::default();
         for r in results {
@@ -101,19 +127,43 @@ impl Reporter for Collect {
     }
 }
 
-/// One run of the whole selection against a bundled server with `faults` in `setup`.
+/// What one run's server has: one fault, one variant, or neither.
+#[derive(Debug, Clone, Copy)]
+enum Subject {
+    Clean(Setup),
+    Fault(Fault),
+    Variant(Variant),
+}
+
+impl Subject {
+    fn setup(self) -> Setup {
+        match self {
+            Subject::Clean(s) => s,
+            Subject::Fault(f) => f.setup(),
+            // a variant is the server `conform run` starts, with one choice made otherwise
+            Subject::Variant(_) => Setup::PlaintextAllowed,
+        }
+    }
+}
+
+/// One run of the whole selection against a bundled server with `subject`.
 async fn run_once(
     cases: Vec<Case>,
-    setup: Setup,
-    faults: Faults,
+    subject: Subject,
     jobs: usize,
     timeout: Duration,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let (faults, variants) = match subject {
+        Subject::Clean(_) => (Faults::none(), Variants::none()),
+        Subject::Fault(f) => (Faults::none().with(f), Variants::none()),
+        Subject::Variant(v) => (Faults::none(), Variants::none().with(v)),
+    };
     let server = bundled::start(bundled::Options {
         user: "demo".into(),
         faults,
-        allow_plaintext_auth: setup == Setup::PlaintextAllowed,
+        variants,
+        allow_plaintext_auth: subject.setup() == Setup::PlaintextAllowed,
         tls: TlsMode::None,
     })
     .await?;
@@ -125,7 +175,11 @@ async fn run_once(
         threshold: Level::May,
         reseed: Some(server.reseed.clone()),
         baseline: None,
-        expect: Vec::new(),
+        // a fault that hides a capability shows only when the vendor declares it
+        expect: match subject {
+            Subject::Fault(f) => f.declared().iter().map(|c| c.to_string()).collect(),
+            _ => Vec::new(),
+        },
         login: None,
     };
     let mut collect = Collect::default();
@@ -146,6 +200,7 @@ struct Report {
     cases: usize,
     clean: BTreeMap<Setup, Outcome>,
     faults: Vec<(Fault, Outcome)>,
+    variants: Vec<(Variant, Outcome)>,
     duration: Duration,
 }
 
@@ -158,6 +213,18 @@ impl Report {
         self.clean.values().all(|o| {
             o.failed.is_empty() && o.errors.is_empty() && o.unreachable.is_none() && o.passed > 0
         })
+    }
+
+    fn variants_passing(&self) -> usize {
+        self.variants.iter().filter(|(_, o)| o.clean()).count()
+    }
+
+    fn variants_score(&self) -> String {
+        format!(
+            "{}/{} variants pass",
+            self.variants_passing(),
+            self.variants.len()
+        )
     }
 
     fn score(&self) -> String {
@@ -236,14 +303,50 @@ fn console(report: &Report) -> String {
             verdict(o)
         );
     }
+    if !report.variants.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<36} {:<7} {:>6} {:>7} {:>6}  failing cases",
+            "variant", "verdict", "passed", "skipped", "failed"
+        );
+        for (variant, o) in &report.variants {
+            let failing = o.failing();
+            let detail = match &o.unreachable {
+                Some(u) => format!("(run did not start: {u})"),
+                None if failing.is_empty() => String::new(),
+                None => failing.join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "{:<36} {:<7} {:>6} {:>7} {:>6}  {detail}",
+                variant.name(),
+                if o.clean() { "PASS" } else { "FAIL" },
+                o.passed,
+                o.skipped,
+                o.failed.len() + o.errors.len(),
+            );
+        }
+    }
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "mutation score: {}; {} cases per run; {:.1}s",
-        report.score(),
-        report.cases,
-        report.duration.as_secs_f64()
-    );
+    if !report.faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "mutation score: {}; {} cases per run; {:.1}s",
+            report.score(),
+            report.cases,
+            report.duration.as_secs_f64()
+        );
+    }
+    if !report.variants.is_empty() {
+        let _ = writeln!(
+            out,
+            "variants: {}; {} cases per run; {:.1}s",
+            report.variants_score(),
+            report.cases,
+            report.duration.as_secs_f64()
+        );
+    }
     out
 }
 
@@ -273,6 +376,39 @@ fn totals_markdown(report: &Report) -> String {
     }
     for (area, (n, caught)) in &areas {
         let _ = writeln!(out, "| {} | {n} | {caught} |", area.name());
+    }
+    if !report.variants.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "**Variants: {}.** The false-positive control: the catalogue against the reference \
+             server with one choice the RFCs permit made otherwise (`reference-server/src/variant.rs`); \
+             a variant passes when no case fails or errors (skipped or not applicable is fine).",
+            report.variants_score()
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| variant | passed | skipped | failed | failing cases |"
+        );
+        let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
+        for (variant, o) in &report.variants {
+            // the first few; the whole list is in the --markdown table
+            let all = o.failing();
+            let mut failing: Vec<String> = all.iter().take(4).map(|c| format!("`{c}`")).collect();
+            if all.len() > 4 {
+                failing.push(format!("+{} more", all.len() - 4));
+            }
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                variant.name(),
+                o.passed,
+                o.skipped,
+                o.failed.len() + o.errors.len(),
+                failing.join(", ")
+            );
+        }
     }
     out
 }
@@ -325,7 +461,40 @@ fn markdown(report: &Report) -> String {
             by.join(", ")
         );
     }
+    if !report.variants.is_empty() {
+        let _ = writeln!(out, "\n## Variants\n");
+        let _ = writeln!(
+            out,
+            "| variant | what the server does | permitted by | verdict | passed | skipped | failing cases |"
+        );
+        let _ = writeln!(out, "| --- | --- | --- | --- | ---: | ---: | --- |");
+        for (variant, o) in &report.variants {
+            let mut failing: Vec<String> = o.failing().iter().map(|c| format!("`{c}`")).collect();
+            if let Some(u) = &o.unreachable {
+                failing.push(format!("run did not start: {u}"));
+            }
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                variant.name(),
+                variant.describe().replace('|', "\\|"),
+                variant.permitted_by().replace('|', "\\|"),
+                if o.clean() { "PASS" } else { "FAIL" },
+                o.passed,
+                o.skipped,
+                failing.join(", ")
+            );
+        }
+    }
     out
+}
+
+fn list_variants() {
+    for v in Variant::ALL {
+        println!("{:<28} {}", v.name(), v.describe());
+        println!("{:<28} permitted by {}", "", v.permitted_by());
+    }
+    println!("{} variants", Variant::ALL.len());
 }
 
 fn list_faults() {
@@ -346,17 +515,28 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         list_faults();
         return Ok(exit::OK);
     }
+    if args.list_variants {
+        list_variants();
+        return Ok(exit::OK);
+    }
     let cases = match load(&args.paths) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let faults: Vec<Fault> = if args.faults.is_empty() {
+    // naming a fault or a variant runs only what is named
+    let everything = args.faults.is_empty() && args.variants.is_empty();
+    let faults: Vec<Fault> = if everything {
         Fault::ALL.to_vec()
     } else {
         args.faults.clone()
     };
+    let variants: Vec<Variant> = if everything {
+        Variant::ALL.to_vec()
+    } else {
+        args.variants.clone()
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let report = runtime.block_on(check(&args, cases, faults))?;
+    let report = runtime.block_on(check(&args, cases, faults, variants))?;
     print!("{}", console(&report));
     if let Some(path) = &args.markdown {
         write(path, &markdown(&report))?;
@@ -369,6 +549,10 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
         return Ok(exit::FAILED);
     }
     if report.caught() < report.faults.len() {
+        return Ok(exit::FAILED);
+    }
+    if report.variants_passing() < report.variants.len() {
+        eprintln!("conform: the catalogue fails a server variant the RFCs permit; the failing cases are wrong for it");
         return Ok(exit::FAILED);
     }
     Ok(exit::OK)
@@ -385,29 +569,31 @@ async fn check(
     args: &SelfcheckArgs,
     cases: Vec<Case>,
     faults: Vec<Fault>,
+    variants: Vec<Variant>,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
     let timeout = Duration::from_secs(args.timeout.max(1));
     let permits = Arc::new(Semaphore::new(args.parallel.max(1)));
     let mut setups: Vec<Setup> = faults.iter().map(|f| f.setup()).collect();
+    if !variants.is_empty() {
+        setups.push(Subject::Variant(variants[0]).setup());
+    }
     setups.sort();
     setups.dedup();
     let n = cases.len();
-    // (None, setup) is a clean run; (Some(fault), setup) a fault's run
     let mut jobs = Vec::new();
-    for (fault, setup) in setups
+    for subject in setups
         .iter()
-        .map(|s| (None, *s))
-        .chain(faults.iter().map(|f| (Some(*f), f.setup())))
+        .map(|s| Subject::Clean(*s))
+        .chain(faults.iter().map(|f| Subject::Fault(*f)))
+        .chain(variants.iter().map(|v| Subject::Variant(*v)))
     {
         let (cases, permits, jobs_per_run) = (cases.clone(), permits.clone(), args.jobs);
         jobs.push((
-            fault,
-            setup,
+            subject,
             tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore open");
-                let f = fault.map_or(Faults::none(), |f| Faults::none().with(f));
-                run_once(cases, setup, f, jobs_per_run, timeout).await
+                run_once(cases, subject, jobs_per_run, timeout).await
             }),
         ));
     }
@@ -415,15 +601,17 @@ async fn check(
         cases: n,
         clean: BTreeMap::new(),
         faults: Vec::new(),
+        variants: Vec::new(),
         duration: Duration::ZERO,
     };
-    for (fault, setup, job) in jobs {
+    for (subject, job) in jobs {
         let outcome = job.await.context("a selfcheck run panicked")??;
-        match fault {
-            None => {
+        match subject {
+            Subject::Clean(setup) => {
                 report.clean.insert(setup, outcome);
             }
-            Some(f) => report.faults.push((f, outcome)),
+            Subject::Fault(f) => report.faults.push((f, outcome)),
+            Subject::Variant(v) => report.variants.push((v, outcome)),
         }
     }
     report.duration = started.elapsed();

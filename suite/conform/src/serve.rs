@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use reference_server::maildrop::{MaildirStore, MemoryStore, Store};
-use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users};
+use reference_server::{
+    fixture, tls, Config, Fault, Faults, RunningServer, Users, Variant, Variants,
+};
 
 use crate::exit;
 
@@ -60,9 +62,22 @@ pub struct ServeArgs {
     /// Turn on a deliberate defect by name (for testing the suite itself; repeatable).
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<Fault>,
+    /// Turn on a permitted variation by name (a choice the RFCs leave to the server, e.g.
+    /// `no-capa`: a pure RFC 1939 server with no TLS; repeatable).
+    #[arg(long = "variant", value_name = "NAME")]
+    variants: Vec<Variant>,
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: ServeArgs) -> anyhow::Result<u8> {
+    let variants = args
+        .variants
+        .iter()
+        .fold(Variants::none(), |v, x| v.with(*x));
+    if !variants.tls() {
+        // a server with no TLS at all: no listener, no STLS, plaintext logins allowed
+        args.no_tls = true;
+        args.allow_plaintext_auth = true;
+    }
     let mut users = Users::new();
     for spec in &args.users {
         users.insert_spec(spec, "--user")?;
@@ -77,7 +92,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let store: Arc<dyn Store> = match &args.maildir {
         Some(dir) => Arc::new(MaildirStore::new(dir.clone())),
         None => {
-            let store = MemoryStore::new();
+            let store = if args.faults.contains(&Fault::UidlReused) {
+                MemoryStore::reusing_uids()
+            } else {
+                MemoryStore::new()
+            };
             for name in users.names() {
                 fixture::seed_memory(&store, name);
             }
@@ -89,6 +108,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     config.allow_plaintext_auth = args.allow_plaintext_auth;
     config.autologout = Duration::from_secs(args.autologout);
     config.faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+    config.variants = variants;
     let identity = if args.no_tls {
         None
     } else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
-use reference_server::{Fault, Faults, RunningServer};
+use reference_server::{Fault, Faults, RunningServer, Variant, Variants};
 use runner::{LoginMethod, Profile, Target, TlsMode, Trust};
 use serde::Deserialize;
 
@@ -80,6 +80,10 @@ pub struct TargetArgs {
     /// Bundled server only: turn on a deliberate defect (to see the suite catch it).
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<Fault>,
+    /// Bundled server only: turn on a permitted variation (a choice the RFCs leave to the
+    /// server; the catalogue must pass against it).
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<Variant>,
     /// Take the target options from this profile of the config file; options given on the
     /// command line win.
     #[arg(long, value_name = "NAME")]
@@ -221,6 +225,9 @@ impl TargetArgs {
                 if !self.faults.is_empty() {
                     bail!("--fault applies to the bundled server only (drop --target)");
                 }
+                if !self.variants.is_empty() {
+                    bail!("--variant applies to the bundled server only (drop --target)");
+                }
                 let mut target = Target::parse(spec)?;
                 target.trust = match (&self.ca, self.insecure) {
                     (Some(ca), _) => Trust::CaFile(ca.clone()),
@@ -252,6 +259,10 @@ impl TargetArgs {
                 let bundled = bundled::start(bundled::Options {
                     user: self.user.clone().unwrap_or_else(|| "demo".into()),
                     faults: self.faults.iter().fold(Faults::none(), |f, x| f.with(*x)),
+                    variants: self
+                        .variants
+                        .iter()
+                        .fold(Variants::none(), |v, x| v.with(*x)),
                     allow_plaintext_auth: true,
                     tls: self.tls.map_or(TlsMode::None, TlsMode::from),
                 })

@@ -1,6 +1,8 @@
 //! The suite tests itself: `conform selfcheck` runs the catalogue against the reference server
-//! with each deliberate defect in turn. Every fault must be caught, the runs with no fault must
-//! pass, and the README's totals must be the ones this run produces.
+//! with each deliberate defect in turn, and with each permitted variation. Every fault must be
+//! caught, every variant must pass, the runs with no fault must pass, and the README's totals
+//! must be the ones this run produces. The gaps known today are listed in [`PENDING`], each
+//! with what closes it; an entry that is no longer a gap fails the test so that it goes.
 //!
 //! The console table is written to the test's stderr directly (past libtest's capture, so CI
 //! shows it) and to `reports/selfcheck.txt`; the whole table, with every catching case, to
@@ -12,6 +14,22 @@ mod common;
 use std::io::Write as _;
 
 use common::{conform, root, run};
+
+/// Faults no case catches yet, and variants some case still fails (wrongly), with the work
+/// that closes each gap (issue 14). Every other fault must be caught and every other variant
+/// must pass; the selfcheck exits 0 only when this list is empty.
+const PENDING: &[(&str, &str)] = &[
+    // faults
+    ("lowercase-status", "the runner refuses a greeting that does not start with +OK before any case runs (reported as unreachable, exit 3), so no case gets to fail it"),
+    ("uidl-reused", "a delivery between two sessions of one case: the scenario language has none"),
+    ("size-drift", "a case comparing sizes within one session around a UIDL: LIST, UIDL, LIST (or LIST n, UIDL, RETR n octets)"),
+    // variants
+    ("stls-refused-after-user", "rfc1939/7/pass-after-stls-needs-user expects +OK to STLS after USER; -ERR makes the case not applicable"),
+];
+
+fn pending(name: &str) -> bool {
+    PENDING.iter().any(|(n, _)| *n == name)
+}
 
 #[test]
 fn every_fault_is_caught_and_the_clean_runs_pass() {
@@ -31,7 +49,8 @@ fn every_fault_is_caught_and_the_clean_runs_pass() {
         .arg(&totals_path));
     std::fs::write(reports.join("selfcheck.txt"), &out).unwrap();
     let _ = std::io::stderr().write_all(format!("conform selfcheck:\n{out}").as_bytes());
-    assert_eq!(code, 0, "selfcheck failed:\n{out}\n{err}");
+    let expected_code = if PENDING.is_empty() { 0 } else { 1 };
+    assert_eq!(code, expected_code, "selfcheck:\n{out}\n{err}");
 
     // the clean runs: both setups, something passed, nothing failed or errored
     let clean: Vec<&str> = out.lines().filter(|l| l.starts_with("no fault")).collect();
@@ -51,15 +70,56 @@ fn every_fault_is_caught_and_the_clean_runs_pass() {
         .filter_map(|l| l.split_whitespace().next())
         .take(faults)
         .collect();
-    for name in &rows {
-        let row = out
-            .lines()
+    let row = |name: &str| {
+        out.lines()
             .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"));
-        assert!(row.contains(" CAUGHT "), "{row}");
+            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"))
+            .to_owned()
+    };
+    let mut missed = 0;
+    for name in &rows {
+        let row = row(name);
+        if pending(name) {
+            assert!(
+                row.contains(" MISSED "),
+                "{name} is caught now: drop it from PENDING\n{row}"
+            );
+            missed += 1;
+        } else {
+            assert!(row.contains(" CAUGHT "), "{row}");
+        }
     }
-    let score = format!("mutation score: {faults}/{faults} faults caught (100 %)");
+    let caught = faults - missed;
+    let percent = (100.0 * caught as f64 / faults as f64).round();
+    let score = format!("mutation score: {caught}/{faults} faults caught ({percent} %)");
     assert!(out.contains(&score), "{out}");
+    // one row per variant: PASS, or FAIL naming the cases, for the pending ones
+    let (code, listed_variants, err) = run(conform().args(["selfcheck", "--list-variants"]));
+    assert_eq!(code, 0, "{err}");
+    let variants: Vec<&str> = listed_variants
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.contains('-'))
+        .collect();
+    assert!(variants.len() >= 7, "{listed_variants}");
+    for name in &variants {
+        let row = row(name);
+        if pending(name) {
+            assert!(
+                row.contains(" FAIL "),
+                "{name} passes now: drop it from PENDING\n{row}"
+            );
+        } else {
+            assert!(row.contains(" PASS "), "{row}");
+        }
+    }
+    for (name, _) in PENDING {
+        assert!(
+            rows.contains(name) || variants.contains(name),
+            "PENDING names no fault or variant: {name}"
+        );
+    }
 
     let totals = std::fs::read_to_string(&totals_path).unwrap();
     let readme_path = root().join("README.md");
@@ -101,4 +161,30 @@ fn one_fault_alone_is_caught_by_the_case_written_for_it() {
         out.contains("mutation score: 1/1 faults caught (100 %)"),
         "{out}"
     );
+}
+
+#[test]
+fn variants_are_listed_with_their_rfc_and_an_unknown_one_is_a_usage_error() {
+    let (code, out, err) = run(conform().args(["selfcheck", "--list-variants"]));
+    assert_eq!(code, 0, "{err}");
+    for name in ["no-capa", "strict-sequencing", "store-rewritten"] {
+        assert!(out.contains(name), "{out}");
+    }
+    assert!(out.contains("permitted by RFC 1939 §7"), "{out}");
+    let (code, _, err) = run(conform().args(["selfcheck", "--variant", "no-such-variant"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-capa"), "{err}");
+}
+
+#[test]
+fn one_variant_alone_passes_the_catalogue() {
+    let (code, out, err) = run(conform().args(["selfcheck", "--variant", "no-resp-codes"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("no-resp-codes"))
+        .expect("a row");
+    assert!(row.contains(" PASS "), "{row}");
+    assert!(out.contains("variants: 1/1 variants pass"), "{out}");
+    assert!(!out.contains("mutation score"), "{out}");
 }

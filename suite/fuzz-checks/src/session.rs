@@ -108,6 +108,7 @@ fn context(plaintext: bool, stls: bool, fault: Option<Fault>) -> Arc<Context> {
         allow_plaintext_auth: plaintext,
         stls_available: stls,
         faults,
+        variants: reference_server::Variants::none(),
     })
 }
 
