@@ -18,14 +18,7 @@ use common::{conform, root, run};
 /// Faults no case catches yet, and variants some case still fails (wrongly), with the work
 /// that closes each gap (issue 14). Every other fault must be caught and every other variant
 /// must pass; the selfcheck exits 0 only when this list is empty.
-const PENDING: &[(&str, &str)] = &[
-    // faults
-    ("lowercase-status", "the runner refuses a greeting that does not start with +OK before any case runs (reported as unreachable, exit 3), so no case gets to fail it"),
-    ("uidl-reused", "a delivery between two sessions of one case: the scenario language has none"),
-    ("size-drift", "a case comparing sizes within one session around a UIDL: LIST, UIDL, LIST (or LIST n, UIDL, RETR n octets)"),
-    // variants
-    ("stls-refused-after-user", "rfc1939/7/pass-after-stls-needs-user expects +OK to STLS after USER; -ERR makes the case not applicable"),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 fn pending(name: &str) -> bool {
     PENDING.iter().any(|(n, _)| *n == name)

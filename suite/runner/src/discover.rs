@@ -8,6 +8,13 @@ use crate::capability::{add_capa_line, Capabilities, Discovery, LoginMethod};
 use crate::judge::{printable, CaseEnv};
 use crate::transport::{Conn, WireError};
 
+/// A positive status indicator, in any case: discovery is lenient so that the cases, which
+/// require `+OK` exactly (RFC 1939 §3), get to judge a server that writes `+ok`.
+fn positive(line: &[u8]) -> bool {
+    line.get(..3)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"+OK"))
+}
+
 /// A short client for the probes: one connection, lines in and out.
 struct Probe {
     conn: Conn,
@@ -29,7 +36,7 @@ impl Probe {
     async fn open(env: &CaseEnv) -> Result<Probe, ProbeError> {
         let mut conn = Conn::open(&env.target, env.tls.clone(), env.limits).await?;
         let greeting = conn.read_line().await?.bytes;
-        if !greeting.starts_with(b"+OK") {
+        if !positive(&greeting) {
             return Err(ProbeError::Greeting(printable(&greeting)));
         }
         Ok(Probe { conn, greeting })
@@ -80,14 +87,14 @@ impl Probe {
                     .ask(format!("USER {user}").as_bytes())
                     .await
                     .map_err(wire)?;
-                if !a.starts_with(b"+OK") {
+                if !positive(&a) {
                     return refused("USER", &a);
                 }
                 let a = self
                     .ask(format!("PASS {password}").as_bytes())
                     .await
                     .map_err(wire)?;
-                if !a.starts_with(b"+OK") {
+                if !positive(&a) {
                     return refused("PASS", &a);
                 }
             }
@@ -100,7 +107,7 @@ impl Probe {
                     .ask(format!("APOP {user} {digest}").as_bytes())
                     .await
                     .map_err(wire)?;
-                if !a.starts_with(b"+OK") {
+                if !positive(&a) {
                     return refused("APOP", &a);
                 }
             }
@@ -115,7 +122,7 @@ impl Probe {
                     passwd: password.clone(),
                 };
                 let a = self.ask(m.to_base64().as_bytes()).await.map_err(wire)?;
-                if !a.starts_with(b"+OK") {
+                if !positive(&a) {
                     return refused("AUTH PLAIN", &a);
                 }
             }
@@ -135,7 +142,7 @@ impl Probe {
                     .ask(encode_base64(password.as_bytes()).as_bytes())
                     .await
                     .map_err(wire)?;
-                if !a.starts_with(b"+OK") {
+                if !positive(&a) {
                     return refused("AUTH LOGIN", &a);
                 }
             }
@@ -149,7 +156,7 @@ impl Probe {
                     .map_err(|_| "the CRAM-MD5 challenge is not base64".to_owned())?;
                 let r = cram_md5::response_base64(user, &c, password);
                 let a = self.ask(r.as_bytes()).await.map_err(wire)?;
-                if !a.starts_with(b"+OK") {
+                if !positive(&a) {
                     return refused("AUTH CRAM-MD5", &a);
                 }
             }
@@ -207,7 +214,7 @@ pub async fn capabilities(
             .insert("APOP".into(), "no timestamp in the greeting".into());
     }
     let status = p.ask(b"CAPA").await?;
-    if status.starts_with(b"+OK") {
+    if positive(&status) {
         caps.capa = true;
         // a listing that never ends keeps what it gave: the CAPA cases judge the framing
         if let Ok(lines) = p.multiline().await {
@@ -260,7 +267,7 @@ pub async fn capabilities(
 async fn probe_transaction(s: &mut Probe, caps: &mut Capabilities) {
     if !caps.announced.contains("UIDL") {
         match s.ask(b"UIDL").await {
-            Ok(a) if a.starts_with(b"+OK") => {
+            Ok(a) if positive(&a) => {
                 if s.multiline().await.is_ok() {
                     caps.add("UIDL", Discovery::Probed("UIDL answered +OK".into()));
                 }
@@ -288,7 +295,7 @@ async fn probe_transaction(s: &mut Probe, caps: &mut Capabilities) {
             return;
         }
         match s.ask(b"TOP 1 0").await {
-            Ok(a) if a.starts_with(b"+OK") => {
+            Ok(a) if positive(&a) => {
                 if s.multiline().await.is_ok() {
                     caps.add("TOP", Discovery::Probed("TOP 1 0 answered +OK".into()));
                 }
@@ -337,7 +344,7 @@ async fn look(
         .map_err(|why| format!("could not log in to inspect the maildrop ({why})"))?;
     let wire = |e: WireError| format!("inspecting the maildrop: {e}");
     let a = s.ask(b"LIST").await.map_err(wire)?;
-    if !a.starts_with(b"+OK") {
+    if !positive(&a) {
         return Err(format!("LIST answered {}", printable(&a)));
     }
     let listing: Vec<String> = s
@@ -360,7 +367,7 @@ async fn look(
             format!("RETR {n}")
         };
         let a = s.ask(command.as_bytes()).await.map_err(wire)?;
-        if !a.starts_with(b"+OK") {
+        if !positive(&a) {
             return Err(format!("{command} answered {}", printable(&a)));
         }
         ids.push(message_id(&s.multiline().await.map_err(wire)?));

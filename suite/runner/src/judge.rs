@@ -136,6 +136,8 @@ pub fn printable(bytes: &[u8]) -> String {
 
 struct Run<'a> {
     env: &'a CaseEnv,
+    /// Restores the maildrop for a `reseed` step.
+    reseed: Option<&'a crate::Reseed>,
     started: Instant,
     sessions: Vec<Option<Conn>>,
     vars: Bindings,
@@ -161,6 +163,8 @@ enum StepError {
     /// The case ends here, not applicable: the server took a choice the RFC permits that
     /// leaves the rest of the case without meaning (STLS refused before `starttls if ok`).
     NotApplicable(String),
+    /// The `reseed` step's command failed: an error of the run.
+    Reseed(String),
 }
 
 impl From<WireError> for StepError {
@@ -477,6 +481,19 @@ impl Run<'_> {
                 }
             }
             Action::Login => self.login(session).await?,
+            Action::Reseed => {
+                let Some(reseed) = self.reseed else {
+                    return Err(StepError::NotApplicable(
+                        "the case delivers mail (`reseed`), and this run has no way to: give --reseed-cmd".into(),
+                    ));
+                };
+                // let the server finish the UPDATE of a session that just ended
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match reseed() {
+                    Ok(()) => self.note(session, Dir::Note, "maildrop reseeded".into()),
+                    Err(e) => return Err(StepError::Reseed(e)),
+                }
+            }
             Action::Open => {
                 let conn =
                     Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
@@ -865,6 +882,26 @@ impl Run<'_> {
                     );
                 }
             }
+            Assertion::NotReused(new, old) => {
+                let (new_values, old_values) = (self.vars.list(new), self.vars.list(old));
+                for (i, v) in new_values.iter().enumerate() {
+                    let moved = old_values
+                        .iter()
+                        .enumerate()
+                        .find(|(j, o)| *j != i && *o == v);
+                    if let Some((j, _)) = moved {
+                        return fail(
+                            format!(
+                                "{new}: the value at place {} was {old}'s value at place {}",
+                                i + 1,
+                                j + 1
+                            ),
+                            format!("the same value as before, or a new one, at place {}", i + 1),
+                            printable(v),
+                        );
+                    }
+                }
+            }
             Assertion::Unique(name) => {
                 let list = self.vars.list(name);
                 let mut seen = std::collections::HashSet::new();
@@ -1008,10 +1045,15 @@ pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String,
     )
 }
 
-/// Runs `case` and returns its verdict and transcript.
-pub async fn run_case(case: &Case, env: &CaseEnv) -> (Verdict, Vec<Entry>) {
+/// Runs `case` and returns its verdict and transcript; `reseed` serves its `reseed` steps.
+pub async fn run_case(
+    case: &Case,
+    env: &CaseEnv,
+    reseed: Option<&crate::Reseed>,
+) -> (Verdict, Vec<Entry>) {
     let mut run = Run {
         env,
+        reseed,
         started: Instant::now(),
         sessions: Vec::new(),
         vars: Bindings::default(),
@@ -1096,6 +1138,12 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                 }
                 StepError::Done => Verdict::Pass,
                 StepError::NotApplicable(why) => Verdict::NotApplicable(why),
+                StepError::Reseed(e) => Verdict::Error(Failure {
+                    message: format!("reseeding the maildrop failed: {e}"),
+                    expected: "reseed".into(),
+                    actual: e,
+                    span: step.span.clone(),
+                }),
             };
             return verdict;
         }
@@ -1130,6 +1178,7 @@ fn describe_step(a: &Action) -> String {
         Action::ExpectPresent(p) => format!("a line matching {}", p.source),
         Action::Body(_) | Action::BodyIfOk(_) => "a multi-line body".into(),
         Action::Login => "a login".into(),
+        Action::Reseed => "the maildrop reseeded".into(),
         Action::Open => "a new connection".into(),
         Action::StartTls => "a TLS handshake".into(),
         Action::StartTlsOrEof => "a TLS handshake, or the server ending it".into(),

@@ -200,7 +200,7 @@ impl std::fmt::Debug for RunConfig {
 fn logs_in(case: &Case) -> bool {
     case.mutates
         || case.steps.iter().any(|s| match &s.action {
-            Action::Login => true,
+            Action::Login | Action::Reseed => true,
             Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
                 TemplatePiece::Literal(b) => b.split(|&c| c == b'\n').any(|line| {
                     let upper = line.trim_ascii_start().to_ascii_uppercase();
@@ -368,7 +368,8 @@ impl Task {
                 )), Vec::new());
             }
         }
-        let (mut verdict, mut transcript) = judge::run_case(&self.case, &self.env).await;
+        let (mut verdict, mut transcript) =
+            judge::run_case(&self.case, &self.env, self.reseed.as_ref()).await;
         if self.case.mutates {
             match &self.reseed {
                 None => self.touched.store(true, Ordering::SeqCst),

@@ -446,6 +446,7 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
                 })
             }
             StepKind::Login => Some(Action::Login),
+            StepKind::Reseed => Some(Action::Reseed),
             StepKind::Open(name) => c.open(name).then_some(Action::Open),
             StepKind::Use(name) => {
                 c.use_session(name);
@@ -941,6 +942,10 @@ impl Compiler<'_> {
             AssertSyn::Unique(id) => self
                 .use_list(id, "unique")
                 .then(|| Assertion::Unique(id.name.clone())),
+            AssertSyn::NotReused(new, old) => {
+                let ok = self.use_list(new, "not_reused") & self.use_list(old, "not_reused");
+                ok.then(|| Assertion::NotReused(new.name.clone(), old.name.clone()))
+            }
         }
     }
 }

@@ -128,6 +128,7 @@ pub(crate) enum AssertSyn {
     Eq(AOperandSyn, AOperandSyn),
     Ne(AOperandSyn, AOperandSyn),
     Unique(Ident),
+    NotReused(Ident, Ident),
 }
 
 #[derive(Debug, Clone)]
@@ -707,7 +708,7 @@ fn number(p: &mut Parser<'_, '_>, what: &str) -> PResult<u64> {
     }
 }
 
-const ASSERT_EXPECTED: &str = "`A == B`, `A != B` or `unique(NAME)`";
+const ASSERT_EXPECTED: &str = "`A == B`, `A != B`, `unique(NAME)` or `not_reused(NEW, OLD)`";
 
 /// Parses the text after `assert`.
 pub(crate) fn parse_assert(f: Frag<'_>, sink: &mut Sink) -> Option<AssertSyn> {
@@ -730,6 +731,16 @@ pub(crate) fn parse_assert(f: Frag<'_>, sink: &mut Sink) -> Option<AssertSyn> {
             }
             return Ok(AssertSyn::Unique(name));
         }
+        if let Operand::NotReused(new, old) = first {
+            if !p.at_end() {
+                p.fail(
+                    "unexpected text after `not_reused(...)` (it is a condition, not a value)",
+                    "end of line",
+                );
+                return Err(());
+            }
+            return Ok(AssertSyn::NotReused(new, old));
+        }
         let Operand::Value(a) = first else {
             return Err(());
         };
@@ -746,11 +757,11 @@ pub(crate) fn parse_assert(f: Frag<'_>, sink: &mut Sink) -> Option<AssertSyn> {
         p.skip_ws();
         let b = match operand(&mut p)? {
             Operand::Value(b) => b,
-            Operand::Unique(id) => {
+            Operand::Unique(id) | Operand::NotReused(id, _) => {
                 p.sink
                     .error(
                         id.pos,
-                        "`unique(...)` is a condition on its own, not a value",
+                        "`unique(...)` and `not_reused(...)` are conditions on their own, not values",
                     )
                     .with_expected("`sum(NAME)`, `count(NAME)` or an expression");
                 return Err(());
@@ -773,12 +784,28 @@ pub(crate) fn parse_assert(f: Frag<'_>, sink: &mut Sink) -> Option<AssertSyn> {
 enum Operand {
     Value(AOperandSyn),
     Unique(Ident),
+    NotReused(Ident, Ident),
 }
 
 fn operand(p: &mut Parser<'_, '_>) -> PResult<Operand> {
     p.skip_ws();
     let save = p.i;
     if let Some((w, _)) = p.word() {
+        if w == "not_reused" {
+            p.skip_ws();
+            if p.peek() == Some('(') {
+                p.i += 1;
+                p.skip_ws();
+                let new = p.ident("a list name inside `not_reused(...)`")?;
+                p.skip_ws();
+                p.expect_char(',', "`,`")?;
+                p.skip_ws();
+                let old = p.ident("a second list name inside `not_reused(...)`")?;
+                p.skip_ws();
+                p.expect_char(')', "`)`")?;
+                return Ok(Operand::NotReused(new, old));
+            }
+        }
         if matches!(w, "sum" | "count" | "unique") {
             p.skip_ws();
             if p.peek() == Some('(') {

@@ -152,6 +152,10 @@ pub enum Action {
     /// `B?: checks` — like `B:` when the last line read on this session was a positive status
     /// line (`+OK`); after `-ERR` it reads nothing ("-ERR, or the whole multi-line answer").
     BodyIfOk(Vec<BodyCheck>),
+    /// `reseed`: the run restores the maildrop now (`--reseed-cmd`, or the bundled server's
+    /// own): the standard fixture delivered again, as new mail. Without a way to reseed the
+    /// case is not applicable.
+    Reseed,
     /// `login`: log in with whatever the target offers (USER/PASS, APOP, AUTH), in the
     /// runner's documented order; the greeting was read by an earlier step. The session is in
     /// TRANSACTION afterwards (RFC 1939 §4), or the case fails.
@@ -294,6 +298,10 @@ pub enum Assertion {
     Ne(AExpr, AExpr),
     /// `unique(list)` — no value repeats.
     Unique(String),
+    /// `not_reused(new, old)` — each value of `new` is the value `old` has at the same place,
+    /// or none of `old`'s values: no value moved to another place (RFC 1939 §7: a unique-id
+    /// is never given to another message).
+    NotReused(String, String),
 }
 
 /// An operand of an assertion.

@@ -88,6 +88,7 @@ pub(crate) enum StepKind {
     Drop,
     Eof,
     Login,
+    Reseed,
     Assert(AssertSyn),
     /// A step line whose text had errors (already reported): counts as a step, does nothing.
     Broken,
@@ -108,7 +109,7 @@ pub(crate) const HEADER_KEYS: &[&str] = &[
 ];
 
 pub(crate) const STEP_EXPECTED: &str =
-    "a step (C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof, assert)";
+    "a step (C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof, reseed, assert)";
 
 fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
@@ -253,7 +254,7 @@ impl CaseBuilder {
                 }
                 _ => {
                     sink.error(pos, "expected a step").with_expected(
-                        "C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof or assert",
+                        "C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof, reseed or assert",
                     );
                 }
             },
@@ -276,7 +277,9 @@ fn header_key(body: &str) -> Option<(&str, usize)> {
 const LINE_PREFIXES: &[&str] = &[
     "C!:", "C:", "S|:", "S~:", "S*:", "S!:", "S+:", "S:", "B?:", "B:",
 ];
-const KEYWORDS: &[&str] = &["open", "use", "starttls", "drop", "eof", "assert", "login"];
+const KEYWORDS: &[&str] = &[
+    "open", "use", "starttls", "drop", "eof", "assert", "login", "reseed",
+];
 
 fn first_word(body: &str) -> &str {
     body.split(is_blank).next().unwrap_or("")
@@ -401,6 +404,7 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
                 "starttls" => StepKind::StartTls,
                 "drop" => StepKind::Drop,
                 "login" => StepKind::Login,
+                "reseed" => StepKind::Reseed,
                 _ => StepKind::Eof,
             })
         }

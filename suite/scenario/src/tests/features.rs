@@ -548,3 +548,17 @@ fn prerequisites_must_exist_and_not_loop() {
     let own = super::errors(case("t/x", "t/x"));
     assert!(own.contains("a case cannot come after itself"), "{own}");
 }
+
+#[test]
+fn reseed_step_and_not_reused_assertion() {
+    let s = steps("S: +OK {*}\nC: UIDL\nS: +OK {*}\nS*: {n:[0-9]+} {old}\nS: .\nreseed\nopen b\nS: +OK {*}\nC: UIDL\nS: +OK {*}\nS*: {m:[0-9]+} {new}\nS: .\nassert not_reused(new, old)\n");
+    assert!(s.iter().any(|s| matches!(s.action, Action::Reseed)));
+    assert!(matches!(
+        &s.last().unwrap().action,
+        Action::Assert(Assertion::NotReused(a, b)) if a == "new" && b == "old"
+    ));
+    let e = super::step_errors("S: +OK {x}\nassert not_reused(x, x) == 1\n");
+    assert!(e.contains("unexpected text after `not_reused(...)`"), "{e}");
+    let e = super::step_errors("S: +OK {x}\nassert not_reused(x, x)\n");
+    assert!(e.contains("`x` is a single value"), "{e}");
+}
