@@ -133,3 +133,33 @@ fn every_prerequisite_is_a_case() {
     assert!(unknown.is_empty(), "{unknown:?}");
     assert!(cases.iter().any(|c| !c.after.is_empty()));
 }
+
+/// A pure RFC 1939 server (no CAPA, no TLS, no SASL; USER/PASS, APOP, TOP and UIDL work):
+/// the runner probes what CAPA would have said, so nearly every RFC 1939 case runs, and
+/// none fails (issue 14: at least 85 %).
+#[test]
+fn a_server_without_capa_runs_the_rfc1939_cases() {
+    let (code, out, err) =
+        run(conform().args(["run", "--variant", "no-capa", "--filter", "rfc:1939"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("CAPA: not implemented"), "{out}");
+    for probed in ["TOP: probed", "UIDL: probed", "USER: probed"] {
+        assert!(out.contains(probed), "{probed}: {out}");
+    }
+    let total = common::leading_number(
+        out.lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("conform: running "),
+    );
+    let last = out.lines().last().unwrap();
+    let passed = common::leading_number(last);
+    assert!(
+        last.starts_with(&format!("{passed} passed, 0 failed")),
+        "{last}"
+    );
+    assert!(
+        passed * 100 >= total * 85,
+        "{passed} of {total} RFC 1939 cases ran: {out}"
+    );
+}
