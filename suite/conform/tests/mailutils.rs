@@ -189,6 +189,20 @@ impl Run {
             .collect()
     }
 
+    /// The ids the report gives as failed or errored (new or known): with prerequisites
+    /// (`after:`), one per root cause; the cases they block are `BLOCKED`, not failures.
+    fn failed_ids(&self) -> std::collections::BTreeSet<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                matches!(words.next(), Some("FAIL" | "ERROR" | "KNOWN"))
+                    .then(|| words.nth(1).map(str::to_owned))
+                    .flatten()
+            })
+            .collect()
+    }
+
     /// Whether the report lists `id` as a (new or known) failure or error.
     fn names_failure(&self, id: &str) -> bool {
         self.stdout.lines().any(|l| {
@@ -290,4 +304,26 @@ fn catalogue_against_mailutils() {
         "without the baseline these deviations are not reported as failures: {missing:?}\n{}",
         bare.explain()
     );
+    // every failure is a distinct root cause, the baseline's entry for it: no stale size, no
+    // second failure of one defect (those are blocked by the first)
+    let roots: std::collections::BTreeSet<String> = baseline_entries(BASELINE)
+        .into_iter()
+        .filter(|(_, modes)| modes.as_ref().is_none_or(|m| m.iter().any(|x| x == "none")))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(bare.failed_ids(), roots, "{}", bare.explain());
+    assert_eq!(roots.len(), ROOT_CAUSES, "distinct root causes (plain)");
+    assert!(bare.summary().contains(" blocked"), "{}", bare.summary());
+    // pop3d rewrites the mbox when a session ends: the drift is named once, before the cases
+    for run in &runs {
+        assert_eq!(
+            run.stdout.matches("maildrop drift:").count(),
+            1,
+            "{}",
+            run.explain()
+        );
+    }
 }
+
+/// The distinct root causes of pop3d's failures in a plain run: the baseline's entries.
+const ROOT_CAUSES: usize = 8;

@@ -204,7 +204,7 @@ async fn open_logged_in(env: &CaseEnv, method: LoginMethod) -> Result<Probe, Str
 pub async fn capabilities(
     env: &CaseEnv,
     preset: Option<LoginMethod>,
-) -> Result<Capabilities, ProbeError> {
+) -> Result<(Capabilities, Option<Vec<String>>), ProbeError> {
     let mut caps = Capabilities::default();
     let mut p = Probe::open(env).await?;
     if p.timestamp().is_some() {
@@ -256,11 +256,33 @@ pub async fn capabilities(
         }
     }
     let Some(mut s) = session else {
-        return Ok(caps);
+        return Ok((caps, None));
     };
+    // the first logged-in view of the maildrop, for drift: a store that rewrites messages
+    // when a session ends shows other sizes to every later session
+    let listing = listing(&mut s).await.ok();
     probe_transaction(&mut s, &mut caps).await;
     s.quit().await;
-    Ok(caps)
+    Ok((caps, listing))
+}
+
+/// The scan listing (`LIST`), each line cut to `n size`.
+async fn listing(s: &mut Probe) -> Result<Vec<String>, String> {
+    let wire = |e: WireError| format!("inspecting the maildrop: {e}");
+    let a = s.ask(b"LIST").await.map_err(wire)?;
+    if !positive(&a) {
+        return Err(format!("LIST answered {}", printable(&a)));
+    }
+    Ok(s.multiline()
+        .await
+        .map_err(wire)?
+        .iter()
+        .map(|l| {
+            // RFC 1939 §5: a scan listing may carry more after the size
+            let text = String::from_utf8_lossy(l).into_owned();
+            text.split(' ').take(2).collect::<Vec<_>>().join(" ")
+        })
+        .collect())
 }
 
 /// In a logged-in session: TOP and UIDL, when CAPA did not announce them.
@@ -343,21 +365,7 @@ async fn look(
         .await
         .map_err(|why| format!("could not log in to inspect the maildrop ({why})"))?;
     let wire = |e: WireError| format!("inspecting the maildrop: {e}");
-    let a = s.ask(b"LIST").await.map_err(wire)?;
-    if !positive(&a) {
-        return Err(format!("LIST answered {}", printable(&a)));
-    }
-    let listing: Vec<String> = s
-        .multiline()
-        .await
-        .map_err(wire)?
-        .iter()
-        .map(|l| {
-            // RFC 1939 §5: a scan listing may carry more after the size
-            let text = String::from_utf8_lossy(l).into_owned();
-            text.split(' ').take(2).collect::<Vec<_>>().join(" ")
-        })
-        .collect();
+    let listing = listing(&mut s).await?;
     let mut ids = Vec::new();
     for n in 1..=listing.len().min(env.fixture.len()) {
         // TOP n 0 where the target has it; else RETR (the whole message, ~1 MB for one)
@@ -419,7 +427,10 @@ pub async fn fixture_present(env: &CaseEnv, caps: &Capabilities) -> Result<(), S
 
 /// Whether the maildrop holds the standard fixture, identified by each message's
 /// Message-ID (in order, seven messages), and whether it drifts between two sessions.
-pub async fn inspect(env: &CaseEnv, caps: &Capabilities) -> Inspection {
+///
+/// `first` is the listing discovery saw in its own session, before this one: a change since
+/// then is drift too.
+pub async fn inspect(env: &CaseEnv, caps: &Capabilities, first: Option<Vec<String>>) -> Inspection {
     let Some(method) = caps.login else {
         return Inspection {
             fixture: Err("no login method works, so the maildrop could not be inspected".into()),
@@ -427,6 +438,7 @@ pub async fn inspect(env: &CaseEnv, caps: &Capabilities) -> Inspection {
         };
     };
     let top = caps.has("TOP");
+    let first_seen = first;
     let first = match look(env, method, top).await {
         Ok(v) => v,
         Err(why) => {
@@ -437,12 +449,12 @@ pub async fn inspect(env: &CaseEnv, caps: &Capabilities) -> Inspection {
         }
     };
     let fixture = compare(env, &first.0, &first.1);
+    let earliest = first_seen.unwrap_or_else(|| first.0.clone());
     // a second session: the same listing, unless the server rewrites its store between
     // sessions (mbox servers add Status/X-UID fields on the first visit)
     let drift = match look(env, method, top).await {
-        Ok(second) if second.0 != first.0 => {
-            let changes: Vec<String> = first
-                .0
+        Ok(second) if second.0 != earliest => {
+            let changes: Vec<String> = earliest
                 .iter()
                 .zip(&second.0)
                 .filter(|(a, b)| a != b)
@@ -451,7 +463,7 @@ pub async fn inspect(env: &CaseEnv, caps: &Capabilities) -> Inspection {
             Some(format!(
                 "the scan listing changed between two sessions without DELE: {}",
                 if changes.is_empty() {
-                    format!("{} messages, then {}", first.0.len(), second.0.len())
+                    format!("{} messages, then {}", earliest.len(), second.0.len())
                 } else {
                     changes.join(", ")
                 }

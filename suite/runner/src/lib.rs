@@ -405,7 +405,7 @@ async fn discover_target(
     config: &RunConfig,
     cases: &[Case],
 ) -> Result<Discovered, RunError> {
-    let caps = discover::capabilities(env, config.login)
+    let (caps, first_listing) = discover::capabilities(env, config.login)
         .await
         .map_err(|e| {
             let mut reason = e.to_string();
@@ -422,7 +422,7 @@ async fn discover_target(
         })?;
     env.login = caps.login;
     let inspection = if cases.iter().any(|c| c.fixture == Fixture::Standard) {
-        Some(discover::inspect(env, &caps).await)
+        Some(discover::inspect(env, &caps, first_listing).await)
     } else {
         None
     };
