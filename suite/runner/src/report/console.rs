@@ -74,14 +74,19 @@ impl<W: Write> Console<W> {
     /// The failures that are root causes, each with the cases it blocked.
     fn root_causes(&mut self, results: &[CaseResult]) -> std::io::Result<()> {
         let roots = super::root_causes(results);
-        if roots.iter().all(|r| r.blocked.is_empty()) {
+        if roots.is_empty() {
             return Ok(());
         }
         writeln!(self.out, "\nroot causes ({}):", roots.len())?;
         for r in &roots {
             write!(self.out, "    {}", r.id)?;
             if !r.blocked.is_empty() {
-                write!(self.out, " (blocks {})", r.blocked.join(", "))?;
+                write!(
+                    self.out,
+                    " (blocks {}: {})",
+                    r.blocked.len(),
+                    r.blocked.join(", ")
+                )?;
             }
             writeln!(self.out)?;
         }

@@ -606,7 +606,7 @@ fn summaries(h: &mut String, results: &[CaseResult]) {
 /// The failures that are root causes, with the cases each blocked (when any was blocked).
 fn root_causes(h: &mut String, results: &[CaseResult]) {
     let roots = super::root_causes(results);
-    if roots.iter().all(|r| r.blocked.is_empty()) {
+    if roots.is_empty() {
         return;
     }
     let _ = writeln!(
