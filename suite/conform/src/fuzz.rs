@@ -57,7 +57,7 @@ pub fn run(mut args: FuzzArgs) -> anyhow::Result<u8> {
     };
     println!(
         "conform fuzz: {} for {}s, seed {seed}, sequences of up to {} steps",
-        env.target, args.duration, config.max_steps
+        env.endpoint.target, args.duration, config.max_steps
     );
     let fixture = fixture_messages();
     let reseed_fn = reseed_fn(&resolved);

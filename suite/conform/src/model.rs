@@ -84,13 +84,15 @@ fn model_env(
         _ => Some(resolved.target.client_config()?),
     };
     let mut env = Env {
-        target: resolved.target.clone(),
-        tls,
-        limits: runner::transport::Limits {
-            io_timeout: target.io_timeout(),
-            ..Default::default()
+        endpoint: runner::client::Endpoint {
+            target: resolved.target.clone(),
+            tls,
+            limits: runner::transport::Limits {
+                io_timeout: target.io_timeout(),
+                ..Default::default()
+            },
+            profile: resolved.profile.clone(),
         },
-        profile: resolved.profile.clone(),
         caps: Default::default(),
     };
     env.caps = runtime.block_on(model::check::discover(&env));
@@ -116,7 +118,7 @@ pub fn model_error(e: &ModelError, env: &Env) -> u8 {
             exit::USAGE
         }
         ModelError::Inspect(_) => {
-            eprintln!("conform: target {}: {e}", env.target);
+            eprintln!("conform: target {}: {e}", env.endpoint.target);
             exit::UNREACHABLE
         }
     }
@@ -179,7 +181,7 @@ pub fn run(mut args: ModelArgs) -> anyhow::Result<u8> {
     };
     println!(
         "conform model: {} sequences of up to {} commands on {} session(s) against {}, seed {seed}",
-        config.cases, config.max_steps, config.sessions, env.target
+        config.cases, config.max_steps, config.sessions, env.endpoint.target
     );
     if resolved.reseed.is_none() {
         println!(

@@ -13,7 +13,6 @@ use proptest::test_runner::{
     Config as ProptestConfig, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError,
     TestRng, TestRunner,
 };
-use runner::transport::Conn;
 use tokio::runtime::Handle;
 
 use crate::exec::{self, Caps, Env, Outcome};
@@ -114,47 +113,20 @@ pub(crate) fn rng_seed(seed: u64) -> [u8; 32] {
     bytes
 }
 
-/// Reads CAPA (RFC 2449): which optional commands the model may use.
+/// What the target implements (RFC 2449 CAPA, or the client's probes where CAPA is absent
+/// or silent): which optional commands the model may use. A target that cannot be probed
+/// gets RFC 1939's optional commands assumed.
 pub async fn discover(env: &Env) -> Caps {
-    let Ok(mut conn) = Conn::open(&env.target, env.tls.clone(), env.limits).await else {
-        return Caps::default();
-    };
-    let mut caps = Caps {
-        user: false,
-        uidl: false,
-        top: false,
-        plain: false,
-        stls: false,
-    };
-    let greeting = conn.read_line().await;
-    let answered = greeting.is_ok()
-        && conn.send(b"CAPA\r\n").await.is_ok()
-        && conn
-            .read_line()
-            .await
-            .is_ok_and(|l| l.bytes.starts_with(b"+OK"));
-    if !answered {
-        conn.close().await;
-        return Caps::default();
+    match client::probe::capabilities(&env.endpoint, None).await {
+        Ok((caps, _)) => Caps {
+            user: caps.has("USER"),
+            uidl: caps.has("UIDL"),
+            top: caps.has("TOP"),
+            plain: caps.has("SASL PLAIN"),
+            stls: caps.has("STLS"),
+        },
+        Err(_) => Caps::default(),
     }
-    while let Ok(line) = conn.read_line().await {
-        if line.bytes == b"." {
-            break;
-        }
-        let text = String::from_utf8_lossy(&line.bytes).to_ascii_uppercase();
-        let mut words = text.split_whitespace();
-        match words.next() {
-            Some("USER") => caps.user = true,
-            Some("UIDL") => caps.uidl = true,
-            Some("TOP") => caps.top = true,
-            Some("SASL") => caps.plain = words.any(|w| w == "PLAIN"),
-            Some("STLS") => caps.stls = true,
-            _ => {}
-        }
-    }
-    let _ = conn.send(b"QUIT\r\n").await;
-    conn.close().await;
-    caps
 }
 
 /// Logs in once and reads LIST: the maildrop the next sequence starts from. Messages whose
@@ -190,54 +162,32 @@ enum Inspect {
 }
 
 async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspect> {
-    let e = |e: runner::transport::WireError| Inspect::Wire(e.to_string());
-    let mut conn = Conn::open(&env.target, env.tls.clone(), env.limits)
+    use client::capability::LoginMethod;
+    use client::probe::{listing, Probe};
+    let endpoint = &env.endpoint;
+    let mut p = Probe::open(endpoint)
         .await
-        .map_err(e)?;
-    let greeting = conn.read_line().await.map_err(e)?;
-    let ask = async |conn: &mut Conn, line: String| -> Result<Vec<u8>, Inspect> {
-        conn.send(format!("{line}\r\n").as_bytes())
-            .await
-            .map_err(e)?;
-        Ok(conn.read_line().await.map_err(e)?.bytes)
-    };
-    let profile = &env.profile;
-    let mut ok = env.caps.user
-        && ask(&mut conn, format!("USER {}", profile.user))
-            .await?
-            .starts_with(b"+OK")
-        && ask(&mut conn, format!("PASS {}", profile.password))
-            .await?
-            .starts_with(b"+OK");
-    if !ok {
-        let stamp = pop3_proto::StatusLine::parse(&greeting.bytes)
-            .ok()
-            .and_then(|g| g.timestamp().map(str::to_owned));
-        if let Some(stamp) = stamp {
-            let digest = pop3_proto::auth::apop::digest(&stamp, &profile.password);
-            ok = ask(&mut conn, format!("APOP {} {digest}", profile.user))
-                .await?
-                .starts_with(b"+OK");
+        .map_err(|e| Inspect::Wire(e.to_string()))?;
+    let mut logged_in = false;
+    for method in [LoginMethod::UserPass, LoginMethod::Apop] {
+        if method == LoginMethod::UserPass && !env.caps.user {
+            continue;
         }
-    }
-    if !ok {
-        conn.close().await;
-        return Err(Inspect::Refused(format!(
-            "could not log in as {}",
-            profile.user
-        )));
-    }
-    if !ask(&mut conn, "LIST".into()).await?.starts_with(b"+OK") {
-        conn.close().await;
-        return Err(Inspect::Refused("LIST was refused".into()));
-    }
-    let mut sizes = Vec::new();
-    loop {
-        let line = conn.read_line().await.map_err(e)?;
-        if line.bytes == b"." {
+        if p.login(endpoint, method).await.is_ok() {
+            logged_in = true;
             break;
         }
-        let text = String::from_utf8_lossy(&line.bytes).into_owned();
+    }
+    if !logged_in {
+        p.quit().await;
+        return Err(Inspect::Refused(format!(
+            "could not log in as {}",
+            env.endpoint.profile.user
+        )));
+    }
+    let listed = listing(&mut p).await.map_err(Inspect::Refused)?;
+    let mut sizes = Vec::new();
+    for text in &listed {
         let mut fields = text.split(' ');
         let (n, size) = (fields.next(), fields.next());
         match (
@@ -252,8 +202,7 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
             }
         }
     }
-    let _ = ask(&mut conn, "QUIT".into()).await;
-    let _ = conn.expect_eof().await;
+    p.quit().await;
     let is_fixture =
         sizes.len() == fixture.len() && sizes.iter().zip(fixture).all(|(&s, m)| s == wire_size(m));
     Ok(Maildrop {

@@ -12,11 +12,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use client::transport::{Conn, Line, WireError};
 use pop3_proto::auth::apop;
 use pop3_proto::message::top_cut;
-use runner::transport::{Conn, Limits, Line, WireError};
-use runner::{Profile, Target};
-use rustls::ClientConfig;
 
 use crate::hostile::Hostile;
 use crate::maildrop::{Maildrop, View};
@@ -57,15 +55,9 @@ impl Default for Caps {
 /// Where and how the model connects.
 #[derive(Debug, Clone)]
 pub struct Env {
-    /// The server.
-    pub target: Target,
-    /// Its TLS client configuration (None for plaintext).
-    pub tls: Option<Arc<ClientConfig>>,
-    /// Timeouts and size caps of every read and write.
-    pub limits: Limits,
-    /// The login.
-    pub profile: Profile,
-    /// What the target announces.
+    /// The server, its TLS, the limits of every read and write, the login.
+    pub endpoint: client::Endpoint,
+    /// What the target implements (announced or probed).
     pub caps: Caps,
 }
 
@@ -102,8 +94,8 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// Who wrote a transcript line: the runner's, the model being a client too.
-pub use runner::Dir;
+/// Who wrote a transcript line (the client's: the model is a client too).
+pub use client::Dir;
 
 /// One line of the wire log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,9 +357,13 @@ impl Run<'_> {
         self.current = Some(name.clone());
         self.sent = format!("(connect {name})");
         self.note(&name, Dir::Note, "connect".into());
-        let mut conn = Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits)
-            .await
-            .map_err(|e| self.wire(&e, rules::GREETING, "a greeting"))?;
+        let mut conn = Conn::open(
+            &self.env.endpoint.target,
+            self.env.endpoint.tls.clone(),
+            self.env.endpoint.limits,
+        )
+        .await
+        .map_err(|e| self.wire(&e, rules::GREETING, "a greeting"))?;
         let greeting = conn
             .read_line()
             .await
@@ -396,7 +392,7 @@ impl Run<'_> {
         slot.phase = Phase::Authorization { pending: None };
         slot.stamp = stamp.map(|v| (var, v));
         slot.may_close = false;
-        slot.tls = self.env.target.tls != runner::TlsMode::None;
+        slot.tls = self.env.endpoint.target.tls != client::TlsMode::None;
         Ok(())
     }
 
@@ -807,7 +803,7 @@ impl Run<'_> {
         let word = self.keyword(op, "USER");
         let (wire, script) = match who {
             Who::Good => (
-                format!("{word} {}", self.env.profile.user),
+                format!("{word} {}", self.env.endpoint.profile.user),
                 format!("{word} {{user}}"),
             ),
             Who::Unknown => (
@@ -836,7 +832,7 @@ impl Run<'_> {
         let word = self.keyword(op, "PASS");
         let (wire, script) = match secret {
             Secret::Good => (
-                format!("{word} {}", self.env.profile.password),
+                format!("{word} {}", self.env.endpoint.profile.password),
                 format!("{word} {{password}}"),
             ),
             Secret::Wrong => (
@@ -869,12 +865,12 @@ impl Run<'_> {
 
     async fn apop(&mut self, s: usize, op: &Op, secret: Secret) -> Result<(), Divergence> {
         let word = self.keyword(op, "APOP");
-        let user = self.env.profile.user.clone();
+        let user = self.env.endpoint.profile.user.clone();
         let (wire, script) = match (&self.slots[s].stamp, secret) {
             (Some((var, stamp)), Secret::Good) => (
                 format!(
                     "{word} {user} {}",
-                    apop::digest(stamp, &self.env.profile.password)
+                    apop::digest(stamp, &self.env.endpoint.profile.password)
                 ),
                 format!("{word} {{user}} {{apop({var}, password)}}"),
             ),
@@ -911,9 +907,9 @@ impl Run<'_> {
 
     async fn auth_plain(&mut self, s: usize, op: &Op, secret: Secret) -> Result<(), Divergence> {
         let word = self.keyword(op, "AUTH");
-        let user = self.env.profile.user.clone();
+        let user = self.env.endpoint.profile.user.clone();
         let password = match secret {
-            Secret::Good => self.env.profile.password.clone(),
+            Secret::Good => self.env.endpoint.profile.password.clone(),
             Secret::Wrong => "not-the-password-c0nf".into(),
         };
         let message = pop3_proto::auth::plain::Plain {

@@ -226,7 +226,7 @@ impl Run<'_> {
                     return Err(self.diverge(want, printable(&reply.bytes), rule));
                 }
             }
-            Some(Err(runner::transport::WireError::Closed)) if may_close => {
+            Some(Err(client::transport::WireError::Closed)) if may_close => {
                 any_reply(&mut self.script.steps, true);
             }
             Some(Err(e)) => {
@@ -316,7 +316,7 @@ impl Run<'_> {
         self.script
             .steps
             .push("C!: STLS{crlf()}USER {user}{crlf()}".into());
-        let user = self.env.profile.user.clone();
+        let user = self.env.endpoint.profile.user.clone();
         self.commands += 2;
         self.sent = format!("STLS + USER {user}, in one write");
         self.note(&name, Dir::Client, self.sent.clone());
@@ -334,7 +334,7 @@ impl Run<'_> {
             Ok(()) => {}
             // the server ended the handshake (it read the pipelined bytes as a bad
             // ClientHello): safe, and the case ends there
-            Err(runner::transport::WireError::TlsEnded(_)) => {
+            Err(client::transport::WireError::TlsEnded(_)) => {
                 if let Some(mut c) = self.slots[s].conn.take() {
                     c.close().await;
                 }
@@ -345,7 +345,7 @@ impl Run<'_> {
         }
         self.slots[s].tls = true;
         self.note(&name, Dir::Note, "TLS established".into());
-        let password = self.env.profile.password.clone();
+        let password = self.env.endpoint.profile.password.clone();
         self.send(
             s,
             format!("PASS {password}"),

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::transport::Limits;
+use client::{Profile, Target, TlsMode, Trust};
 use model::exec::{Caps, Env};
 use model::{check, Config};
 use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, Config as ServerConfig, Fault, Faults, RunningServer, Users};
-use runner::transport::Limits;
-use runner::{Profile, Target, TlsMode, Trust};
 
 struct Bundled {
     rt: tokio::runtime::Runtime,
@@ -40,20 +40,22 @@ fn bundled(faults: Faults) -> Bundled {
         .unwrap();
     let port = server.plain_addr().unwrap().port();
     let mut env = Env {
-        target: Target {
-            host: "127.0.0.1".into(),
-            port,
-            tls: TlsMode::None,
-            trust: Trust::Insecure,
-        },
-        tls: None,
-        limits: Limits {
-            io_timeout: Duration::from_secs(5),
-            ..Limits::default()
-        },
-        profile: Profile {
-            user: "demo".into(),
-            password: "demo-password".into(),
+        endpoint: client::Endpoint {
+            target: Target {
+                host: "127.0.0.1".into(),
+                port,
+                tls: TlsMode::None,
+                trust: Trust::Insecure,
+            },
+            tls: None,
+            limits: Limits {
+                io_timeout: Duration::from_secs(5),
+                ..Limits::default()
+            },
+            profile: Profile {
+                user: "demo".into(),
+                password: "demo-password".into(),
+            },
         },
         caps: Caps::default(),
     };

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use scenario::plan::{Case, Fixture, Level, RfcRef, Span};
 
-use crate::capability::Capabilities;
 use crate::judge::{Failure, Verdict};
+use client::capability::Capabilities;
 
 /// Normalises one `--expect` item: upper case, `SASL=MECH` and `SASL:MECH` as `SASL MECH`.
 pub fn normalise(item: &str) -> Option<String> {
@@ -102,7 +102,7 @@ pub fn verdict(case: &Case, tag: &str, caps: &Capabilities) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::{add_capa_line, Discovery};
+    use client::capability::{add_capa_line, Discovery};
 
     #[test]
     fn declared_capabilities() {

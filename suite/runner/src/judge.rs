@@ -8,21 +8,12 @@ use regex::bytes::Regex;
 use rustls::ClientConfig;
 use scenario::plan::{AExpr, Action, Assertion, BodyCheck, Case, Pattern, Piece, Span};
 
-use crate::capability::LoginMethod;
-use crate::target::{Profile, Target};
-use crate::transport::{Conn, Limits, Line, WireError};
 use crate::values::{eval, Bindings};
+use client::capability::LoginMethod;
+use client::target::{Profile, Target};
+use client::transport::{Conn, Limits, Line, WireError};
 
-/// Who wrote a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    /// The runner (client).
-    Client,
-    /// The target.
-    Server,
-    /// A note from the runner (TLS started, connection dropped, ...).
-    Note,
-}
+pub use client::transcript::{printable, Dir};
 
 /// One line of a case's wire log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +89,18 @@ impl Verdict {
     }
 }
 
+impl CaseEnv {
+    /// Where the probes connect, and as whom.
+    pub fn endpoint(&self) -> client::Endpoint {
+        client::Endpoint {
+            target: self.target.clone(),
+            tls: self.tls.clone(),
+            limits: self.limits,
+            profile: self.profile.clone(),
+        }
+    }
+}
+
 /// What a case needs to run.
 #[derive(Debug, Clone)]
 pub struct CaseEnv {
@@ -114,24 +117,6 @@ pub struct CaseEnv {
     /// How the `login` step logs in: chosen by the run from what the target offers
     /// ([`crate::capability`]), or preset (`--login`). `None`: the step fails.
     pub login: Option<LoginMethod>,
-}
-
-/// Escapes a line for a report: printable ASCII and UTF-8 as is, other bytes as `\xHH`.
-pub fn printable(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 struct Run<'a> {
@@ -579,29 +564,6 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sends `line` and reads the answer; `Ok` with it when it starts with `want` (`+OK`, or
-    /// `+ ` for a SASL challenge), a failure of the `login` step otherwise.
-    async fn exchange(
-        &mut self,
-        session: usize,
-        line: &[u8],
-        want: &[u8],
-        method: LoginMethod,
-    ) -> Result<Vec<u8>, StepError> {
-        self.send_line(session, line).await?;
-        let expected = format!("{} (login with {method})", printable(want).trim_end());
-        let answer = self.read_judged(session, &expected).await?.bytes;
-        if answer.starts_with(want) || (want == b"+ " && answer == b"+") {
-            Ok(answer)
-        } else {
-            fail(
-                format!("the login with {method} was refused"),
-                expected,
-                printable(&answer),
-            )
-        }
-    }
-
     /// The `login` step: logs in with the run's method (the greeting was read already).
     ///
     /// The method worked when the run began, so a refusal is taken to be passing: the
@@ -640,89 +602,35 @@ impl Run<'_> {
         }
     }
 
-    /// One login attempt with `method` on the session's connection.
+    /// One login attempt with `method` on the session's connection: the client's login
+    /// steps, each line logged and judged as a `C:`/`S:` pair would be.
     async fn login_once(&mut self, session: usize, method: LoginMethod) -> Result<(), StepError> {
-        use pop3_proto::auth::{cram_md5, encode_base64, plain::Plain};
-        let (user, password) = (
-            self.env.profile.user.clone(),
-            self.env.profile.password.clone(),
-        );
-        let ok = b"+OK".as_slice();
-        match method {
-            LoginMethod::UserPass => {
-                self.exchange(session, format!("USER {user}").as_bytes(), ok, method)
-                    .await?;
-                self.exchange(session, format!("PASS {password}").as_bytes(), ok, method)
-                    .await?;
-            }
-            LoginMethod::Apop => {
-                let greeting = self.greetings.get(session).cloned().flatten();
-                let stamp = greeting.as_deref().and_then(|g| {
-                    pop3_proto::StatusLine::parse(g)
-                        .ok()
-                        .and_then(|s| s.timestamp().map(str::to_owned))
-                });
-                let Some(stamp) = stamp else {
-                    return fail(
-                        "APOP login needs the greeting's timestamp",
-                        "a greeting with <timestamp>",
-                        greeting.map_or("(no greeting read)".into(), |g| printable(&g)),
-                    );
-                };
-                let digest = pop3_proto::auth::apop::digest(&stamp, &password);
-                self.exchange(
-                    session,
-                    format!("APOP {user} {digest}").as_bytes(),
-                    ok,
-                    method,
-                )
-                .await?;
-            }
-            LoginMethod::SaslPlain => {
-                self.exchange(session, b"AUTH PLAIN", b"+ ", method).await?;
-                let message = Plain {
-                    authzid: String::new(),
-                    authcid: user,
-                    passwd: password,
-                };
-                self.exchange(session, message.to_base64().as_bytes(), ok, method)
-                    .await?;
-            }
-            LoginMethod::SaslLogin => {
-                self.exchange(session, b"AUTH LOGIN", b"+ ", method).await?;
-                self.exchange(
-                    session,
-                    encode_base64(user.as_bytes()).as_bytes(),
-                    b"+ ",
-                    method,
-                )
-                .await?;
-                self.exchange(
-                    session,
-                    encode_base64(password.as_bytes()).as_bytes(),
-                    ok,
-                    method,
-                )
-                .await?;
-            }
-            LoginMethod::CramMd5 => {
-                let challenge = self
-                    .exchange(session, b"AUTH CRAM-MD5", b"+ ", method)
-                    .await?;
-                let text = String::from_utf8_lossy(challenge.get(2..).unwrap_or_default());
-                let Ok(challenge) = cram_md5::decode_challenge(text.trim()) else {
-                    return fail(
-                        "the CRAM-MD5 challenge is not base64",
-                        "+ BASE64",
-                        printable(&challenge),
-                    );
-                };
-                let response = cram_md5::response_base64(&user, &challenge, &password);
-                self.exchange(session, response.as_bytes(), ok, method)
-                    .await?;
-            }
+        use client::login::{login, LoginError, Want};
+        let profile = self.env.profile.clone();
+        let greeting = self.greetings.get(session).cloned().flatten();
+        let mut exchange = SessionExchange { run: self, session };
+        match login(&mut exchange, method, &profile, greeting.as_deref(), true).await {
+            Ok(()) => Ok(()),
+            Err(LoginError::Wire(e)) => Err(e),
+            Err(LoginError::Refused { step, want, answer }) => fail(
+                format!("the login with {method} was refused ({step})"),
+                match want {
+                    Want::Ok => format!("+OK (login with {method})"),
+                    Want::Challenge => format!("+ challenge (login with {method})"),
+                },
+                printable(&answer),
+            ),
+            Err(LoginError::NoTimestamp) => fail(
+                "APOP login needs the greeting's timestamp",
+                "a greeting with <timestamp>",
+                greeting.map_or("(no greeting read)".into(), |g| printable(&g)),
+            ),
+            Err(LoginError::BadChallenge(c)) => fail(
+                "the CRAM-MD5 challenge is not base64",
+                "+ BASE64",
+                printable(&c),
+            ),
         }
-        Ok(())
     }
 
     async fn body(&mut self, session: usize, checks: &[BodyCheck]) -> Result<(), StepError> {
@@ -1149,6 +1057,23 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
         }
     }
     Verdict::Pass
+}
+
+/// One session of a case as the client's login sees it: every line sent is logged (masked)
+/// and every answer read as a judged line (a bare LF fails the case).
+struct SessionExchange<'r, 'a> {
+    run: &'r mut Run<'a>,
+    session: usize,
+}
+
+impl client::login::Exchange for SessionExchange<'_, '_> {
+    type Error = StepError;
+
+    async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, StepError> {
+        self.run.send_line(self.session, line).await?;
+        let expected = "an answer to the login";
+        Ok(self.run.read_judged(self.session, expected).await?.bytes)
+    }
 }
 
 /// How long the `login` step tries again after a refusal.

@@ -4,14 +4,14 @@
 //! parallel jobs, and one stream of [`Event`]s that every reporter ([`report`]) reads.
 
 pub mod baseline;
-pub mod capability;
 pub mod declared;
 pub mod discover;
 pub mod judge;
 pub mod report;
-pub mod target;
-pub mod transport;
 pub mod values;
+
+/// The client's modules, where the runner's users found them before the client was a crate.
+pub use client::{self, capability, target, transport};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -405,7 +405,7 @@ async fn discover_target(
     config: &RunConfig,
     cases: &[Case],
 ) -> Result<Discovered, RunError> {
-    let (caps, first_listing) = discover::capabilities(env, config.login)
+    let (caps, first_listing) = client::probe::capabilities(&env.endpoint(), config.login)
         .await
         .map_err(|e| {
             let mut reason = e.to_string();

@@ -1,0 +1,227 @@
+//! Logging in with one method, over any line exchange: the probes' connections and the
+//! runner's `login` step (which logs and judges every line) run the same steps.
+
+use std::future::Future;
+
+use pop3_proto::auth::{apop, cram_md5, encode_base64, plain::Plain};
+
+use crate::capability::LoginMethod;
+use crate::target::Profile;
+
+/// What an answer in a login must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A positive status line (`+OK`).
+    Ok,
+    /// A SASL continuation (`+ ` and a challenge, RFC 5034 §4).
+    Challenge,
+}
+
+/// Sends one line and reads the one-line answer.
+pub trait Exchange {
+    /// What can go wrong on the wire.
+    type Error;
+    /// Sends `line` (CRLF is added) and returns the answer line (without CRLF).
+    fn exchange(&mut self, line: &[u8]) -> impl Future<Output = Result<Vec<u8>, Self::Error>>;
+}
+
+/// Why a login did not get through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginError<E> {
+    /// An answer was not the one the method needs.
+    Refused {
+        /// The command the answer was to (`USER`, `PASS`, `AUTH PLAIN`, ...).
+        step: &'static str,
+        /// What was needed.
+        want: Want,
+        /// What came.
+        answer: Vec<u8>,
+    },
+    /// APOP needs the greeting's timestamp and the greeting has none.
+    NoTimestamp,
+    /// The CRAM-MD5 challenge is not base64.
+    BadChallenge(Vec<u8>),
+    /// The exchange failed.
+    Wire(E),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for LoginError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginError::Refused { step, answer, .. } => {
+                write!(f, "{step} answered {}", crate::printable(answer))
+            }
+            LoginError::NoTimestamp => f.write_str("the greeting has no timestamp"),
+            LoginError::BadChallenge(c) => write!(
+                f,
+                "the CRAM-MD5 challenge is not base64: {}",
+                crate::printable(c)
+            ),
+            LoginError::Wire(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Whether `answer` is what `want` asks for; `strict`: `+OK` exactly as RFC 1939 §3 writes
+/// it (the runner judges), else in any case (the probes only find out).
+pub fn answered(answer: &[u8], want: Want, strict: bool) -> bool {
+    match want {
+        Want::Ok if strict => answer.starts_with(b"+OK"),
+        Want::Ok => answer
+            .get(..3)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"+OK")),
+        Want::Challenge => answer.starts_with(b"+ ") || answer == b"+",
+    }
+}
+
+/// Logs in with `method` as `profile` (APOP takes the timestamp from `greeting`).
+pub async fn login<X: Exchange>(
+    x: &mut X,
+    method: LoginMethod,
+    profile: &Profile,
+    greeting: Option<&[u8]>,
+    strict: bool,
+) -> Result<(), LoginError<X::Error>> {
+    let (user, password) = (&profile.user, &profile.password);
+    let step = async |x: &mut X, name: &'static str, line: &[u8], want: Want| {
+        let answer = x.exchange(line).await.map_err(LoginError::Wire)?;
+        if answered(&answer, want, strict) {
+            Ok(answer)
+        } else {
+            Err(LoginError::Refused {
+                step: name,
+                want,
+                answer,
+            })
+        }
+    };
+    match method {
+        LoginMethod::UserPass => {
+            step(x, "USER", format!("USER {user}").as_bytes(), Want::Ok).await?;
+            step(x, "PASS", format!("PASS {password}").as_bytes(), Want::Ok).await?;
+        }
+        LoginMethod::Apop => {
+            let stamp = greeting
+                .and_then(|g| pop3_proto::StatusLine::parse(g).ok())
+                .and_then(|g| g.timestamp().map(str::to_owned))
+                .ok_or(LoginError::NoTimestamp)?;
+            let digest = apop::digest(&stamp, password);
+            step(
+                x,
+                "APOP",
+                format!("APOP {user} {digest}").as_bytes(),
+                Want::Ok,
+            )
+            .await?;
+        }
+        LoginMethod::SaslPlain => {
+            step(x, "AUTH PLAIN", b"AUTH PLAIN", Want::Challenge).await?;
+            let message = Plain {
+                authzid: String::new(),
+                authcid: user.clone(),
+                passwd: password.clone(),
+            };
+            step(x, "AUTH PLAIN", message.to_base64().as_bytes(), Want::Ok).await?;
+        }
+        LoginMethod::SaslLogin => {
+            step(x, "AUTH LOGIN", b"AUTH LOGIN", Want::Challenge).await?;
+            let name = encode_base64(user.as_bytes());
+            step(x, "AUTH LOGIN", name.as_bytes(), Want::Challenge).await?;
+            let secret = encode_base64(password.as_bytes());
+            step(x, "AUTH LOGIN", secret.as_bytes(), Want::Ok).await?;
+        }
+        LoginMethod::CramMd5 => {
+            let c = step(x, "AUTH CRAM-MD5", b"AUTH CRAM-MD5", Want::Challenge).await?;
+            let text = String::from_utf8_lossy(c.get(2..).unwrap_or_default()).into_owned();
+            let challenge = cram_md5::decode_challenge(text.trim())
+                .map_err(|_| LoginError::BadChallenge(c.clone()))?;
+            let response = cram_md5::response_base64(user, &challenge, password);
+            step(x, "AUTH CRAM-MD5", response.as_bytes(), Want::Ok).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server script: answers in order, and what was sent.
+    struct Script(Vec<&'static [u8]>, Vec<Vec<u8>>);
+
+    impl Exchange for Script {
+        type Error = &'static str;
+        async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, &'static str> {
+            self.1.push(line.to_vec());
+            if self.0.is_empty() {
+                return Err("closed");
+            }
+            Ok(self.0.remove(0).to_vec())
+        }
+    }
+
+    fn profile() -> Profile {
+        Profile {
+            user: "tim".into(),
+            password: "tanstaaf".into(),
+        }
+    }
+
+    fn run(
+        method: LoginMethod,
+        answers: Vec<&'static [u8]>,
+        strict: bool,
+    ) -> (Result<(), LoginError<&'static str>>, Vec<Vec<u8>>) {
+        let mut s = Script(answers, Vec::new());
+        let greeting = b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>";
+        let r = futures_lite(login(&mut s, method, &profile(), Some(greeting), strict));
+        (r, s.1)
+    }
+
+    /// Polls a future that never waits (the script answers at once).
+    fn futures_lite<F: Future>(f: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn apop_sends_the_rfc_digest() {
+        // RFC 1939 §7's example: the digest of the timestamp and the secret
+        let (r, sent) = run(LoginMethod::Apop, vec![b"+OK maildrop has 1 message"], true);
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            sent,
+            vec![b"APOP tim c4c9334bac560ecc979e58001b3e22fb".to_vec()]
+        );
+    }
+
+    #[test]
+    fn refusals_and_strictness() {
+        let (r, _) = run(LoginMethod::UserPass, vec![b"+OK", b"-ERR [AUTH] no"], true);
+        assert!(matches!(
+            r,
+            Err(LoginError::Refused {
+                step: "PASS",
+                want: Want::Ok,
+                ..
+            })
+        ));
+        let (r, _) = run(LoginMethod::UserPass, vec![b"+ok", b"+ok"], false);
+        assert_eq!(r, Ok(()));
+        let (r, _) = run(LoginMethod::UserPass, vec![b"+ok"], true);
+        assert!(matches!(r, Err(LoginError::Refused { step: "USER", .. })));
+        let (r, sent) = run(LoginMethod::SaslPlain, vec![b"+ ", b"+OK"], true);
+        assert_eq!(r, Ok(()));
+        assert_eq!(sent[1], b"AHRpbQB0YW5zdGFhZg==".to_vec());
+        let (r, _) = run(LoginMethod::CramMd5, vec![b"+ not base64!"], true);
+        assert!(matches!(r, Err(LoginError::BadChallenge(_))));
+        let (r, _) = run(LoginMethod::SaslLogin, vec![b"+ VXNlcm5hbWU6"], true);
+        assert_eq!(r, Err(LoginError::Wire("closed")));
+    }
+}

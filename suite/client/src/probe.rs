@@ -1,0 +1,281 @@
+//! Short client sessions that learn what a target implements before anything is judged:
+//! its capabilities, announced and probed ([`crate::capability`]), and which login works.
+//! The runner's discovery and the model's inspection both use them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+
+use crate::capability::{add_capa_line, Capabilities, Discovery, LoginMethod};
+use crate::target::{Profile, Target};
+use crate::transcript::printable;
+use crate::transport::{Conn, Limits, WireError};
+
+/// Where the probes connect, and as whom.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The server.
+    pub target: Target,
+    /// Its TLS client configuration (None for plaintext).
+    pub tls: Option<Arc<ClientConfig>>,
+    /// Timeouts and size caps of every read and write.
+    pub limits: Limits,
+    /// The account.
+    pub profile: Profile,
+}
+
+/// A positive status indicator, in any case: discovery is lenient so that the cases, which
+/// require `+OK` exactly (RFC 1939 §3), get to judge a server that writes `+ok`.
+pub fn positive(line: &[u8]) -> bool {
+    line.get(..3)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"+OK"))
+}
+
+/// A short client for the probes: one connection, lines in and out.
+#[derive(Debug)]
+pub struct Probe {
+    conn: Conn,
+    greeting: Vec<u8>,
+}
+
+/// What a probe connection could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The wire failed (connect, TLS, timeout, close).
+    #[error("{0}")]
+    Wire(#[from] WireError),
+    /// The greeting was not `+OK`.
+    #[error("greeting is not +OK: {0}")]
+    Greeting(String),
+}
+
+impl Probe {
+    /// Connects (TLS per the target) and reads the greeting, which must be positive.
+    pub async fn open(env: &Endpoint) -> Result<Probe, ProbeError> {
+        let mut conn = Conn::open(&env.target, env.tls.clone(), env.limits).await?;
+        let greeting = conn.read_line().await?.bytes;
+        if !positive(&greeting) {
+            return Err(ProbeError::Greeting(printable(&greeting)));
+        }
+        Ok(Probe { conn, greeting })
+    }
+
+    /// Sends `line` (CRLF added) and reads one line back.
+    pub async fn ask(&mut self, line: &[u8]) -> Result<Vec<u8>, WireError> {
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.conn.send(&bytes).await?;
+        Ok(self.conn.read_line().await?.bytes)
+    }
+
+    /// The lines of a multi-line response up to its `.`, un-stuffed.
+    pub async fn multiline(&mut self) -> Result<Vec<Vec<u8>>, WireError> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.conn.read_line().await?.bytes;
+            match line.as_slice() {
+                b"." => return Ok(lines),
+                [b'.', rest @ ..] => lines.push(rest.to_vec()),
+                _ => lines.push(line),
+            }
+        }
+    }
+
+    /// QUIT, then close.
+    pub async fn quit(mut self) {
+        let _ = self.ask(b"QUIT").await;
+        self.conn.close().await;
+    }
+
+    /// The greeting's APOP timestamp (RFC 1939 §7), with its angle brackets.
+    pub fn timestamp(&self) -> Option<String> {
+        pop3_proto::StatusLine::parse(&self.greeting)
+            .ok()
+            .and_then(|g| g.timestamp().map(str::to_owned))
+    }
+
+    /// Logs in with `method`; `Err` says what the server answered.
+    pub async fn login(&mut self, env: &Endpoint, method: LoginMethod) -> Result<(), String> {
+        let greeting = self.greeting.clone();
+        crate::login::login(self, method, &env.profile, Some(&greeting), false)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl crate::login::Exchange for Probe {
+    type Error = WireError;
+
+    async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, WireError> {
+        self.ask(line).await
+    }
+}
+
+/// Opens a probe connection, retrying a few times when the server closes it at once (a
+/// server may still be ending the previous session's process; Dovecot does) or refuses
+/// with `[IN-USE]`-like answers while a previous session holds the lock.
+pub async fn open_logged_in(env: &Endpoint, method: LoginMethod) -> Result<Probe, String> {
+    let mut last = String::new();
+    for attempt in 0..4u32 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(150 << attempt)).await;
+        }
+        let mut p = match Probe::open(env).await {
+            Ok(p) => p,
+            Err(ProbeError::Wire(WireError::Closed)) => {
+                last = "the server closed the connection".into();
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        match p.login(env, method).await {
+            Ok(()) => return Ok(p),
+            Err(why) => {
+                let in_use = why.contains("[IN-USE]");
+                p.quit().await;
+                last = why;
+                if !in_use {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Discovers what the target implements: the greeting (APOP timestamp), CAPA, then which
+/// login works (`preset` first, else each method in [`LoginMethod::ORDER`] that the target
+/// may offer), and in that session TOP and UIDL. `Err` if the target cannot be reached or
+/// its greeting is not `+OK`: the run cannot start.
+pub async fn capabilities(
+    env: &Endpoint,
+    preset: Option<LoginMethod>,
+) -> Result<(Capabilities, Option<Vec<String>>), ProbeError> {
+    let mut caps = Capabilities::default();
+    let mut p = Probe::open(env).await?;
+    if p.timestamp().is_some() {
+        caps.add("APOP", Discovery::Greeting);
+    } else {
+        caps.missing
+            .insert("APOP".into(), "no timestamp in the greeting".into());
+    }
+    let status = p.ask(b"CAPA").await?;
+    if positive(&status) {
+        caps.capa = true;
+        // a listing that never ends keeps what it gave: the CAPA cases judge the framing
+        if let Ok(lines) = p.multiline().await {
+            for l in lines {
+                add_capa_line(&mut caps, &l);
+            }
+        }
+    }
+    p.quit().await;
+
+    let candidates: Vec<LoginMethod> = match preset {
+        Some(m) => vec![m],
+        None => LoginMethod::ORDER
+            .into_iter()
+            .filter(|m| match m {
+                // USER/PASS is probed even when not announced: CAPA must be complete
+                LoginMethod::UserPass => true,
+                LoginMethod::Apop => caps.has("APOP"),
+                other => caps.announced.contains(other.capability()),
+            })
+            .collect(),
+    };
+    let mut session = None;
+    for method in candidates {
+        match open_logged_in(env, method).await {
+            Ok(s) => {
+                if method == LoginMethod::UserPass && !caps.announced.contains("USER") {
+                    caps.add("USER", Discovery::Probed("USER and PASS logged in".into()));
+                }
+                caps.login = Some(method);
+                session = Some(s);
+                break;
+            }
+            Err(why) => {
+                if method == LoginMethod::UserPass && !caps.has("USER") {
+                    caps.missing.insert("USER".into(), why);
+                }
+            }
+        }
+    }
+    let Some(mut s) = session else {
+        return Ok((caps, None));
+    };
+    // the first logged-in view of the maildrop, for drift: a store that rewrites messages
+    // when a session ends shows other sizes to every later session
+    let listing = listing(&mut s).await.ok();
+    probe_transaction(&mut s, &mut caps).await;
+    s.quit().await;
+    Ok((caps, listing))
+}
+
+/// The scan listing (`LIST`), each line cut to `n size`.
+pub async fn listing(s: &mut Probe) -> Result<Vec<String>, String> {
+    let wire = |e: WireError| format!("inspecting the maildrop: {e}");
+    let a = s.ask(b"LIST").await.map_err(wire)?;
+    if !positive(&a) {
+        return Err(format!("LIST answered {}", printable(&a)));
+    }
+    Ok(s.multiline()
+        .await
+        .map_err(wire)?
+        .iter()
+        .map(|l| {
+            // RFC 1939 §5: a scan listing may carry more after the size
+            let text = String::from_utf8_lossy(l).into_owned();
+            text.split(' ').take(2).collect::<Vec<_>>().join(" ")
+        })
+        .collect())
+}
+
+/// In a logged-in session: TOP and UIDL, when CAPA did not announce them.
+async fn probe_transaction(s: &mut Probe, caps: &mut Capabilities) {
+    if !caps.announced.contains("UIDL") {
+        match s.ask(b"UIDL").await {
+            Ok(a) if positive(&a) => {
+                if s.multiline().await.is_ok() {
+                    caps.add("UIDL", Discovery::Probed("UIDL answered +OK".into()));
+                }
+            }
+            Ok(a) => {
+                caps.missing
+                    .insert("UIDL".into(), format!("UIDL answered {}", printable(&a)));
+            }
+            Err(e) => {
+                caps.missing.insert("UIDL".into(), format!("UIDL: {e}"));
+            }
+        }
+    }
+    if !caps.announced.contains("TOP") {
+        let count = match s.ask(b"STAT").await {
+            Ok(a) => String::from_utf8_lossy(&a)
+                .split(' ')
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok()),
+            Err(_) => None,
+        };
+        if count.unwrap_or(0) == 0 {
+            caps.missing
+                .insert("TOP".into(), "not probed: the maildrop is empty".into());
+            return;
+        }
+        match s.ask(b"TOP 1 0").await {
+            Ok(a) if positive(&a) => {
+                if s.multiline().await.is_ok() {
+                    caps.add("TOP", Discovery::Probed("TOP 1 0 answered +OK".into()));
+                }
+            }
+            Ok(a) => {
+                caps.missing
+                    .insert("TOP".into(), format!("TOP 1 0 answered {}", printable(&a)));
+            }
+            Err(e) => {
+                caps.missing.insert("TOP".into(), format!("TOP: {e}"));
+            }
+        }
+    }
+}
