@@ -46,8 +46,85 @@ pub fn to_crlf(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether `got` (a RETR or TOP answer, un-stuffed, CRLF) is the message `want` (CRLF): the body the same octet
+/// for octet, and every header line of `want` present in `got`'s header, in order. A server
+/// may add header fields (mbox servers add `Status:` and `X-UID:`; RFC 1939 does not forbid
+/// it), so extra header lines are allowed; a changed, dropped or reordered one is not.
+pub fn same_message(got: &[u8], want: &[u8]) -> bool {
+    if got == want {
+        return true;
+    }
+    let split = |m: &[u8]| -> (Vec<Vec<u8>>, Vec<u8>) {
+        let mut header = Vec::new();
+        let mut at = 0;
+        while at < m.len() {
+            let end = memchr::memmem::find(&m[at..], b"\r\n").map_or(m.len(), |i| at + i);
+            if end == at {
+                return (header, m[(at + 2).min(m.len())..].to_vec());
+            }
+            header.push(m[at..end].to_vec());
+            at = end + 2;
+        }
+        (header, Vec::new())
+    };
+    let (got_header, got_body) = split(got);
+    let (want_header, want_body) = split(want);
+    if got_body != want_body {
+        return false;
+    }
+    let mut got_lines = got_header.iter();
+    let added_field = |l: &[u8]| {
+        // a whole added field: `Name: value` (no continuation lines in between)
+        // or a continuation line of one
+        l.starts_with(b" ")
+            || l.starts_with(b"\t")
+            || l.iter()
+                .position(|&b| b == b':')
+                .is_some_and(|i| i > 0 && l[..i].iter().all(|b| b.is_ascii_graphic()))
+    };
+    for w in &want_header {
+        loop {
+            match got_lines.next() {
+                Some(g) if g == w => break,
+                Some(g) if added_field(g) => continue,
+                _ => return false,
+            }
+        }
+    }
+    got_lines.all(|g| added_field(g))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_message_with_added_header_fields_is_the_same_message() {
+        use super::same_message;
+        let want = b"From: a\r\nSubject: s\r\n\r\nbody\r\n";
+        assert!(same_message(want, want));
+        assert!(same_message(
+            b"X-UID: 7\r\nFrom: a\r\nStatus: O\r\nSubject: s\r\nX-Long: a\r\n b\r\n\r\nbody\r\n",
+            want
+        ));
+        // a changed, dropped or reordered field, or another body, is not
+        assert!(!same_message(
+            b"From: b\r\nSubject: s\r\n\r\nbody\r\n",
+            want
+        ));
+        assert!(!same_message(b"From: a\r\n\r\nbody\r\n", want));
+        assert!(!same_message(
+            b"Subject: s\r\nFrom: a\r\n\r\nbody\r\n",
+            want
+        ));
+        assert!(!same_message(
+            b"From: a\r\nSubject: s\r\n\r\n\r\nbody\r\n",
+            want
+        ));
+        assert!(!same_message(
+            b"From: a\r\nSubject: s\r\nnot a field\r\n\r\nbody\r\n",
+            want
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -705,7 +705,7 @@ impl Run<'_> {
                         ),
                     };
                     let got = joined();
-                    if !same_message(&got, &want) {
+                    if !pop3_proto::message::same_message(&got, &want) {
                         let at = got
                             .iter()
                             .zip(&want)
@@ -824,54 +824,6 @@ impl Run<'_> {
         }
         Ok(())
     }
-}
-
-/// Whether `got` (a RETR or TOP body, CRLF) is the message `want`: the body the same octet
-/// for octet, and every header line of `want` present in `got`'s header, in order. A server
-/// may add header fields (mbox servers add `Status:` and `X-UID:`; RFC 1939 does not forbid
-/// it), so extra header lines are allowed; a changed, dropped or reordered one is not.
-fn same_message(got: &[u8], want: &[u8]) -> bool {
-    if got == want {
-        return true;
-    }
-    let split = |m: &[u8]| -> (Vec<Vec<u8>>, Vec<u8>) {
-        let mut header = Vec::new();
-        let mut at = 0;
-        while at < m.len() {
-            let end = memchr::memmem::find(&m[at..], b"\r\n").map_or(m.len(), |i| at + i);
-            if end == at {
-                return (header, m[(at + 2).min(m.len())..].to_vec());
-            }
-            header.push(m[at..end].to_vec());
-            at = end + 2;
-        }
-        (header, Vec::new())
-    };
-    let (got_header, got_body) = split(got);
-    let (want_header, want_body) = split(want);
-    if got_body != want_body {
-        return false;
-    }
-    let mut got_lines = got_header.iter();
-    let added_field = |l: &[u8]| {
-        // a whole added field: `Name: value` (no continuation lines in between)
-        // or a continuation line of one
-        l.starts_with(b" ")
-            || l.starts_with(b"\t")
-            || l.iter()
-                .position(|&b| b == b':')
-                .is_some_and(|i| i > 0 && l[..i].iter().all(|b| b.is_ascii_graphic()))
-    };
-    for w in &want_header {
-        loop {
-            match got_lines.next() {
-                Some(g) if g == w => break,
-                Some(g) if added_field(g) => continue,
-                _ => return false,
-            }
-        }
-    }
-    got_lines.all(|g| added_field(g))
 }
 
 fn describe(a: &AExpr) -> String {
