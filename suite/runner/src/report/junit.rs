@@ -236,8 +236,19 @@ impl<W: Write> JUnit<W> {
 
 impl<W: Write + Send> Reporter for JUnit<W> {
     fn event(&mut self, event: &Event<'_>) {
-        if let Event::Started { target, .. } = event {
+        if let Event::Started {
+            target, discovered, ..
+        } = event
+        {
             self.target = Some(target.to_string());
+            // what the target implements and how that was found, for the CI's test view
+            self.properties.push((
+                "capabilities".into(),
+                discovered.capabilities.describe().join("; "),
+            ));
+            if let Some(drift) = discovered.inspection.as_ref().and_then(|i| i.drift.clone()) {
+                self.properties.push(("maildrop-drift".into(), drift));
+            }
         }
         if let Event::Finished { results, .. } = event {
             let xml = self.render(results);
