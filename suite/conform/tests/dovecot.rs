@@ -11,22 +11,18 @@
 mod common;
 
 use std::path::PathBuf;
-
-use common::{conform, root};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::server::{check_baselined, Run, Started};
+use common::{conform, root, sh_quote, system_binary};
 
 const BASELINE: &str = "scenarios/baselines/dovecot.toml";
 const PASSWORD_VAR: &str = "CONFORM_DOVECOT_PASSWORD";
 
-/// `'text'` for `sh -c`.
-fn sh_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
 /// A running Dovecot in its own temporary directory; stopped when dropped (also on panic).
 struct Dovecot {
-    dir: tempfile::TempDir,
+    started: Started,
     pop3: u16,
     pop3s: u16,
     user: String,
@@ -36,39 +32,18 @@ struct Dovecot {
 
 impl Dovecot {
     fn start() -> Dovecot {
-        let dir = tempfile::Builder::new()
-            .prefix("conform-dovecot.")
-            .tempdir()
-            .expect("temporary directory");
-        let out = Command::new(root().join(".ci/dovecot/start.sh"))
-            .arg(dir.path())
-            .output()
-            .expect("running .ci/dovecot/start.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            ".ci/dovecot/start.sh failed:\n{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let value = |key: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-                .unwrap_or_else(|| panic!("start.sh printed no {key}=:\n{stdout}"))
-                .to_owned()
-        };
-        let port = |key: &str| value(key).parse::<u16>().expect("a port number");
-        let started = Dovecot {
-            pop3: port("pop3"),
-            pop3s: port("pop3s"),
-            user: value("user"),
-            password: value("password"),
-            cert: PathBuf::from(value("cert")),
-            dir,
+        let started = Started::start("dovecot");
+        let dovecot = Dovecot {
+            pop3: started.port("pop3"),
+            pop3s: started.port("pop3s"),
+            user: started.value("user"),
+            password: started.value("password"),
+            cert: PathBuf::from(started.value("cert")),
+            started,
         };
         let seeded = conform()
             .args(["seed", "--replace", "--maildir"])
-            .arg(started.maildir())
+            .arg(dovecot.maildir())
             .output()
             .expect("conform seed runs");
         assert!(
@@ -76,15 +51,15 @@ impl Dovecot {
             "conform seed: {}",
             String::from_utf8_lossy(&seeded.stderr)
         );
-        started
+        dovecot
     }
 
     fn maildir(&self) -> PathBuf {
-        self.dir.path().join("Maildir")
+        self.started.dir.path().join("Maildir")
     }
 
     fn conf(&self) -> PathBuf {
-        self.dir.path().join("dovecot.conf")
+        self.started.dir.path().join("dovecot.conf")
     }
 
     /// What `--reseed-cmd` runs before the first case and after each mutating one.
@@ -156,26 +131,17 @@ impl Dovecot {
         self.finish(format!("model, {mode}, {sessions} session(s)"), c)
     }
 
-    fn finish(&self, label: String, mut c: Command) -> Run {
-        let start = Instant::now();
-        let out = c.output().expect("conform runs");
-        Run {
-            label,
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            took: start.elapsed(),
-            log: std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default(),
-        }
+    fn finish(&self, label: String, c: Command) -> Run {
+        Run::of(label, c, &self.started.dir.path().join("dovecot.log"))
     }
 }
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.dir.path().join("run/master.pid"))
+        let pid = std::fs::read_to_string(self.started.dir.path().join("run/master.pid"))
             .ok()
             .and_then(|p| p.trim().parse::<u32>().ok());
-        let _ = Command::new(dovecot_bin().unwrap_or_else(|| "dovecot".into()))
+        let _ = Command::new(system_binary("dovecot").unwrap_or_else(|| "dovecot".into()))
             .arg("-c")
             .arg(self.conf())
             .arg("stop")
@@ -192,91 +158,9 @@ impl Drop for Dovecot {
     }
 }
 
-struct Run {
-    label: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-    log: String,
-}
-
-impl Run {
-    fn summary(&self) -> &str {
-        self.stdout.lines().last().unwrap_or("")
-    }
-
-    /// Everything needed to see why a run went wrong: its report, stderr, Dovecot's log tail
-    /// (lines cut at 300 characters: some cases send 70000-octet lines).
-    fn explain(&self) -> String {
-        let cut = |text: &str| -> String {
-            text.lines()
-                .map(|l| match l.char_indices().nth(300) {
-                    Some((i, _)) => format!("{}...", &l[..i]),
-                    None => l.to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        let log: Vec<&str> = self.log.lines().collect();
-        let tail = cut(&log[log.len().saturating_sub(40)..].join("\n"));
-        format!(
-            "conform ({}) exited {:?} after {:.1?}\n--- stdout\n{}\n--- stderr\n{}\n--- dovecot.log (tail)\n{}",
-            self.label,
-            self.code,
-            self.took,
-            cut(&self.stdout),
-            cut(&self.stderr),
-            tail
-        )
-    }
-
-    /// The `--- FAIL id ...` / `--- ERROR id ...` headers of the report: the new failures.
-    fn new_failures(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| l.starts_with("--- FAIL ") || l.starts_with("--- ERROR "))
-            .collect()
-    }
-
-    /// Whether the report lists `id` as a (new or known) failure or error.
-    fn names_failure(&self, id: &str) -> bool {
-        self.stdout.lines().any(|l| {
-            let mut words = l.split_whitespace();
-            matches!(words.next(), Some("FAIL" | "ERROR")) && words.any(|w| w == id)
-        })
-    }
-}
-
-/// The baseline's entries as (id, modes); modes `None` = all. The file is ours and simple:
-/// one `id = "..."` and at most one `modes = [...]` line per `[[deviation]]`.
-fn baseline_entries() -> Vec<(String, Option<Vec<String>>)> {
-    let text = std::fs::read_to_string(root().join(BASELINE)).expect("reading the baseline");
-    let quoted =
-        |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
-    let mut entries: Vec<(String, Option<Vec<String>>)> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("id =") {
-            entries.push((quoted(v).remove(0), None));
-        } else if let Some(v) = line.strip_prefix("modes =") {
-            entries.last_mut().expect("modes after an id").1 = Some(quoted(v));
-        }
-    }
-    entries
-}
-
-/// The `dovecot` binary: on PATH, or in /usr/sbin (Debian's place, not on a user's PATH).
-fn dovecot_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join("dovecot"))
-        .find(|p| p.is_file())
-}
-
 #[test]
 fn catalogue_against_dovecot() {
-    if dovecot_bin().is_none() {
+    if system_binary("dovecot").is_none() {
         if std::env::var("CONFORM_SKIP_DOVECOT").as_deref() == Ok("1") {
             println!("skipped: dovecot is not installed and CONFORM_SKIP_DOVECOT=1");
             return;
@@ -335,51 +219,9 @@ fn catalogue_against_dovecot() {
         );
     }
 
-    for run in &runs {
-        println!(
-            "dovecot, {}: exit {:?} in {:.1?}: {}",
-            run.label,
-            run.code,
-            run.took,
-            run.summary()
-        );
-        for failure in run.new_failures() {
-            println!("    {failure}");
-        }
-    }
-
-    for run in &runs[..3] {
-        assert_eq!(
-            run.code,
-            Some(0),
-            "new failures against Dovecot ({}):\n{}\n\n{}",
-            run.label,
-            run.new_failures().join("\n"),
-            run.explain()
-        );
-        if !run.summary().contains(" 0 baselined but passing") {
-            println!(
-                "note ({}): baselined cases pass now; remove them from {BASELINE}",
-                run.label
-            );
-        }
-    }
-
-    let bare = &runs[3];
-    assert_eq!(bare.code, Some(1), "{}", bare.explain());
-    let missing: Vec<String> = baseline_entries()
-        .into_iter()
-        .filter(|(_, modes)| {
-            modes
-                .as_ref()
-                .map_or(true, |m| m.iter().any(|x| x == "none"))
-        })
-        .map(|(id, _)| id)
-        .filter(|id| !bare.names_failure(id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "without the baseline these deviations are not reported as failures: {missing:?}\n{}",
-        bare.explain()
-    );
+    let roots = check_baselined("dovecot", &runs[..3], &runs[3], BASELINE);
+    assert_eq!(roots, ROOT_CAUSES, "distinct root causes (plain)");
 }
+
+/// Dovecot's distinct deviations in a plain run: the baseline's entries for plain runs.
+const ROOT_CAUSES: usize = 7;

@@ -17,14 +17,15 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{baseline_entries, conform, cut_long_lines, root, sh_quote, system_binary};
+use common::server::{check_baselined, Run, Started};
+use common::{conform, root, sh_quote, system_binary};
 
 const BASELINE: &str = "scenarios/baselines/mailutils.toml";
 const PASSWORD_VAR: &str = "CONFORM_MAILUTILS_PASSWORD";
 
 /// A running pop3d in its own temporary directory; stopped when dropped (also on panic).
 struct Pop3d {
-    dir: tempfile::TempDir,
+    started: Started,
     pop3: u16,
     pop3s: u16,
     user: String,
@@ -35,36 +36,15 @@ struct Pop3d {
 
 impl Pop3d {
     fn start() -> Pop3d {
-        let dir = tempfile::Builder::new()
-            .prefix("conform-mailutils.")
-            .tempdir()
-            .expect("temporary directory");
-        let out = Command::new(root().join(".ci/mailutils/start.sh"))
-            .arg(dir.path())
-            .output()
-            .expect("running .ci/mailutils/start.sh");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            ".ci/mailutils/start.sh failed:\n{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let value = |key: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-                .unwrap_or_else(|| panic!("start.sh printed no {key}=:\n{stdout}"))
-                .to_owned()
-        };
-        let port = |key: &str| value(key).parse::<u16>().expect("a port number");
+        let started = Started::start("mailutils");
         let started = Pop3d {
-            pop3: port("pop3"),
-            pop3s: port("pop3s"),
-            user: value("user"),
-            password: value("password"),
-            cert: PathBuf::from(value("cert")),
-            mbox: PathBuf::from(value("mbox")),
-            dir,
+            pop3: started.port("pop3"),
+            pop3s: started.port("pop3s"),
+            user: started.value("user"),
+            password: started.value("password"),
+            cert: PathBuf::from(started.value("cert")),
+            mbox: PathBuf::from(started.value("mbox")),
+            started,
         };
         let seeded = conform()
             .args(["seed", "--replace", "--mbox"])
@@ -117,29 +97,21 @@ impl Pop3d {
         if baseline {
             c.arg("--baseline").arg(BASELINE);
         }
-        let start = Instant::now();
-        let out = c.output().expect("conform runs");
-        Run {
-            mode: format!(
-                "{mode}{}",
-                if baseline {
-                    ", baseline"
-                } else {
-                    ", no baseline"
-                }
-            ),
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            took: start.elapsed(),
-            log: std::fs::read_to_string(self.dir.path().join("pop3d.log")).unwrap_or_default(),
-        }
+        let label = format!(
+            "{mode}{}",
+            if baseline {
+                ", baseline"
+            } else {
+                ", no baseline"
+            }
+        );
+        Run::of(label, c, &self.started.dir.path().join("pop3d.log"))
     }
 }
 
 impl Drop for Pop3d {
     fn drop(&mut self) {
-        let Some(pid) = std::fs::read_to_string(self.dir.path().join("pop3d.pid"))
+        let Some(pid) = std::fs::read_to_string(self.started.dir.path().join("pop3d.pid"))
             .ok()
             .and_then(|p| p.trim().parse::<u32>().ok())
         else {
@@ -164,68 +136,6 @@ impl Drop for Pop3d {
         while alive() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-struct Run {
-    mode: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-    log: String,
-}
-
-impl Run {
-    fn summary(&self) -> &str {
-        self.stdout.lines().last().unwrap_or("")
-    }
-
-    /// The `--- FAIL id ...` / `--- ERROR id ...` headers of the report: the new failures.
-    fn new_failures(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| l.starts_with("--- FAIL ") || l.starts_with("--- ERROR "))
-            .collect()
-    }
-
-    /// The ids the report gives as failed or errored (new or known): with prerequisites
-    /// (`after:`), one per root cause; the cases they block are `BLOCKED`, not failures.
-    fn failed_ids(&self) -> std::collections::BTreeSet<String> {
-        self.stdout
-            .lines()
-            .filter_map(|l| {
-                let mut words = l.split_whitespace();
-                matches!(words.next(), Some("FAIL" | "ERROR" | "KNOWN"))
-                    .then(|| words.nth(1).map(str::to_owned))
-                    .flatten()
-            })
-            .collect()
-    }
-
-    /// Whether the report lists `id` as a (new or known) failure or error.
-    fn names_failure(&self, id: &str) -> bool {
-        self.stdout.lines().any(|l| {
-            let mut words = l.split_whitespace();
-            matches!(words.next(), Some("FAIL" | "ERROR")) && words.any(|w| w == id)
-        })
-    }
-
-    /// Everything needed to see why a run went wrong: its report, stderr, pop3d's log tail
-    /// (lines cut at 300 characters: some cases send 70000-octet lines).
-    fn explain(&self) -> String {
-        let cut = cut_long_lines;
-        let log: Vec<&str> = self.log.lines().collect();
-        let tail = cut(&log[log.len().saturating_sub(40)..].join("\n"));
-        format!(
-            "conform ({}) exited {:?} after {:.1?}\n--- stdout\n{}\n--- stderr\n{}\n--- pop3d.log (tail)\n{}",
-            self.mode,
-            self.code,
-            self.took,
-            cut(&self.stdout),
-            cut(&self.stderr),
-            tail
-        )
     }
 }
 
@@ -262,57 +172,9 @@ fn catalogue_against_mailutils() {
             .collect()
     });
 
-    for run in &runs {
-        println!(
-            "mailutils, {}: exit {:?} in {:.1?}: {}",
-            run.mode,
-            run.code,
-            run.took,
-            run.summary()
-        );
-        for failure in run.new_failures() {
-            println!("    {failure}");
-        }
-    }
-    for run in &runs[..3] {
-        assert_eq!(
-            run.code,
-            Some(0),
-            "new failures against GNU Mailutils pop3d ({}):\n{}\n\n{}",
-            run.mode,
-            run.new_failures().join("\n"),
-            run.explain()
-        );
-        if !run.summary().contains(" 0 baselined but passing") {
-            println!(
-                "note ({}): baselined cases pass now; remove them from {BASELINE}",
-                run.mode
-            );
-        }
-    }
-
+    let roots = check_baselined("mailutils", &runs[..3], &runs[3], BASELINE);
+    assert_eq!(roots, ROOT_CAUSES, "distinct root causes (plain)");
     let bare = &runs[3];
-    assert_eq!(bare.code, Some(1), "{}", bare.explain());
-    let missing: Vec<String> = baseline_entries(BASELINE)
-        .into_iter()
-        .filter(|(_, modes)| modes.as_ref().is_none_or(|m| m.iter().any(|x| x == "none")))
-        .map(|(id, _)| id)
-        .filter(|id| !bare.names_failure(id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "without the baseline these deviations are not reported as failures: {missing:?}\n{}",
-        bare.explain()
-    );
-    // every failure is a distinct root cause, the baseline's entry for it: no stale size, no
-    // second failure of one defect (those are blocked by the first)
-    let roots: std::collections::BTreeSet<String> = baseline_entries(BASELINE)
-        .into_iter()
-        .filter(|(_, modes)| modes.as_ref().is_none_or(|m| m.iter().any(|x| x == "none")))
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(bare.failed_ids(), roots, "{}", bare.explain());
-    assert_eq!(roots.len(), ROOT_CAUSES, "distinct root causes (plain)");
     assert!(bare.summary().contains(" blocked"), "{}", bare.summary());
     // pop3d rewrites the mbox when a session ends: the drift is named once, before the cases
     for run in &runs {

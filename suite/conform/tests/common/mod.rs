@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a part
 
+pub mod server;
+
 use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
