@@ -1,0 +1,246 @@
+//! AUTHORIZATION: USER/PASS and APOP (RFC 1939 §7), AUTH and its mechanisms (RFC 5034,
+//! RFC 4616, RFC 2195), STLS (RFC 2595 §4).
+
+use super::transaction::listed_sizes;
+use super::*;
+
+impl Session {
+    pub(super) fn plaintext_refused(&self) -> Option<Output> {
+        let refuse = !self.plaintext_ok() && !self.fault(Fault::PlaintextAuthBeforeTls);
+        refuse.then(|| {
+            Output::Reply(err_code(
+                ResponseCode::Auth,
+                "plaintext authentication disallowed before TLS; use STLS or port 995",
+            ))
+        })
+    }
+
+    pub(super) fn user(&mut self, name: String) -> Output {
+        if let Some(refused) = self.plaintext_refused() {
+            return refused;
+        }
+        if self.variant(Variant::StrictSequencing) {
+            if let Phase::Authorization { user: Some(_) } = self.phase {
+                // not "after the greeting or after an unsuccessful USER or PASS": refused,
+                // and the PASS after it no longer follows a successful USER
+                self.phase = Phase::Authorization { user: None };
+                return Output::Reply(err("USER already given; PASS expected"));
+            }
+        }
+        if self.variant(Variant::UserRejectsUnknown) && self.ctx.users.secret(&name).is_none() {
+            self.phase = Phase::Authorization { user: None };
+            return Output::Reply(err("never heard of that mailbox"));
+        }
+        self.phase = Phase::Authorization { user: Some(name) };
+        Output::Reply(ok("send PASS"))
+    }
+
+    pub(super) fn pass(&mut self, password: String) -> Output {
+        if let Some(refused) = self.plaintext_refused() {
+            return refused;
+        }
+        let Phase::Authorization { user: Some(user) } =
+            std::mem::replace(&mut self.phase, Phase::Authorization { user: None })
+        else {
+            return Output::Reply(err("PASS must follow a successful USER"));
+        };
+        let good = self.ctx.users.check(&user, &password);
+        self.login(user, good)
+    }
+
+    pub(super) fn apop(&mut self, name: String, digest: String) -> Output {
+        self.phase = Phase::Authorization { user: None };
+        let good = self.ctx.users.secret(&name).is_some_and(|secret| {
+            apop::verify(&self.timestamp, secret, &digest)
+                || (self.fault(Fault::ApopAcceptsWrongDigest) && well_formed_digest(&digest))
+        });
+        self.login(name, good)
+    }
+
+    /// Opens the maildrop after a successful authentication, or says why not.
+    pub(super) fn login(&mut self, user: String, credentials_ok: bool) -> Output {
+        if !credentials_ok {
+            self.phase = Phase::Authorization { user: None };
+            return Output::Reply(err_code(
+                ResponseCode::Auth,
+                "invalid user name or password",
+            ));
+        }
+        let key = self.ctx.store.lock_key(&user);
+        let lock = self.ctx.locks.try_lock(key);
+        if lock.is_none() && !self.fault(Fault::NoMaildropLock) {
+            self.phase = Phase::Authorization { user: None };
+            return Output::Reply(err_code(ResponseCode::InUse, "maildrop already locked"));
+        }
+        let mut maildrop = match self.ctx.store.open(&user) {
+            Ok(m) => m,
+            Err(_) => {
+                self.phase = Phase::Authorization { user: None };
+                return Output::Reply(err_code(ResponseCode::SysTemp, "cannot open maildrop"));
+            }
+        };
+        let n = maildrop.messages().len();
+        let sizes = listed_sizes(maildrop.as_mut(), &self.ctx.faults);
+        let size: u64 = sizes.iter().sum();
+        self.phase = Phase::Transaction(Box::new(Transaction {
+            user,
+            deleted: vec![false; n],
+            maildrop,
+            sizes,
+            faults: self.ctx.faults.clone(),
+            _lock: lock,
+        }));
+        Output::Reply(ok(format!("maildrop has {n} messages ({size} octets)")))
+    }
+
+    pub(super) fn mechanisms(&self) -> Vec<&'static str> {
+        if self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls) {
+            vec!["PLAIN", "LOGIN", "CRAM-MD5"]
+        } else {
+            vec!["CRAM-MD5"]
+        }
+    }
+
+    pub(super) fn auth(
+        &mut self,
+        mechanism: Option<String>,
+        initial: Option<InitialResponse>,
+    ) -> Output {
+        self.phase = Phase::Authorization { user: None };
+        let Some(mechanism) = mechanism else {
+            return Output::Reply(multi(
+                ok("SASL mechanisms follow"),
+                self.mechanisms().into_iter().map(str::to_owned),
+            ));
+        };
+        let mech = mechanism.to_ascii_uppercase();
+        if !["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str()) {
+            return Output::Reply(err(format!("unsupported SASL mechanism {mechanism}")));
+        }
+        if !self.mechanisms().contains(&mech.as_str()) {
+            return self
+                .plaintext_refused()
+                .expect("only plaintext mechanisms are withheld");
+        }
+        let initial = match initial {
+            None => None,
+            Some(InitialResponse::Empty) => Some(Vec::new()),
+            Some(InitialResponse::Base64(b)) => match auth::decode_base64(&b) {
+                Ok(d) => Some(d),
+                Err(e) => return Output::Reply(err(format!("AUTH rejected: {e}"))),
+            },
+        };
+        match (mech.as_str(), initial) {
+            ("PLAIN", None) => self.challenge(Sasl::Plain),
+            ("PLAIN", Some(message)) => self.finish_plain(&message),
+            ("LOGIN", None) => self.challenge(Sasl::LoginUser),
+            ("LOGIN", Some(user)) => self.login_user(&user),
+            ("CRAM-MD5", None) => self.challenge(Sasl::CramMd5 {
+                challenge: self.timestamp.clone(),
+            }),
+            // RFC 5034 §4: an initial response to a mechanism that has none MUST be rejected
+            (_, Some(_)) => Output::Reply(err("CRAM-MD5 takes no initial response")),
+            _ => unreachable!("mechanisms checked above"),
+        }
+    }
+
+    /// Sends the server challenge of `step` and waits for the client's response
+    /// (RFC 5034 §4: a `+` line with base64 data).
+    pub(super) fn challenge(&mut self, step: Sasl) -> Output {
+        let data = match &step {
+            Sasl::Plain => String::new(),
+            Sasl::LoginUser => login::username_challenge().to_owned(),
+            Sasl::LoginPass { .. } => login::password_challenge().to_owned(),
+            Sasl::CramMd5 { challenge } => auth::encode_base64(challenge.as_bytes()),
+        };
+        self.phase = Phase::Sasl(step);
+        Output::Reply(format!("+ {data}\r\n").into_bytes())
+    }
+
+    pub(super) fn login_user(&mut self, user: &[u8]) -> Output {
+        match String::from_utf8(user.to_vec()) {
+            Ok(user) if !user.is_empty() => self.challenge(Sasl::LoginPass { user }),
+            _ => Output::Reply(err("LOGIN: empty or non-UTF-8 user name")),
+        }
+    }
+
+    pub(super) fn finish_plain(&mut self, message: &[u8]) -> Output {
+        match Plain::parse(message) {
+            Ok(p)
+                if !p.authzid.is_empty()
+                    && p.authzid != p.authcid
+                    && !self.fault(Fault::PlainAuthzidIgnored) =>
+            {
+                Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    "authorization identity differs from authentication identity",
+                ))
+            }
+            Ok(p) => {
+                let good = self.ctx.users.check(&p.authcid, &p.passwd);
+                self.login(p.authcid, good)
+            }
+            Err(e) => Output::Reply(err(format!("AUTH rejected: {e}"))),
+        }
+    }
+
+    pub(super) fn sasl_step(&mut self, line: &[u8]) -> Output {
+        let Phase::Sasl(step) =
+            std::mem::replace(&mut self.phase, Phase::Authorization { user: None })
+        else {
+            unreachable!("called only in an AUTH exchange");
+        };
+        let data = match ClientResponse::parse(line) {
+            Ok(ClientResponse::Cancel) if self.fault(Fault::AuthCancelIgnored) => {
+                return self.challenge(step);
+            }
+            Ok(ClientResponse::Cancel) => return Output::Reply(err("AUTH cancelled")),
+            Ok(ClientResponse::Data(d)) => d,
+            // RFC 5034 §4: undecodable base64 MUST be rejected with -ERR
+            Err(e) => return Output::Reply(err(format!("AUTH rejected: {e}"))),
+        };
+        match step {
+            Sasl::Plain => self.finish_plain(&data),
+            Sasl::LoginUser => self.login_user(&data),
+            Sasl::LoginPass { user } => {
+                let good =
+                    std::str::from_utf8(&data).is_ok_and(|pw| self.ctx.users.check(&user, pw));
+                self.login(user, good)
+            }
+            Sasl::CramMd5 { challenge } => match cram_md5::parse_response(&data) {
+                Ok((user, digest)) => {
+                    let good = self.ctx.users.secret(&user).is_some_and(|s| {
+                        cram_md5::digest(challenge.as_bytes(), s) == digest
+                            || (self.fault(Fault::CramMd5AcceptsWrongDigest)
+                                && well_formed_digest(&digest))
+                    });
+                    self.login(user, good)
+                }
+                Err(e) => Output::Reply(err(format!("AUTH rejected: {e}"))),
+            },
+        }
+    }
+
+    pub(super) fn stls(&mut self) -> Output {
+        if !self.ctx.stls_available {
+            return Output::Reply(err("STLS not available: no TLS certificate configured"));
+        }
+        if self.tls {
+            return Output::Reply(err("already using TLS"));
+        }
+        if self.variant(Variant::StlsRefusedAfterUser) {
+            if let Phase::Authorization { user: Some(_) } = self.phase {
+                return Output::Reply(err("STLS only before USER"));
+            }
+        }
+        Output::StartTls(ok("begin TLS negotiation"))
+    }
+}
+
+/// 32 lowercase hex digits: what an APOP or CRAM-MD5 digest looks like.
+pub(super) fn well_formed_digest(digest: &str) -> bool {
+    digest.len() == 32
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
