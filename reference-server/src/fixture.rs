@@ -1,4 +1,4 @@
-//! The standard fixture maildrop (`scenarios/fixtures/maildrop/`, DESIGN.md §4), built into the
+//! The standard fixture maildrop (`scenarios/fixtures/maildrop/`), built into the
 //! binary so `conform serve` and `conform run` work from any directory.
 
 use std::path::Path;

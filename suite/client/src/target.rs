@@ -102,7 +102,7 @@ pub enum TargetError {
 
 impl Target {
     /// Parses `HOST:PORT`, `pop3://HOST[:PORT]` (default 110, plain) or `pop3s://HOST[:PORT]`
-    /// (default 995, implicit TLS). A bare `HOST:995` means implicit TLS (DESIGN.md §2).
+    /// (default 995, implicit TLS). A bare `HOST:995` means implicit TLS (RFC 8314 §3.3: port 995 is POP3 over TLS).
     pub fn parse(spec: &str) -> Result<Target, TargetError> {
         let bad = || TargetError::Syntax(spec.to_owned());
         let (scheme, rest) = match spec.split_once("://") {

@@ -1,4 +1,4 @@
-//! Exit codes (DESIGN.md §2), the same for every subcommand.
+//! Exit codes (the README's table), the same for every subcommand.
 
 /// Every required case passed (or the command did what was asked).
 pub const OK: u8 = 0;

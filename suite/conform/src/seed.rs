@@ -1,4 +1,4 @@
-//! `conform seed`: the standard fixture into a Maildir (DESIGN.md §4) or an mbox file.
+//! `conform seed`: the standard fixture (`scenarios/fixtures/`) into a Maildir or an mbox file.
 //!
 //! # The mbox variant: mboxrd
 //!

@@ -1,4 +1,4 @@
-//! The `conform` binary end to end: exit codes as DESIGN.md §2 documents them.
+//! The `conform` binary end to end: exit codes as the README documents them.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! JUnit XML (DESIGN.md §5): a `<testsuite>` per RFC, a `<testcase>` per case (classname
+//! JUnit XML: a `<testsuite>` per RFC, a `<testcase>` per case (classname
 //! `rfc1939.7`), the failure message = requirement + expected vs actual, the C:/S:
 //! transcript in `<system-out>`, `<skipped message="reason"/>` for skipped cases.
 //!

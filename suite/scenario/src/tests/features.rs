@@ -5,7 +5,7 @@ use crate::plan::{
     AExpr, Action, Assertion, BodyCheck, Expr, Fixture, Func, Level, Piece, RfcRef, TemplatePiece,
 };
 
-/// The illustrative example of DESIGN.md §3, verbatim.
+/// The illustrative example of the language, verbatim (the first example of LANGUAGE.md).
 const DESIGN_EXAMPLE: &str = r#"id: rfc1939/7/apop-digest
 title: APOP with the digest of the greeting's timestamp
 rfc: 1939 §7
