@@ -2,7 +2,8 @@
 
 use super::{only_action, parse, show, steps, HEADER};
 use crate::plan::{
-    AExpr, Action, Assertion, BodyCheck, Expr, Fixture, Func, Level, Piece, RfcRef, TemplatePiece,
+    AExpr, Action, Assertion, BodyCheck, Expr, Fixture, Func, Level, Piece, Requirement, RfcRef,
+    TemplatePiece,
 };
 
 /// The illustrative example of DESIGN.md §3, verbatim.
@@ -35,7 +36,7 @@ fn design_example() {
         }
     );
     assert_eq!(c.level, Level::Must);
-    assert_eq!(c.requires, vec!["APOP"]);
+    assert_eq!(c.requires, vec![Requirement::Capability("APOP".into())]);
     assert_eq!(
         c.requirement,
         "the server MUST ... compute the digest and compare it"
@@ -130,7 +131,8 @@ S: +OK {*}
         c.requirement,
         r#"the server "SHOULD" say so, \ and continue on indented lines, even with a tab"#
     );
-    assert_eq!(c.requires, vec!["STLS", "TOP", "SASL PLAIN"]);
+    let shown: Vec<String> = c.requires.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, vec!["STLS", "TOP", "SASL PLAIN"]);
     assert_eq!(c.tags, vec!["capa", "smoke"]);
     assert_eq!(c.fixture, Fixture::Standard);
     assert!(c.mutates);
@@ -265,7 +267,7 @@ B: octets=size lines=count
     let a = show(&s);
     assert_eq!(
         a[3],
-        r#"0: Expect(Pattern { source: "+OK {count} {*}", pieces: [Literal("+OK "), Var("count"), Wildcard { trailing: true }] })"#
+        r#"0: Expect(Pattern { source: "+OK {count} {*}", pieces: [Literal("+OK "), Var("count"), Wildcard { trailing: true }], regex: None })"#
     );
     assert_eq!(
         a[6],
@@ -331,7 +333,7 @@ B:
     let a = show(&s);
     assert_eq!(
         a[4],
-        r#"0: ExpectRepeated(Pattern { source: "{msg:[0-9]+} {size:[0-9]+}", pieces: [Capture { name: "msg", regex: "[0-9]+" }, Literal(" "), Capture { name: "size", regex: "[0-9]+" }] })"#
+        r#"0: ExpectRepeated(Pattern { source: "{msg:[0-9]+} {size:[0-9]+}", pieces: [Capture { name: "msg", regex: "[0-9]+" }, Literal(" "), Capture { name: "size", regex: "[0-9]+" }], regex: Some(LineRegex("(?s-u)^((?u:[0-9]+)) ((?u:[0-9]+))$")) })"#
     );
     assert_eq!(a[6], r#"0: Assert(Eq(Sum("size"), Value(Var("total"))))"#);
     assert_eq!(a[7], r#"0: Assert(Eq(Count("msg"), Value(Var("n"))))"#);
