@@ -2,8 +2,8 @@
 
 use super::{only_action, parse, show, steps, HEADER};
 use crate::plan::{
-    AExpr, Action, Assertion, BodyCheck, Expr, Fixture, Func, Level, Piece, Requirement, RfcRef,
-    TemplatePiece,
+    AExpr, Action, Assertion, BodyCheck, ConnectionMode, Expr, Fixture, Func, Level, Piece,
+    Requirement, RfcRef, TemplatePiece,
 };
 
 /// The illustrative example of DESIGN.md §3, verbatim.
@@ -563,4 +563,40 @@ fn reseed_step_and_not_reused_assertion() {
     assert!(e.contains("unexpected text after `not_reused(...)`"), "{e}");
     let e = super::step_errors("S: +OK {x}\nassert not_reused(x, x)\n");
     assert!(e.contains("`x` is a single value"), "{e}");
+}
+
+#[test]
+fn requirements_are_typed() {
+    let text = HEADER.replace(
+        "---\n",
+        "requires: @tls, !stls, sasl  plain, ! top, capa, @implicit-tls, @Plaintext\n---\n",
+    ) + "S: +OK {*}\n";
+    let c = &parse(&text)[0];
+    assert_eq!(
+        c.requires,
+        vec![
+            Requirement::Mode(ConnectionMode::Tls),
+            Requirement::NotAnnounced("STLS".into()),
+            Requirement::Capability("SASL PLAIN".into()),
+            Requirement::NotAnnounced("TOP".into()),
+            Requirement::Capability("CAPA".into()),
+            Requirement::Mode(ConnectionMode::ImplicitTls),
+            Requirement::Mode(ConnectionMode::Plaintext),
+        ]
+    );
+    let shown: Vec<String> = c.requires.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["@TLS", "!STLS", "SASL PLAIN", "!TOP", "CAPA", "@IMPLICIT-TLS", "@PLAINTEXT"]
+    );
+}
+
+#[test]
+fn requirement_errors_are_at_the_item() {
+    let text = HEADER.replace("---\n", "requires: TOP, @tlss,  !\n---\n") + "S: +OK {*}\n";
+    assert_eq!(
+        super::errors(text),
+        "t.pop3:6:16: error: unknown pseudo-capability `@TLSS` (expected one of @PLAINTEXT, @TLS, @IMPLICIT-TLS)\n\
+         t.pop3:6:24: error: `!` names no capability (expected `!TAG`, a capability the target must not announce, e.g. `!STLS`)"
+    );
 }
