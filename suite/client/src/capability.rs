@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-
 /// How the runner learned that the target has (or lacks) a capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Discovery {

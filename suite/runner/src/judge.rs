@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use regex::bytes::Regex;
 use rustls::ClientConfig;
 use scenario::plan::{
-    AExpr, Action, Assertion, BodyCheck, Case, LineRegex, Pattern, Span, Template, TemplatePiece,
+    AExpr, Action, Assertion, BodyCheck, Captures, Case, LineRegex, Pattern, Span, Template,
+    TemplatePiece,
 };
 
 use crate::values::{eval, Bindings, Value};
@@ -332,7 +333,7 @@ impl Run<'_> {
     }
 
     /// Matches `line` against `p` with the values bound now; the captures.
-    fn judge_line(&mut self, p: &Pattern, line: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    fn judge_line(&mut self, p: &Pattern, line: &[u8]) -> Option<Captures> {
         self.regexes.matches(p, line, &self.vars)
     }
 
@@ -341,14 +342,14 @@ impl Run<'_> {
         &mut self,
         ps: impl IntoIterator<Item = &'p Pattern>,
         line: &[u8],
-    ) -> Option<(usize, Vec<(String, Vec<u8>)>)> {
+    ) -> Option<(usize, Captures)> {
         ps.into_iter()
             .enumerate()
             .find_map(|(i, p)| self.judge_line(p, line).map(|caps| (i, caps)))
     }
 
     /// Binds the captures of a matched line (scalars).
-    fn bind(&mut self, caps: Vec<(String, Vec<u8>)>) {
+    fn bind(&mut self, caps: Captures) {
         caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v));
     }
 
@@ -365,7 +366,9 @@ impl Run<'_> {
                 TemplatePiece::Literal(b) => bytes.extend_from_slice(b),
                 TemplatePiece::Expr(e) => match eval(e, &self.vars) {
                     Ok(v) => bytes.extend_from_slice(&v),
-                    Err(err) => return fail(err.to_string(), template.source.clone(), "(not sent)"),
+                    Err(err) => {
+                        return fail(err.to_string(), template.source.clone(), "(not sent)")
+                    }
                 },
             }
         }
@@ -539,7 +542,8 @@ impl Run<'_> {
     async fn reseed(&mut self, session: usize) -> Result<(), StepError> {
         let Some(reseed) = self.reseed else {
             return Err(StepError::NotApplicable(
-                "the case delivers mail (`reseed`), and this run has no way to: give --reseed-cmd".into(),
+                "the case delivers mail (`reseed`), and this run has no way to: give --reseed-cmd"
+                    .into(),
             ));
         };
         // let the server finish the UPDATE of a session that just ended
@@ -769,49 +773,8 @@ impl Run<'_> {
                         );
                     }
                 }
-                BodyCheck::Fixture(n) | BodyCheck::Top(n, _) => {
-                    let Some(m) = self.env.fixture.get(*n as usize - 1) else {
-                        return fail(
-                            "no such fixture message",
-                            format!("fixture message {n}"),
-                            "none",
-                        );
-                    };
-                    let (want, what) = match check {
-                        BodyCheck::Top(_, k) => {
-                            let cut = pop3_proto::message::top_cut(m, *k);
-                            (
-                                pop3_proto::message::to_crlf(&m[..cut]),
-                                format!("TOP {n} {k} of the fixture"),
-                            )
-                        }
-                        _ => (
-                            pop3_proto::message::to_crlf(m),
-                            format!("fixture message {n}"),
-                        ),
-                    };
-                    let got = joined();
-                    if !pop3_proto::message::same_message(&got, &want) {
-                        let at = got
-                            .iter()
-                            .zip(&want)
-                            .position(|(a, b)| a != b)
-                            .unwrap_or(got.len().min(want.len()));
-                        return fail(
-                            format!("body differs from {what} at octet {at}"),
-                            format!(
-                                "{} octets: {}",
-                                want.len(),
-                                printable(&want[at..want.len().min(at + 60)])
-                            ),
-                            format!(
-                                "{} octets: {}",
-                                got.len(),
-                                printable(&got[at..got.len().min(at + 60)])
-                            ),
-                        );
-                    }
-                }
+                BodyCheck::Fixture(n) => self.fixture_body(*n, None, &joined())?,
+                BodyCheck::Top(n, k) => self.fixture_body(*n, Some(*k), &joined())?,
                 BodyCheck::Capture(name) => {
                     self.vars.ensure_list(name);
                     for l in &lines {
@@ -821,6 +784,53 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `fixture=N` (`top` is `None`) or `top=N,K`: `got` is standard-fixture message N, or
+    /// what TOP N K sends of it, the header compared tolerating added fields
+    /// ([`pop3_proto::message::same_message`]).
+    fn fixture_body(&self, n: u32, top: Option<u32>, got: &[u8]) -> Result<(), StepError> {
+        let Some(m) = self.env.fixture.get(n as usize - 1) else {
+            return fail(
+                "no such fixture message",
+                format!("fixture message {n}"),
+                "none",
+            );
+        };
+        let (want, what) = match top {
+            Some(k) => {
+                let cut = pop3_proto::message::top_cut(m, k);
+                (
+                    pop3_proto::message::to_crlf(&m[..cut]),
+                    format!("TOP {n} {k} of the fixture"),
+                )
+            }
+            None => (
+                pop3_proto::message::to_crlf(m),
+                format!("fixture message {n}"),
+            ),
+        };
+        if pop3_proto::message::same_message(got, &want) {
+            return Ok(());
+        }
+        let at = got
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        fail(
+            format!("body differs from {what} at octet {at}"),
+            format!(
+                "{} octets: {}",
+                want.len(),
+                printable(&want[at..want.len().min(at + 60)])
+            ),
+            format!(
+                "{} octets: {}",
+                got.len(),
+                printable(&got[at..got.len().min(at + 60)])
+            ),
+        )
     }
 
     fn number(&self, e: &scenario::plan::Expr) -> Result<u64, StepError> {
@@ -943,12 +953,7 @@ impl Regexes {
     /// Matches `line` against `p` with the values bound now: with the regex the compiler
     /// built, or one built (once) with the bound values. The captures, or `None` (also for
     /// `{eof}` and a back-reference to a name with no value).
-    fn matches(
-        &mut self,
-        p: &Pattern,
-        line: &[u8],
-        vars: &Bindings,
-    ) -> Option<Vec<(String, Vec<u8>)>> {
+    fn matches(&mut self, p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Captures> {
         if let Some(LineRegex(re)) = &p.regex {
             return p.captures_with(re, line);
         }

@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn requirements_against_the_connection_mode() {
-        let plain = Requirement::Mode(ConnectionMode::Plaintext);
-        let implicit = Requirement::Mode(ConnectionMode::ImplicitTls);
+        const PLAIN: Requirement = Requirement::Mode(ConnectionMode::Plaintext);
+        const IMPLICIT: Requirement = Requirement::Mode(ConnectionMode::ImplicitTls);
         assert_eq!(
             unmet_mode(&[TLS], TlsMode::None).as_deref(),
             Some("needs @TLS (this run is plaintext)")
@@ -132,14 +132,14 @@ mod tests {
         assert_eq!(unmet_mode(&[TLS, cap("TOP")], TlsMode::StartTls), None);
         assert_eq!(unmet_mode(&[TLS], TlsMode::Implicit), None);
         assert_eq!(
-            unmet_mode(&[implicit.clone()], TlsMode::StartTls).as_deref(),
+            unmet_mode(&[IMPLICIT], TlsMode::StartTls).as_deref(),
             Some("needs @IMPLICIT-TLS (this run is STLS)")
         );
-        assert_eq!(unmet_mode(&[implicit], TlsMode::Implicit), None);
+        assert_eq!(unmet_mode(&[IMPLICIT], TlsMode::Implicit), None);
         assert_eq!(
-            unmet_mode(&[plain.clone()], TlsMode::Implicit).as_deref(),
+            unmet_mode(&[PLAIN], TlsMode::Implicit).as_deref(),
             Some("needs @PLAINTEXT (this run is implicit TLS)")
         );
-        assert_eq!(unmet_mode(&[plain], TlsMode::None), None);
+        assert_eq!(unmet_mode(&[PLAIN], TlsMode::None), None);
     }
 }

@@ -127,40 +127,11 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
             }
             StepKind::Expect { mode, pattern } => match mode {
                 ExpectMode::AnyOf | ExpectMode::Unordered => {
-                    let mut group = vec![(line.pos, pattern)];
-                    while let Some(StepLine {
-                        pos,
-                        kind: StepKind::Expect { mode: m, pattern },
-                    }) = lines.get(i)
-                    {
-                        if m != mode {
-                            break;
-                        }
-                        group.push((*pos, pattern));
-                        i += 1;
-                    }
+                    let group = expect_group(line.pos, *mode, pattern, &lines[i..]);
+                    i += group.len() - 1;
                     Some(c.group(*mode, line.pos, &group))
                 }
-                ExpectMode::One
-                | ExpectMode::Repeated
-                | ExpectMode::Absent
-                | ExpectMode::Present => {
-                    let (p, caps) = c.pattern(pattern, *mode, line.pos);
-                    for (name, pos) in caps {
-                        let b = if *mode == ExpectMode::Repeated {
-                            Bound::List(pos)
-                        } else {
-                            Bound::Scalar(pos)
-                        };
-                        c.vars.insert(name, b);
-                    }
-                    Some(match mode {
-                        ExpectMode::Repeated => Action::ExpectRepeated(p),
-                        ExpectMode::Absent => Action::ExpectAbsent(p),
-                        ExpectMode::Present => Action::ExpectPresent(p),
-                        _ => Action::Expect(p),
-                    })
-                }
+                _ => Some(c.expect_line(pattern, *mode, line.pos)),
             },
             StepKind::Body { checks, if_ok } => {
                 let checks = c.body(checks);
@@ -196,7 +167,45 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
     steps
 }
 
+/// An `S|:` or `S~:` group: the line at `pos` and the lines of the same mode right after it
+/// (`rest`).
+fn expect_group<'l>(
+    pos: Pos,
+    mode: ExpectMode,
+    pattern: &'l PatternSyn,
+    rest: &'l [StepLine],
+) -> Vec<(Pos, &'l PatternSyn)> {
+    let mut group = vec![(pos, pattern)];
+    for line in rest {
+        match &line.kind {
+            StepKind::Expect { mode: m, pattern } if *m == mode => group.push((line.pos, pattern)),
+            _ => break,
+        }
+    }
+    group
+}
+
 impl Compiler<'_> {
+    /// `S:`, `S*:`, `S!:`, `S+:` (at `at`): the pattern, and its captures bound after the
+    /// line (as lists for `S*:`).
+    fn expect_line(&mut self, pattern: &PatternSyn, mode: ExpectMode, at: Pos) -> Action {
+        let (p, caps) = self.pattern(pattern, mode, at);
+        for (name, pos) in caps {
+            let b = if mode == ExpectMode::Repeated {
+                Bound::List(pos)
+            } else {
+                Bound::Scalar(pos)
+            };
+            self.vars.insert(name, b);
+        }
+        match mode {
+            ExpectMode::Repeated => Action::ExpectRepeated(p),
+            ExpectMode::Absent => Action::ExpectAbsent(p),
+            ExpectMode::Present => Action::ExpectPresent(p),
+            _ => Action::Expect(p),
+        }
+    }
+
     fn open(&mut self, name: &Ident) -> bool {
         if let Some(idx) = self.sessions.iter().position(|(n, _)| *n == name.name) {
             let msg = match self.sessions[idx].1 {
@@ -427,7 +436,12 @@ impl Compiler<'_> {
         }
         if matches!(mode, ExpectMode::Absent | ExpectMode::Present) {
             self.sink
-                .error(pos, format!("unbound variable `{name}`: captures are not allowed in `S!:` and `S+:`"))
+                .error(
+                    pos,
+                    format!(
+                        "unbound variable `{name}`: captures are not allowed in `S!:` and `S+:`"
+                    ),
+                )
                 .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");
             self.vars.insert(name.to_owned(), Bound::Poisoned);
             return None;
@@ -479,9 +493,9 @@ impl Compiler<'_> {
         let msg = match bound {
             Bound::Profile => format!("`{name}` is already bound (a profile value)"),
             Bound::Scalar(at) | Bound::List(at) => format!("`{name}` is already bound at {at}"),
-            Bound::Partial(at) => format!(
-                "`{name}` is already bound by some alternatives of the `S|:` group at {at}"
-            ),
+            Bound::Partial(at) => {
+                format!("`{name}` is already bound by some alternatives of the `S|:` group at {at}")
+            }
             Bound::Poisoned => return,
         };
         self.sink.error(pos, msg).with_expected(format!(

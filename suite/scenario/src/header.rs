@@ -107,7 +107,12 @@ impl Fields {
                 self.tags = items.into_iter().map(|(item, _)| item).collect();
                 ok
             }
-            "after" => after(h, self.id.as_ref().map(|(id, _)| id.as_str()), sink, &mut self.after),
+            "after" => after(
+                h,
+                self.id.as_ref().map(|(id, _)| id.as_str()),
+                sink,
+                &mut self.after,
+            ),
             "fixture" => set(&mut self.fixture, fixture(h, sink)),
             _ => match mutates(h, sink) {
                 Some(m) => {

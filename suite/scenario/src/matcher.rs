@@ -5,7 +5,7 @@
 
 use regex::bytes::Regex;
 
-use crate::plan::{LineRegex, Pattern, Piece};
+use crate::plan::{Captures, LineRegex, Pattern, Piece};
 
 /// The flags of every line regex: bytes, not UTF-8 (`-u`: a line may hold any octet, RFC 1939
 /// §3), and `.` matches every byte (`s`).
@@ -60,7 +60,7 @@ impl Pattern {
     }
 
     /// The captures, name and bytes, when `re` (this pattern's regex) matches `line`.
-    pub fn captures_with(&self, re: &Regex, line: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    pub fn captures_with(&self, re: &Regex, line: &[u8]) -> Option<Captures> {
         let caps = re.captures(line)?;
         Some(
             self.capture_names()
@@ -81,7 +81,7 @@ impl Pattern {
         &self,
         line: &[u8],
         value: impl Fn(&str) -> Option<&'v [u8]>,
-    ) -> Option<Vec<(String, Vec<u8>)>> {
+    ) -> Option<Captures> {
         match &self.regex {
             Some(LineRegex(re)) => self.captures_with(re, line),
             None => {

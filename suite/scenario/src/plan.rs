@@ -266,6 +266,9 @@ pub struct Pattern {
     pub regex: Option<LineRegex>,
 }
 
+/// What a matched line bound: each name the pattern captures, with its bytes, in order.
+pub type Captures = Vec<(String, Vec<u8>)>;
+
 /// A pattern's compiled whole-line regex (cheap to clone: the program is shared).
 #[derive(Clone)]
 pub struct LineRegex(pub regex::bytes::Regex);

@@ -587,7 +587,15 @@ fn requirements_are_typed() {
     let shown: Vec<String> = c.requires.iter().map(ToString::to_string).collect();
     assert_eq!(
         shown,
-        ["@TLS", "!STLS", "SASL PLAIN", "!TOP", "CAPA", "@IMPLICIT-TLS", "@PLAINTEXT"]
+        [
+            "@TLS",
+            "!STLS",
+            "SASL PLAIN",
+            "!TOP",
+            "CAPA",
+            "@IMPLICIT-TLS",
+            "@PLAINTEXT"
+        ]
     );
 }
 

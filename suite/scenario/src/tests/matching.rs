@@ -136,7 +136,10 @@ fn regexes_in_pieces_are_unicode() {
     let p = pattern("+OK {x}");
     assert_eq!(p.match_line(b"+OK \xff\xfe", |_| None), None);
     let caps = p.match_line("+OK é\n".as_bytes(), |_| None);
-    assert_eq!(caps, Some(vec![("x".to_owned(), "é\n".as_bytes().to_vec())]));
+    assert_eq!(
+        caps,
+        Some(vec![("x".to_owned(), "é\n".as_bytes().to_vec())])
+    );
     // literal non-ASCII text is its UTF-8 bytes
     let p = pattern("é {*}");
     assert!(hits(&p, "é ok"));
@@ -153,7 +156,10 @@ fn back_references_match_the_bound_value_literally() {
     // the value is read as UTF-8: an invalid byte stands for U+FFFD (today's behaviour)
     let bound: &[(&str, &[u8])] = &[("count", b"\xff")];
     assert_eq!(captures(&p, b"+OK \xff", bound), None);
-    assert_eq!(captures(&p, "+OK \u{fffd}".as_bytes(), bound), Some(Vec::new()));
+    assert_eq!(
+        captures(&p, "+OK \u{fffd}".as_bytes(), bound),
+        Some(Vec::new())
+    );
 }
 
 #[test]
