@@ -12,8 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::target::TlsMode;
-
 /// How the runner learned that the target has (or lacks) a capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Discovery {
@@ -124,6 +122,20 @@ impl Capabilities {
         tag == "CAPA" && self.capa || self.available.contains_key(tag)
     }
 
+    /// Why `tag` is not available, for a case's "not applicable" reason (`TOP (not in
+    /// CAPA)`, with what the probe saw when there was one); `None` when it is available.
+    pub fn lacks(&self, tag: &str) -> Option<String> {
+        if self.has(tag) {
+            return None;
+        }
+        Some(match self.missing.get(tag) {
+            Some(why) => format!("{tag} ({why})"),
+            None if tag == "CAPA" => "CAPA (it answered -ERR)".to_owned(),
+            None if self.capa => format!("{tag} (not in CAPA)"),
+            None => tag.to_owned(),
+        })
+    }
+
     /// Marks `tag` available, found by `how` (announced wins over a probe).
     pub fn add(&mut self, tag: &str, how: Discovery) {
         self.missing.remove(tag);
@@ -160,64 +172,6 @@ impl Capabilities {
     }
 }
 
-/// Why `requires` is not met by the run's TLS mode, if it is not: the case is for another
-/// setup (skipped). The pseudo-capabilities are `@PLAINTEXT` (not TLS), `@TLS` (implicit
-/// TLS, or STLS done by the runner first) and `@IMPLICIT-TLS`.
-pub fn unmet_mode(requires: &[String], tls: TlsMode) -> Option<String> {
-    let mode: Vec<String> = requires
-        .iter()
-        .map(|r| r.to_ascii_uppercase())
-        .filter(|r| match r.strip_prefix('@') {
-            Some("PLAINTEXT") => tls != TlsMode::None,
-            Some("TLS") => tls == TlsMode::None,
-            Some("IMPLICIT-TLS") => tls != TlsMode::Implicit,
-            Some(_) => true,
-            None => false,
-        })
-        .collect();
-    let name = match tls {
-        TlsMode::None => "plaintext",
-        TlsMode::Implicit => "implicit TLS",
-        TlsMode::StartTls => "STLS",
-    };
-    (!mode.is_empty()).then(|| format!("needs {} (this run is {name})", mode.join(", ")))
-}
-
-/// Why `requires` is not met by the target's capabilities, if it is not: the case is not
-/// applicable. An item is a capability (`TOP`, `SASL PLAIN`; `APOP` stands for a greeting
-/// timestamp; `CAPA` for CAPA itself) that must be available, or `!TAG` that must not be
-/// announced; `@` items are the run's mode ([`unmet_mode`]) and are ignored here.
-pub fn unmet_capability(requires: &[String], caps: &Capabilities) -> Option<String> {
-    let mut missing = Vec::new();
-    let mut present = Vec::new();
-    for r in requires {
-        let r = r.to_ascii_uppercase();
-        if r.starts_with('@') {
-            continue;
-        }
-        if let Some(tag) = r.strip_prefix('!') {
-            if caps.announced.contains(tag.trim()) {
-                present.push(tag.trim().to_owned());
-            }
-        } else if !caps.has(&r) {
-            missing.push(match caps.missing.get(&r) {
-                Some(why) => format!("{r} ({why})"),
-                None if r == "CAPA" => "CAPA (it answered -ERR)".to_owned(),
-                None if caps.capa => format!("{r} (not in CAPA)"),
-                None => r,
-            });
-        }
-    }
-    let mut why = Vec::new();
-    if !missing.is_empty() {
-        why.push(format!("target does not implement {}", missing.join(", ")));
-    }
-    if !present.is_empty() {
-        why.push(format!("target announces {} in CAPA", present.join(", ")));
-    }
-    (!why.is_empty()).then(|| why.join("; "))
-}
-
 /// Adds the tags of one CAPA line (`SASL PLAIN LOGIN` gives `SASL`, `SASL PLAIN`, `SASL
 /// LOGIN`).
 pub fn add_capa_line(caps: &mut Capabilities, line: &[u8]) {
@@ -252,40 +206,26 @@ mod tests {
     }
 
     #[test]
-    fn requirements_against_available_capabilities() {
+    fn why_a_capability_is_lacking() {
         let c = caps(&["USER", "SASL PLAIN LOGIN"]);
-        let list = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let req = |r: &[&str]| unmet_capability(&list(r), &c);
-        assert_eq!(req(&["USER", "SASL LOGIN", "CAPA", "@TLS"]), None);
-        assert_eq!(
-            req(&["TOP"]).as_deref(),
-            Some("target does not implement TOP (not in CAPA)")
-        );
-        assert_eq!(
-            req(&["!USER"]).as_deref(),
-            Some("target announces USER in CAPA")
-        );
-        let mode = |r: &[&str], tls| unmet_mode(&list(r), tls);
-        assert!(mode(&["@TLS"], TlsMode::None)
-            .unwrap()
-            .contains("plaintext"));
-        assert_eq!(mode(&["@TLS", "TOP"], TlsMode::StartTls), None);
-        assert!(mode(&["@IMPLICIT-TLS"], TlsMode::StartTls).is_some());
-        assert!(mode(&["@PLAINTEXT"], TlsMode::Implicit).is_some());
+        assert_eq!(c.lacks("USER"), None);
+        assert_eq!(c.lacks("SASL LOGIN"), None);
+        assert_eq!(c.lacks("CAPA"), None);
+        assert_eq!(c.lacks("TOP").as_deref(), Some("TOP (not in CAPA)"));
         let mut probed = Capabilities::default();
         probed.add("TOP", Discovery::Probed("TOP 1 0 answered +OK".into()));
         probed
             .missing
             .insert("UIDL".into(), "UIDL answered -ERR".into());
-        let r = |t: &str| unmet_capability(&[t.to_string()], &probed);
-        assert_eq!(r("TOP"), None);
+        assert_eq!(probed.lacks("TOP"), None);
         assert_eq!(
-            r("UIDL").as_deref(),
-            Some("target does not implement UIDL (UIDL answered -ERR)")
+            probed.lacks("UIDL").as_deref(),
+            Some("UIDL (UIDL answered -ERR)")
         );
         assert_eq!(
-            r("CAPA").as_deref(),
-            Some("target does not implement CAPA (it answered -ERR)")
+            probed.lacks("CAPA").as_deref(),
+            Some("CAPA (it answered -ERR)")
         );
+        assert_eq!(probed.lacks("STLS").as_deref(), Some("STLS"));
     }
 }

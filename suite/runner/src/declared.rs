@@ -52,6 +52,8 @@ pub fn case(tag: &str) -> Case {
         fixture: Fixture::Any,
         mutates: false,
         after: Vec::new(),
+        holds_maildrop: false,
+        logs_in_with_step: false,
         span: Span {
             file: Arc::new(PathBuf::from("--expect")),
             line: 1,

@@ -1,14 +1,17 @@
 //! Runs one case's steps against the target and judges every server line.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
 use rustls::ClientConfig;
-use scenario::plan::{AExpr, Action, Assertion, BodyCheck, Case, Pattern, Piece, Span};
+use scenario::plan::{
+    AExpr, Action, Assertion, BodyCheck, Captures, Case, LineRegex, Pattern, Span, Template,
+    TemplatePiece,
+};
 
-use crate::values::{eval, Bindings};
+use crate::values::{eval, Bindings, Value};
 use client::capability::LoginMethod;
 use client::target::{Profile, Target};
 use client::transport::{Conn, Limits, Line, WireError};
@@ -138,6 +141,8 @@ struct Run<'a> {
     sent_credentials: Vec<bool>,
     /// The session has logged in (left AUTHORIZATION).
     authorized: Vec<bool>,
+    /// The regexes of back-reference patterns built in this run.
+    regexes: Regexes,
 }
 
 enum StepError {
@@ -289,264 +294,349 @@ impl Run<'_> {
         self.unread_raw(session, line);
     }
 
+    /// Runs one step on `session`: one function per kind of step.
     async fn step(&mut self, session: usize, action: &Action) -> Result<(), StepError> {
         match action {
-            Action::Send { template, crlf } => {
-                let mut bytes = Vec::new();
-                for piece in &template.pieces {
-                    match piece {
-                        scenario::plan::TemplatePiece::Literal(b) => bytes.extend_from_slice(b),
-                        scenario::plan::TemplatePiece::Expr(e) => match eval(e, &self.vars) {
-                            Ok(v) => bytes.extend_from_slice(&v),
-                            Err(err) => {
-                                return fail(err.to_string(), template.source.clone(), "(not sent)")
-                            }
-                        },
-                    }
-                }
-                let shown = self.mask(session, &bytes);
-                self.note(session, Dir::Client, shown);
-                self.sent(session, &bytes);
-                if *crlf {
-                    bytes.extend_from_slice(b"\r\n");
-                }
-                if let Some(s) = self.in_sasl.get_mut(session) {
-                    *s = false;
-                }
-                match self.conn(session)?.send(&bytes).await {
-                    Ok(()) => {}
-                    // the server hung up while the line was going out (a long line it refuses):
-                    // the next step judges that, as it would judge a close
-                    Err(WireError::Io(e))
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
-                        ) =>
-                    {
-                        self.note(
-                            session,
-                            Dir::Note,
-                            format!("the server closed the connection during the write ({e})"),
-                        );
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+            Action::Send { template, crlf } => self.send(session, template, *crlf).await,
+            Action::Expect(p) => self.expect(session, p).await,
+            Action::ExpectAnyOf(ps) => self.expect_any_of(session, ps).await,
+            Action::ExpectUnordered(ps) => self.expect_unordered(session, ps).await,
+            Action::ExpectRepeated(p) => self.expect_repeated(session, p).await,
+            Action::ExpectAbsent(p) => self.expect_absent(session, p).await,
+            Action::ExpectPresent(p) => self.expect_present(session, p).await,
+            Action::Body(checks) => self.body(session, checks).await,
+            Action::BodyIfOk(checks) if self.last_was_ok(session) => {
+                self.body(session, checks).await
             }
-            Action::Expect(p) => {
-                let line = self.read_judged(session, &p.source).await?;
-                match matches(p, &line.bytes, &self.vars) {
-                    Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v)),
-                    None => {
-                        return fail(
-                            "line does not match",
-                            p.source.clone(),
-                            printable(&line.bytes),
-                        )
-                    }
-                }
-            }
-            Action::ExpectAnyOf(ps) => {
-                let expected = sources(ps, "  |  ");
-                let closes = ps.iter().any(|p| matches!(p.pieces[..], [Piece::Eof]));
-                let line = if closes {
-                    match self.conn(session)?.read_line().await {
-                        Err(WireError::Closed) => {
-                            self.note(session, Dir::Note, "server closed the connection".into());
-                            return Ok(());
-                        }
-                        Ok(line) => {
-                            self.unread_raw(session, line);
-                            self.read_judged(session, &expected).await?
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                } else {
-                    self.read_judged(session, &expected).await?
-                };
-                match ps.iter().find_map(|p| matches(p, &line.bytes, &self.vars)) {
-                    Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v)),
-                    None => {
-                        return fail(
-                            "line matches none of the alternatives",
-                            expected,
-                            printable(&line.bytes),
-                        )
-                    }
-                }
-            }
-            Action::ExpectUnordered(ps) => {
-                let mut unused: Vec<&Pattern> = ps.iter().collect();
-                for _ in 0..ps.len() {
-                    let expected = sources(unused.iter().copied(), "  ~  ");
-                    let line = self.read_judged(session, &expected).await?;
-                    let hit = unused.iter().enumerate().find_map(|(i, p)| {
-                        matches(p, &line.bytes, &self.vars).map(|caps| (i, caps))
-                    });
-                    match hit {
-                        Some((i, caps)) => {
-                            unused.remove(i);
-                            caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v));
-                        }
-                        None => {
-                            return fail(
-                                "line matches none of the remaining unordered lines",
-                                expected,
-                                printable(&line.bytes),
-                            )
-                        }
-                    }
-                }
-            }
-            Action::ExpectRepeated(p) => {
-                for piece in &p.pieces {
-                    if let Piece::Capture { name, .. } = piece {
-                        self.vars.ensure_list(name);
-                    }
-                }
-                loop {
-                    let line = self.read_judged(session, &p.source).await?;
-                    let caps = if line.bytes == b"." {
-                        None
-                    } else {
-                        matches(p, &line.bytes, &self.vars)
-                    };
-                    match caps {
-                        Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.push(&n, v)),
-                        None => {
-                            self.unread(session, line);
-                            break;
-                        }
-                    }
-                }
-            }
-            Action::ExpectAbsent(p) => loop {
-                let line = self
-                    .read_judged(session, &format!("no line matching {}", p.source))
-                    .await?;
-                if line.bytes == b"." {
-                    self.unread(session, line);
-                    break;
-                }
-                if matches(p, &line.bytes, &self.vars).is_some() {
-                    return fail(
-                        "a line that must be absent is present",
-                        format!("no line matching {}", p.source),
-                        printable(&line.bytes),
-                    );
-                }
-            },
-            Action::ExpectPresent(p) => {
-                let mut found = false;
-                loop {
-                    let line = self
-                        .read_judged(session, &format!("a line matching {}", p.source))
-                        .await?;
-                    if line.bytes == b"." {
-                        self.unread(session, line);
-                        break;
-                    }
-                    found |= matches(p, &line.bytes, &self.vars).is_some();
-                }
-                if !found {
-                    return fail(
-                        "no line of the multi-line response matches",
-                        format!("a line matching {}", p.source),
-                        "none before the \".\"",
-                    );
-                }
-            }
-            Action::Body(checks) => self.body(session, checks).await?,
-            Action::BodyIfOk(checks) => {
-                if self
-                    .last
-                    .get(session)
-                    .is_some_and(|l| l.starts_with(b"+OK"))
-                {
-                    self.body(session, checks).await?;
-                }
-            }
-            Action::Login => self.login(session).await?,
-            Action::Reseed => {
-                let Some(reseed) = self.reseed else {
-                    return Err(StepError::NotApplicable(
-                        "the case delivers mail (`reseed`), and this run has no way to: give --reseed-cmd".into(),
-                    ));
-                };
-                // let the server finish the UPDATE of a session that just ended
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                match reseed() {
-                    Ok(()) => self.note(session, Dir::Note, "maildrop reseeded".into()),
-                    Err(e) => return Err(StepError::Reseed(e)),
-                }
-            }
-            Action::Open => {
-                let conn =
-                    Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
-                if self.sessions.len() <= session {
-                    self.sessions.resize_with(session + 1, || None);
-                    self.in_sasl.resize(session + 1, false);
-                }
-                self.sessions[session] = Some(conn);
-                self.note(session, Dir::Note, format!("session {session} connected"));
-            }
-            Action::StartTls => {
-                self.conn(session)?.start_tls().await?;
-                self.note(session, Dir::Note, "TLS established".into());
-            }
-            Action::StartTlsOrEof => match self.conn(session)?.start_tls().await {
-                Ok(()) => self.note(session, Dir::Note, "TLS established".into()),
-                Err(WireError::TlsEnded(why)) => {
-                    self.note(
-                        session,
-                        Dir::Note,
-                        format!("the server ended the TLS handshake ({why}); the case ends here"),
-                    );
-                    return Err(StepError::Done);
-                }
-                Err(e) => return Err(e.into()),
-            },
-            Action::StartTlsIfOk => {
-                if !self
-                    .last
-                    .get(session)
-                    .is_some_and(|l| l.starts_with(b"+OK"))
-                {
-                    return Err(StepError::NotApplicable(
-                        "the server refused STLS here, as RFC 2595 §4 permits; the rest of the case needs TLS".into(),
-                    ));
-                }
-                self.conn(session)?.start_tls().await?;
-                self.note(session, Dir::Note, "TLS established".into());
-            }
+            Action::BodyIfOk(_) => Ok(()),
+            Action::Login => self.login(session).await,
+            Action::Reseed => self.reseed(session).await,
+            Action::Open => self.open(session).await,
+            Action::StartTls => self.start_tls(session).await,
+            Action::StartTlsOrEof => self.start_tls_or_eof(session).await,
+            Action::StartTlsIfOk => self.start_tls_if_ok(session).await,
             Action::Drop => {
-                if let Some(mut c) = self.sessions.get_mut(session).and_then(Option::take) {
-                    c.close().await;
-                }
-                self.note(session, Dir::Note, "connection closed without QUIT".into());
+                self.drop_session(session).await;
+                Ok(())
             }
-            Action::ExpectClose => match self.conn(session)?.expect_eof().await {
-                Ok(None) => self.note(session, Dir::Note, "server closed the connection".into()),
-                Ok(Some(line)) => {
-                    let text = printable(&line.bytes);
-                    self.note(session, Dir::Server, text.clone());
-                    return fail(
-                        "server sent more instead of closing the connection",
-                        "connection closed",
-                        text,
-                    );
-                }
-                Err(WireError::Timeout(t)) => {
-                    return fail(
-                        "server did not close the connection",
-                        "connection closed",
-                        format!("still open after {t:?}"),
-                    )
-                }
-                Err(e) => return Err(e.into()),
-            },
-            Action::Assert(a) => self.assertion(a)?,
+            Action::ExpectClose => self.expect_close(session).await,
+            Action::Assert(a) => self.assertion(a),
+        }
+    }
+
+    /// Whether the last line read on `session` was a positive status line (`B?:`, `starttls
+    /// if ok`).
+    fn last_was_ok(&self, session: usize) -> bool {
+        self.last
+            .get(session)
+            .is_some_and(|l| l.starts_with(b"+OK"))
+    }
+
+    /// Matches `line` against `p` with the values bound now; the captures.
+    fn judge_line(&mut self, p: &Pattern, line: &[u8]) -> Option<Captures> {
+        self.regexes.matches(p, line, &self.vars)
+    }
+
+    /// The first of `ps` that matches `line`: its index and captures.
+    fn judge_line_any<'p>(
+        &mut self,
+        ps: impl IntoIterator<Item = &'p Pattern>,
+        line: &[u8],
+    ) -> Option<(usize, Captures)> {
+        ps.into_iter()
+            .enumerate()
+            .find_map(|(i, p)| self.judge_line(p, line).map(|caps| (i, caps)))
+    }
+
+    /// Binds the captures of a matched line (scalars).
+    fn bind(&mut self, caps: Captures) {
+        caps.into_iter().for_each(|(n, v)| self.vars.set(&n, v));
+    }
+
+    /// `C:` / `C!:`: sends the expanded template (CRLF appended for `C:`).
+    async fn send(
+        &mut self,
+        session: usize,
+        template: &Template,
+        crlf: bool,
+    ) -> Result<(), StepError> {
+        let mut bytes = Vec::new();
+        for piece in &template.pieces {
+            match piece {
+                TemplatePiece::Literal(b) => bytes.extend_from_slice(b),
+                TemplatePiece::Expr(e) => match eval(e, &self.vars) {
+                    Ok(v) => bytes.extend_from_slice(&v),
+                    Err(err) => {
+                        return fail(err.to_string(), template.source.clone(), "(not sent)")
+                    }
+                },
+            }
+        }
+        let shown = self.mask(session, &bytes);
+        self.note(session, Dir::Client, shown);
+        self.sent(session, &bytes);
+        if crlf {
+            bytes.extend_from_slice(b"\r\n");
+        }
+        if let Some(s) = self.in_sasl.get_mut(session) {
+            *s = false;
+        }
+        match self.conn(session)?.send(&bytes).await {
+            Ok(()) => {}
+            // the server hung up while the line was going out (a long line it refuses):
+            // the next step judges that, as it would judge a close
+            Err(WireError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                self.note(
+                    session,
+                    Dir::Note,
+                    format!("the server closed the connection during the write ({e})"),
+                );
+            }
+            Err(e) => return Err(e.into()),
         }
         Ok(())
+    }
+
+    /// `S:`: the next line matches.
+    async fn expect(&mut self, session: usize, p: &Pattern) -> Result<(), StepError> {
+        let line = self.read_judged(session, &p.source).await?;
+        match self.judge_line(p, &line.bytes) {
+            Some(caps) => {
+                self.bind(caps);
+                Ok(())
+            }
+            None => fail(
+                "line does not match",
+                p.source.clone(),
+                printable(&line.bytes),
+            ),
+        }
+    }
+
+    /// `S|:`: the next line matches one of the alternatives, or the server closes when one
+    /// of them is `{eof}`.
+    async fn expect_any_of(&mut self, session: usize, ps: &[Pattern]) -> Result<(), StepError> {
+        let expected = sources(ps, "  |  ");
+        let line = if ps.iter().any(Pattern::is_eof) {
+            match self.conn(session)?.read_line().await {
+                Err(WireError::Closed) => {
+                    self.note(session, Dir::Note, "server closed the connection".into());
+                    return Ok(());
+                }
+                Ok(line) => {
+                    self.unread_raw(session, line);
+                    self.read_judged(session, &expected).await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            self.read_judged(session, &expected).await?
+        };
+        match self.judge_line_any(ps, &line.bytes) {
+            Some((_, caps)) => {
+                self.bind(caps);
+                Ok(())
+            }
+            None => fail(
+                "line matches none of the alternatives",
+                expected,
+                printable(&line.bytes),
+            ),
+        }
+    }
+
+    /// `S~:`: the next lines match the patterns, each pattern once, in any order.
+    async fn expect_unordered(&mut self, session: usize, ps: &[Pattern]) -> Result<(), StepError> {
+        let mut unused: Vec<&Pattern> = ps.iter().collect();
+        for _ in 0..ps.len() {
+            let expected = sources(unused.iter().copied(), "  ~  ");
+            let line = self.read_judged(session, &expected).await?;
+            match self.judge_line_any(unused.iter().copied(), &line.bytes) {
+                Some((i, caps)) => {
+                    unused.remove(i);
+                    self.bind(caps);
+                }
+                None => {
+                    return fail(
+                        "line matches none of the remaining unordered lines",
+                        expected,
+                        printable(&line.bytes),
+                    )
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `S*:`: lines that match, up to the first that does not (or the `.` terminator),
+    /// which is put back for the next step; the captures collect into lists.
+    async fn expect_repeated(&mut self, session: usize, p: &Pattern) -> Result<(), StepError> {
+        for name in p.capture_names() {
+            self.vars.ensure_list(name);
+        }
+        loop {
+            let line = self.read_judged(session, &p.source).await?;
+            let caps = if line.bytes == b"." {
+                None
+            } else {
+                self.judge_line(p, &line.bytes)
+            };
+            match caps {
+                Some(caps) => caps.into_iter().for_each(|(n, v)| self.vars.push(&n, v)),
+                None => {
+                    self.unread(session, line);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// `S!:`: no line of the rest of the multi-line response matches.
+    async fn expect_absent(&mut self, session: usize, p: &Pattern) -> Result<(), StepError> {
+        let expected = format!("no line matching {}", p.source);
+        loop {
+            let line = self.read_judged(session, &expected).await?;
+            if line.bytes == b"." {
+                self.unread(session, line);
+                return Ok(());
+            }
+            if self.judge_line(p, &line.bytes).is_some() {
+                return fail(
+                    "a line that must be absent is present",
+                    expected,
+                    printable(&line.bytes),
+                );
+            }
+        }
+    }
+
+    /// `S+:`: some line of the rest of the multi-line response matches.
+    async fn expect_present(&mut self, session: usize, p: &Pattern) -> Result<(), StepError> {
+        let expected = format!("a line matching {}", p.source);
+        let mut found = false;
+        loop {
+            let line = self.read_judged(session, &expected).await?;
+            if line.bytes == b"." {
+                self.unread(session, line);
+                break;
+            }
+            found |= self.judge_line(p, &line.bytes).is_some();
+        }
+        if found {
+            Ok(())
+        } else {
+            fail(
+                "no line of the multi-line response matches",
+                expected,
+                "none before the \".\"",
+            )
+        }
+    }
+
+    /// `reseed`: the run restores the maildrop now; not applicable without a way to.
+    async fn reseed(&mut self, session: usize) -> Result<(), StepError> {
+        let Some(reseed) = self.reseed else {
+            return Err(StepError::NotApplicable(
+                "the case delivers mail (`reseed`), and this run has no way to: give --reseed-cmd"
+                    .into(),
+            ));
+        };
+        // let the server finish the UPDATE of a session that just ended
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match reseed() {
+            Ok(()) => {
+                self.note(session, Dir::Note, "maildrop reseeded".into());
+                Ok(())
+            }
+            Err(e) => Err(StepError::Reseed(e)),
+        }
+    }
+
+    /// `open NAME`: connects session `session`.
+    async fn open(&mut self, session: usize) -> Result<(), StepError> {
+        let conn = Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+        if self.sessions.len() <= session {
+            self.sessions.resize_with(session + 1, || None);
+            self.in_sasl.resize(session + 1, false);
+        }
+        self.sessions[session] = Some(conn);
+        self.note(session, Dir::Note, format!("session {session} connected"));
+        Ok(())
+    }
+
+    /// `starttls`: the TLS handshake (after `+OK` to STLS, RFC 2595 §4).
+    async fn start_tls(&mut self, session: usize) -> Result<(), StepError> {
+        self.conn(session)?.start_tls().await?;
+        self.note(session, Dir::Note, "TLS established".into());
+        Ok(())
+    }
+
+    /// `starttls or eof`: the handshake, or the server ending it (the case ends, passed).
+    async fn start_tls_or_eof(&mut self, session: usize) -> Result<(), StepError> {
+        match self.conn(session)?.start_tls().await {
+            Ok(()) => {
+                self.note(session, Dir::Note, "TLS established".into());
+                Ok(())
+            }
+            Err(WireError::TlsEnded(why)) => {
+                self.note(
+                    session,
+                    Dir::Note,
+                    format!("the server ended the TLS handshake ({why}); the case ends here"),
+                );
+                Err(StepError::Done)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `starttls if ok`: the handshake after `+OK`; after `-ERR` the case is not applicable
+    /// (a server may refuse STLS, RFC 2595 §4).
+    async fn start_tls_if_ok(&mut self, session: usize) -> Result<(), StepError> {
+        if !self.last_was_ok(session) {
+            return Err(StepError::NotApplicable(
+                "the server refused STLS here, as RFC 2595 §4 permits; the rest of the case needs TLS".into(),
+            ));
+        }
+        self.start_tls(session).await
+    }
+
+    /// `drop`: closes the connection without QUIT.
+    async fn drop_session(&mut self, session: usize) {
+        if let Some(mut c) = self.sessions.get_mut(session).and_then(Option::take) {
+            c.close().await;
+        }
+        self.note(session, Dir::Note, "connection closed without QUIT".into());
+    }
+
+    /// `eof`: the server closes the connection now, sending nothing more.
+    async fn expect_close(&mut self, session: usize) -> Result<(), StepError> {
+        match self.conn(session)?.expect_eof().await {
+            Ok(None) => {
+                self.note(session, Dir::Note, "server closed the connection".into());
+                Ok(())
+            }
+            Ok(Some(line)) => {
+                let text = printable(&line.bytes);
+                self.note(session, Dir::Server, text.clone());
+                fail(
+                    "server sent more instead of closing the connection",
+                    "connection closed",
+                    text,
+                )
+            }
+            Err(WireError::Timeout(t)) => fail(
+                "server did not close the connection",
+                "connection closed",
+                format!("still open after {t:?}"),
+            ),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends one line the runner made (not from the scenario), logged and masked like a `C:`
@@ -683,49 +773,8 @@ impl Run<'_> {
                         );
                     }
                 }
-                BodyCheck::Fixture(n) | BodyCheck::Top(n, _) => {
-                    let Some(m) = self.env.fixture.get(*n as usize - 1) else {
-                        return fail(
-                            "no such fixture message",
-                            format!("fixture message {n}"),
-                            "none",
-                        );
-                    };
-                    let (want, what) = match check {
-                        BodyCheck::Top(_, k) => {
-                            let cut = pop3_proto::message::top_cut(m, *k);
-                            (
-                                pop3_proto::message::to_crlf(&m[..cut]),
-                                format!("TOP {n} {k} of the fixture"),
-                            )
-                        }
-                        _ => (
-                            pop3_proto::message::to_crlf(m),
-                            format!("fixture message {n}"),
-                        ),
-                    };
-                    let got = joined();
-                    if !pop3_proto::message::same_message(&got, &want) {
-                        let at = got
-                            .iter()
-                            .zip(&want)
-                            .position(|(a, b)| a != b)
-                            .unwrap_or(got.len().min(want.len()));
-                        return fail(
-                            format!("body differs from {what} at octet {at}"),
-                            format!(
-                                "{} octets: {}",
-                                want.len(),
-                                printable(&want[at..want.len().min(at + 60)])
-                            ),
-                            format!(
-                                "{} octets: {}",
-                                got.len(),
-                                printable(&got[at..got.len().min(at + 60)])
-                            ),
-                        );
-                    }
-                }
+                BodyCheck::Fixture(n) => self.fixture_body(*n, None, &joined())?,
+                BodyCheck::Top(n, k) => self.fixture_body(*n, Some(*k), &joined())?,
                 BodyCheck::Capture(name) => {
                     self.vars.ensure_list(name);
                     for l in &lines {
@@ -735,6 +784,53 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `fixture=N` (`top` is `None`) or `top=N,K`: `got` is standard-fixture message N, or
+    /// what TOP N K sends of it, the header compared tolerating added fields
+    /// ([`pop3_proto::message::same_message`]).
+    fn fixture_body(&self, n: u32, top: Option<u32>, got: &[u8]) -> Result<(), StepError> {
+        let Some(m) = self.env.fixture.get(n as usize - 1) else {
+            return fail(
+                "no such fixture message",
+                format!("fixture message {n}"),
+                "none",
+            );
+        };
+        let (want, what) = match top {
+            Some(k) => {
+                let cut = pop3_proto::message::top_cut(m, k);
+                (
+                    pop3_proto::message::to_crlf(&m[..cut]),
+                    format!("TOP {n} {k} of the fixture"),
+                )
+            }
+            None => (
+                pop3_proto::message::to_crlf(m),
+                format!("fixture message {n}"),
+            ),
+        };
+        if pop3_proto::message::same_message(got, &want) {
+            return Ok(());
+        }
+        let at = got
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        fail(
+            format!("body differs from {what} at octet {at}"),
+            format!(
+                "{} octets: {}",
+                want.len(),
+                printable(&want[at..want.len().min(at + 60)])
+            ),
+            format!(
+                "{} octets: {}",
+                got.len(),
+                printable(&got[at..got.len().min(at + 60)])
+            ),
+        )
     }
 
     fn number(&self, e: &scenario::plan::Expr) -> Result<u64, StepError> {
@@ -844,65 +940,30 @@ fn sources<'a>(patterns: impl IntoIterator<Item = &'a Pattern>, separator: &str)
         .join(separator)
 }
 
-/// The compiled form of `source`, from a process-wide cache: the same patterns are judged
-/// on every run of a case (and a selfcheck runs the catalogue dozens of times), and compiling
-/// a regex costs far more than matching a line. Bounded: emptied when it holds
-/// [`CACHED_PATTERNS`] (patterns with back-references differ per bound value).
-fn compiled(source: String) -> Option<Regex> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(hit) = cache.lock().ok()?.get(&source) {
-        return hit.clone();
-    }
-    let re = Regex::new(&source).ok();
-    let mut map = cache.lock().ok()?;
-    if map.len() >= CACHED_PATTERNS {
-        map.clear();
-    }
-    map.insert(source, re.clone());
-    re
-}
+/// The regexes of the patterns with back-references, built during one case run, by regex
+/// text. Their text holds values bound during the run, so the compiler cannot build them (it
+/// builds every other pattern's); but an `S*:` judges every line of a list with the same
+/// pattern and the same values, and building a regex costs far more than matching a line,
+/// so each text is built once per case run. The cache lives as long as the run: it needs no
+/// lock and does not grow across cases.
+#[derive(Debug, Default)]
+struct Regexes(HashMap<String, Option<Regex>>);
 
-/// At most this many compiled patterns are kept.
-const CACHED_PATTERNS: usize = 4096;
-
-/// Matches `line` against `p`; returns the captures.
-pub fn matches(p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Vec<(String, Vec<u8>)>> {
-    let mut re = String::from("(?s-u)^");
-    let mut names = Vec::new();
-    for piece in &p.pieces {
-        match piece {
-            Piece::Literal(t) => re.push_str(&regex::escape(t)),
-            Piece::Wildcard { trailing: false } => re.push_str(".*?"),
-            Piece::Wildcard { trailing: true } => re.push_str("(?: .*)?"),
-            Piece::Capture { name, regex } => {
-                re.push_str(&format!("((?u:{regex}))"));
-                names.push(name.clone());
-            }
-            Piece::Var(name) => {
-                let v = vars.get(name)?.bytes();
-                re.push_str(&regex::escape(&String::from_utf8_lossy(v)));
-            }
-            Piece::Regex(r) => re.push_str(&format!("(?u:{r})")),
-            Piece::Eof => return None,
+impl Regexes {
+    /// Matches `line` against `p` with the values bound now: with the regex the compiler
+    /// built, or one built (once) with the bound values. The captures, or `None` (also for
+    /// `{eof}` and a back-reference to a name with no value).
+    fn matches(&mut self, p: &Pattern, line: &[u8], vars: &Bindings) -> Option<Captures> {
+        if let Some(LineRegex(re)) = &p.regex {
+            return p.captures_with(re, line);
         }
+        let text = p.regex_text(|name| vars.get(name).map(Value::bytes))?;
+        let re = self
+            .0
+            .entry(text)
+            .or_insert_with_key(|text| Regex::new(text).ok());
+        p.captures_with(re.as_ref()?, line)
     }
-    re.push('$');
-    let re = compiled(re)?;
-    let caps = re.captures(line)?;
-    Some(
-        names
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| {
-                (
-                    n,
-                    caps.get(i + 1)
-                        .map_or(Vec::new(), |m| m.as_bytes().to_vec()),
-                )
-            })
-            .collect(),
-    )
 }
 
 /// Runs `case` and returns its verdict and transcript; `reseed` serves its `reseed` steps.
@@ -923,6 +984,7 @@ pub async fn run_case(
         last: Vec::new(),
         sent_credentials: Vec::new(),
         authorized: Vec::new(),
+        regexes: Regexes::default(),
     };
     run.vars.set("user", env.profile.user.clone().into_bytes());
     run.vars

@@ -8,6 +8,7 @@ pub mod declared;
 pub mod discover;
 pub mod judge;
 pub mod report;
+pub mod requirement;
 pub mod values;
 
 /// The client's modules, where the runner's users found them before the client was a crate.
@@ -18,12 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scenario::plan::{Action, Case, Fixture, Level, TemplatePiece};
+use scenario::plan::{Case, Fixture, Level, Requirement};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 pub use baseline::{Baseline, Deviation};
-pub use capability::{unmet_capability, unmet_mode, Capabilities, Discovery, LoginMethod};
+pub use capability::{Capabilities, Discovery, LoginMethod};
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
+pub use requirement::{unmet_capability, unmet_mode};
 pub use target::{Profile, Target, TlsMode, Trust};
 
 /// One case's outcome.
@@ -194,41 +196,6 @@ impl std::fmt::Debug for RunConfig {
     }
 }
 
-/// Whether a case logs in (and so holds the maildrop lock while it runs): it mutates, has
-/// a `login` step, or one of the lines it sends — also inside a pipelined `C!:` batch —
-/// starts with PASS, APOP or AUTH, or it sends the password.
-fn logs_in(case: &Case) -> bool {
-    case.mutates
-        || case.steps.iter().any(|s| match &s.action {
-            Action::Login | Action::Reseed => true,
-            Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
-                TemplatePiece::Literal(b) => b.split(|&c| c == b'\n').any(|line| {
-                    let upper = line.trim_ascii_start().to_ascii_uppercase();
-                    ["PASS", "APOP", "AUTH"]
-                        .iter()
-                        .any(|k| upper.starts_with(k.as_bytes()))
-                }),
-                TemplatePiece::Expr(e) => mentions_password(e),
-            }),
-            _ => false,
-        })
-}
-
-/// Whether a case has a `login` step (it needs a login method that works).
-fn uses_login_step(case: &Case) -> bool {
-    case.steps.iter().any(|s| matches!(s.action, Action::Login))
-}
-
-/// Whether an expression uses the password (a login in a computed line).
-fn mentions_password(e: &scenario::plan::Expr) -> bool {
-    use scenario::plan::Expr;
-    match e {
-        Expr::Var(name) => name == "password",
-        Expr::Call(_, args) => args.iter().any(mentions_password),
-        Expr::Str(_) | Expr::Int(_) => false,
-    }
-}
-
 /// What the runner found out about the target before the cases.
 #[derive(Debug, Clone)]
 pub struct Discovered {
@@ -249,10 +216,12 @@ fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict>
     }
     if let Some(why) = unmet_capability(&case.requires, caps) {
         // a missing capability the vendor declared is that declaration's failure
-        let declared = case
-            .requires
-            .iter()
-            .find(|r| discovered.declared.contains(r) && !caps.has(r));
+        let declared = case.requires.iter().find_map(|r| match r {
+            Requirement::Capability(tag) if discovered.declared.contains(tag) && !caps.has(tag) => {
+                Some(tag)
+            }
+            _ => None,
+        });
         return Some(match declared {
             Some(tag) => Verdict::Blocked {
                 by: declared::case_id(tag),
@@ -260,7 +229,7 @@ fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict>
             None => Verdict::NotApplicable(why),
         });
     }
-    if uses_login_step(case) && caps.login.is_none() {
+    if case.logs_in_with_step && caps.login.is_none() {
         return Some(Verdict::Skip(
             "no login method worked with the given account (USER/PASS, APOP, AUTH)".into(),
         ));
@@ -528,11 +497,11 @@ fn spawn_cases(
     let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
     let touched = Arc::new(AtomicBool::new(false));
     let mut outcomes: HashMap<String, watch::Receiver<Outcome>> = HashMap::new();
-    // Cases that log in hold the maildrop lock on the target, so they run one at a time, in
-    // order: each waits for the previous one to finish.
+    // Cases that hold the maildrop (log in, or restore it) run one at a time, in order, so
+    // that none finds it locked by another: each waits for the previous one to finish.
     let mut previous_login: Option<oneshot::Receiver<()>> = None;
     for (index, case) in prerequisites_first(runnable) {
-        let (wait_for, done) = if logs_in(&case) {
+        let (wait_for, done) = if case.holds_maildrop {
             let (done, next) = oneshot::channel::<()>();
             (previous_login.replace(next), Some(done))
         } else {

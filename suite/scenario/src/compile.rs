@@ -3,25 +3,22 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-/// The reserved name of the "server closed the connection" alternative.
-const EOF: &str = "eof";
-
-/// `requires` items that describe the run's connections rather than a CAPA tag (the
-/// runner decides them): not TLS, TLS (implicit or STLS first), implicit TLS.
-pub const PSEUDO_CAPABILITIES: &[&str] = &["@PLAINTEXT", "@TLS", "@IMPLICIT-TLS"];
-
 use crate::diagnostic::{Pos, Sink, WithExpected};
+use crate::header::compile_header;
+use crate::maildrop;
+use crate::matcher::fixed_regex;
 use crate::pieces::{
     AOperandSyn, AssertSyn, BodyCheckSyn, ExprSyn, Ident, PatPieceSyn, PatternSyn, TemplateSyn,
     TplPieceSyn,
 };
 use crate::plan::{
-    AExpr, Action, Assertion, BodyCheck, Case, Expr, Fixture, Func, Level, Pattern, Piece, RfcRef,
-    Step, Template, TemplatePiece,
+    AExpr, Action, Assertion, BodyCheck, Case, Expr, Func, LineRegex, Pattern, Piece, Step,
+    Template, TemplatePiece,
 };
-use crate::syntax::{
-    CaseSyntax, ExpectMode, FileSyntax, HeaderLine, StepKind, StepLine, HEADER_KEYS,
-};
+use crate::syntax::{CaseSyntax, ExpectMode, FileSyntax, StepKind, StepLine};
+
+/// The reserved name of the "server closed the connection" alternative.
+const EOF: &str = "eof";
 
 /// Compiles every case of a file. Cases with errors are left out (the errors are in the sink).
 pub(crate) fn compile_file(file: FileSyntax, sink: &mut Sink) -> Vec<Case> {
@@ -48,6 +45,8 @@ pub(crate) fn compile_file(file: FileSyntax, sink: &mut Sink) -> Vec<Case> {
         let steps = compile_steps(&case, sink);
         if let (Some(h), true) = (header, sink.diags.len() == before) {
             out.push(Case {
+                holds_maildrop: maildrop::holds_maildrop(h.mutates, &steps),
+                logs_in_with_step: maildrop::logs_in_with_step(&steps),
                 id: h.id,
                 title: h.title,
                 rfc: h.rfc,
@@ -64,280 +63,6 @@ pub(crate) fn compile_file(file: FileSyntax, sink: &mut Sink) -> Vec<Case> {
         }
     }
     out
-}
-
-struct Header {
-    id: String,
-    id_pos: Pos,
-    title: String,
-    rfc: RfcRef,
-    level: Level,
-    requirement: String,
-    requires: Vec<String>,
-    tags: Vec<String>,
-    fixture: Fixture,
-    mutates: bool,
-    after: Vec<String>,
-}
-
-const REQUIRED: &[&str] = &["id", "title", "rfc", "level", "requirement"];
-
-/// The case's id (if valid, for the duplicate check) and its header (if all valid).
-fn compile_header(case: &CaseSyntax, sink: &mut Sink) -> (Option<(String, Pos)>, Option<Header>) {
-    let mut seen: HashMap<&str, Pos> = HashMap::new();
-    let mut id = None;
-    let mut title = None;
-    let mut rfc = None;
-    let mut level = None;
-    let mut requirement = None;
-    let mut requires = Vec::new();
-    let mut tags = Vec::new();
-    let mut fixture = Fixture::Any;
-    let mut mutates = false;
-    let mut after = Vec::new();
-    let mut ok = true;
-
-    for h in &case.header {
-        let key = h.key.as_str();
-        if !HEADER_KEYS.contains(&key) {
-            sink.error(h.key_pos, format!("unknown header key `{key}`"))
-                .with_expected(format!("one of {}", HEADER_KEYS.join(", ")));
-            ok = false;
-            continue;
-        }
-        if let Some(first) = seen.get(key) {
-            sink.error(
-                h.key_pos,
-                format!("duplicate header key `{key}` (first at {first})"),
-            );
-            ok = false;
-            continue;
-        }
-        seen.insert(key, h.key_pos);
-        let vpos = h.pos(0);
-        let v = h.value.as_str();
-        if v.is_empty() && !matches!(key, "requires" | "tags") {
-            sink.error(vpos, format!("empty value for `{key}`"));
-            ok = false;
-            continue;
-        }
-        match key {
-            "id" => {
-                if valid_id(v) {
-                    id = Some((v.to_string(), h.key_pos));
-                } else {
-                    sink.error(vpos, format!("invalid case id `{v}`"))
-                        .with_expected("[a-z0-9][a-z0-9._/-]*, e.g. `rfc1939/7/apop-digest`");
-                    ok = false;
-                }
-            }
-            "title" => title = Some(v.to_string()),
-            "rfc" => match parse_rfc(v) {
-                Some(r) => rfc = Some(r),
-                None => {
-                    sink.error(vpos, format!("invalid RFC reference `{v}`"))
-                        .with_expected("`1939`, `1939 §7`, `1939 §7.1` or `RFC 1939 §7`");
-                    ok = false;
-                }
-            },
-            "level" => match parse_level(v) {
-                Some(l) => level = Some(l),
-                None => {
-                    sink.error(vpos, format!("invalid level `{v}`"))
-                        .with_expected("MUST, SHOULD or MAY");
-                    ok = false;
-                }
-            },
-            "requirement" => match parse_quoted(h, sink) {
-                Some(s) => requirement = Some(s),
-                None => ok = false,
-            },
-            "requires" | "tags" => {
-                let mut items = Vec::new();
-                let mut off = 0;
-                for part in v.split(',') {
-                    let item = part.split_whitespace().collect::<Vec<_>>().join(" ");
-                    if item.is_empty() {
-                        if !v.trim().is_empty() {
-                            sink.error(h.pos(off), format!("empty item in `{key}`"))
-                                .with_expected("a comma-separated list");
-                            ok = false;
-                        }
-                    } else if key == "requires" {
-                        let item = item.to_uppercase();
-                        if item.starts_with('@') && !PSEUDO_CAPABILITIES.contains(&item.as_str()) {
-                            sink.error(
-                                h.pos(off + part.len() - part.trim_start().len()),
-                                format!("unknown pseudo-capability `{item}`"),
-                            )
-                            .with_expected(format!("one of {}", PSEUDO_CAPABILITIES.join(", ")));
-                            ok = false;
-                        }
-                        items.push(item);
-                    } else {
-                        items.push(item);
-                    }
-                    off += part.len() + 1;
-                }
-                if key == "requires" {
-                    requires = items;
-                } else {
-                    tags = items;
-                }
-            }
-            "after" => {
-                let mut off = 0;
-                for part in v.split(',') {
-                    let item = part.trim();
-                    let at = h.pos(off + part.len() - part.trim_start().len());
-                    if !valid_id(item) {
-                        sink.error(at, format!("invalid case id `{item}` in `after`"))
-                            .with_expected("comma-separated case ids, e.g. `rfc1939/7/top-basic`");
-                        ok = false;
-                    } else if id.as_ref().is_some_and(|(i, _)| i == item) {
-                        sink.error(at, "a case cannot come after itself")
-                            .with_expected("the id of another case");
-                        ok = false;
-                    } else {
-                        after.push(item.to_string());
-                    }
-                    off += part.len() + 1;
-                }
-            }
-            "fixture" => match v.to_ascii_lowercase().as_str() {
-                "standard" => fixture = Fixture::Standard,
-                "any" => fixture = Fixture::Any,
-                _ => {
-                    sink.error(vpos, format!("invalid fixture `{v}`"))
-                        .with_expected("`standard` or `any`");
-                    ok = false;
-                }
-            },
-            _ => match v.to_ascii_lowercase().as_str() {
-                "yes" => mutates = true,
-                "no" => mutates = false,
-                _ => {
-                    sink.error(vpos, format!("invalid value `{v}` for `mutates`"))
-                        .with_expected("`yes` or `no`");
-                    ok = false;
-                }
-            },
-        }
-    }
-    for key in REQUIRED {
-        if !seen.contains_key(key) {
-            sink.error(case.start, format!("missing required header key `{key}`"))
-                .with_expected(format!("a line `{key}: ...` before `---`"));
-            ok = false;
-        }
-    }
-    let Some((id, id_pos)) = id else {
-        return (None, None);
-    };
-    let key = Some((id.clone(), id_pos));
-    let header = (|| {
-        ok.then_some(())?;
-        Some(Header {
-            id,
-            id_pos,
-            title: title?,
-            rfc: rfc?,
-            level: level?,
-            requirement: requirement?,
-            requires,
-            tags,
-            fixture,
-            mutates,
-            after,
-        })
-    })();
-    (key, header)
-}
-
-fn valid_id(v: &str) -> bool {
-    let mut chars = v.chars();
-    matches!(chars.next(), Some('a'..='z' | '0'..='9'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '/' | '-'))
-}
-
-/// `1939`, `1939 §7`, `1939 §7.1`, `RFC 1939 §7`, `RFC1939§4.1a`.
-fn parse_rfc(v: &str) -> Option<RfcRef> {
-    let v = v.trim();
-    let v = match v.get(..3) {
-        Some(p) if p.eq_ignore_ascii_case("rfc") => v[3..].trim_start(),
-        _ => v,
-    };
-    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let number: u32 = v[..digits].parse().ok().filter(|n| *n > 0)?;
-    let rest = v[digits..].trim_start();
-    if rest.is_empty() {
-        return Some(RfcRef {
-            number,
-            section: String::new(),
-        });
-    }
-    let section = rest.strip_prefix('§')?.trim_start();
-    let valid = !section.is_empty()
-        && section
-            .split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
-    valid.then(|| RfcRef {
-        number,
-        section: section.to_string(),
-    })
-}
-
-/// MUST, SHOULD, MAY (any case), and the other RFC 2119 words for them.
-fn parse_level(v: &str) -> Option<Level> {
-    let words = v.split_whitespace().collect::<Vec<_>>().join(" ");
-    match words.to_ascii_uppercase().as_str() {
-        "MUST" | "MUST NOT" | "REQUIRED" | "SHALL" | "SHALL NOT" => Some(Level::Must),
-        "SHOULD" | "SHOULD NOT" | "RECOMMENDED" | "NOT RECOMMENDED" => Some(Level::Should),
-        "MAY" | "OPTIONAL" => Some(Level::May),
-        _ => None,
-    }
-}
-
-/// The `requirement:` value: one double-quoted string, escapes `\"` and `\\`.
-fn parse_quoted(h: &HeaderLine, sink: &mut Sink) -> Option<String> {
-    let v = h.value.as_str();
-    if !v.starts_with('"') {
-        sink.error(h.pos(0), "the requirement must be a double-quoted string")
-            .with_expected("\"text quoted from the RFC\"");
-        return None;
-    }
-    let mut out = String::new();
-    let mut chars = v.char_indices().skip(1);
-    let mut ok = true;
-    while let Some((at, c)) = chars.next() {
-        match c {
-            '"' => {
-                let rest = &v[at + 1..];
-                if !rest.trim().is_empty() {
-                    let lead = rest.len() - rest.trim_start().len();
-                    sink.error(
-                        h.pos(at + 1 + lead),
-                        "unexpected text after the closing `\"`",
-                    )
-                    .with_expected("end of line (write `\\\"` for a quote inside)");
-                    return None;
-                }
-                return ok.then_some(out);
-            }
-            '\\' => match chars.next() {
-                Some((_, e @ ('"' | '\\'))) => out.push(e),
-                _ => {
-                    sink.error(h.pos(at), "unknown escape in the requirement")
-                        .with_expected("`\\\"` or `\\\\`");
-                    ok = false;
-                }
-            },
-            c => out.push(c),
-        }
-    }
-    sink.error(h.pos(0), "unterminated string")
-        .with_expected("a closing `\"`");
-    None
 }
 
 /// What a name is bound to, for the checks.
@@ -402,40 +127,11 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
             }
             StepKind::Expect { mode, pattern } => match mode {
                 ExpectMode::AnyOf | ExpectMode::Unordered => {
-                    let mut group = vec![(line.pos, pattern)];
-                    while let Some(StepLine {
-                        pos,
-                        kind: StepKind::Expect { mode: m, pattern },
-                    }) = lines.get(i)
-                    {
-                        if m != mode {
-                            break;
-                        }
-                        group.push((*pos, pattern));
-                        i += 1;
-                    }
+                    let group = expect_group(line.pos, *mode, pattern, &lines[i..]);
+                    i += group.len() - 1;
                     Some(c.group(*mode, line.pos, &group))
                 }
-                ExpectMode::One
-                | ExpectMode::Repeated
-                | ExpectMode::Absent
-                | ExpectMode::Present => {
-                    let (p, caps) = c.pattern(pattern, *mode);
-                    for (name, pos) in caps {
-                        let b = if *mode == ExpectMode::Repeated {
-                            Bound::List(pos)
-                        } else {
-                            Bound::Scalar(pos)
-                        };
-                        c.vars.insert(name, b);
-                    }
-                    Some(match mode {
-                        ExpectMode::Repeated => Action::ExpectRepeated(p),
-                        ExpectMode::Absent => Action::ExpectAbsent(p),
-                        ExpectMode::Present => Action::ExpectPresent(p),
-                        _ => Action::Expect(p),
-                    })
-                }
+                _ => Some(c.expect_line(pattern, *mode, line.pos)),
             },
             StepKind::Body { checks, if_ok } => {
                 let checks = c.body(checks);
@@ -471,7 +167,45 @@ fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
     steps
 }
 
+/// An `S|:` or `S~:` group: the line at `pos` and the lines of the same mode right after it
+/// (`rest`).
+fn expect_group<'l>(
+    pos: Pos,
+    mode: ExpectMode,
+    pattern: &'l PatternSyn,
+    rest: &'l [StepLine],
+) -> Vec<(Pos, &'l PatternSyn)> {
+    let mut group = vec![(pos, pattern)];
+    for line in rest {
+        match &line.kind {
+            StepKind::Expect { mode: m, pattern } if *m == mode => group.push((line.pos, pattern)),
+            _ => break,
+        }
+    }
+    group
+}
+
 impl Compiler<'_> {
+    /// `S:`, `S*:`, `S!:`, `S+:` (at `at`): the pattern, and its captures bound after the
+    /// line (as lists for `S*:`).
+    fn expect_line(&mut self, pattern: &PatternSyn, mode: ExpectMode, at: Pos) -> Action {
+        let (p, caps) = self.pattern(pattern, mode, at);
+        for (name, pos) in caps {
+            let b = if mode == ExpectMode::Repeated {
+                Bound::List(pos)
+            } else {
+                Bound::Scalar(pos)
+            };
+            self.vars.insert(name, b);
+        }
+        match mode {
+            ExpectMode::Repeated => Action::ExpectRepeated(p),
+            ExpectMode::Absent => Action::ExpectAbsent(p),
+            ExpectMode::Present => Action::ExpectPresent(p),
+            _ => Action::Expect(p),
+        }
+    }
+
     fn open(&mut self, name: &Ident) -> bool {
         if let Some(idx) = self.sessions.iter().position(|(n, _)| *n == name.name) {
             let msg = match self.sessions[idx].1 {
@@ -608,18 +342,62 @@ impl Compiler<'_> {
         })
     }
 
-    /// Compiles one pattern against the names bound before it. Returns the pattern and the
-    /// names it captures (bound by the caller, after the line).
-    fn pattern(&mut self, p: &PatternSyn, mode: ExpectMode) -> (Pattern, Vec<(String, Pos)>) {
-        if let [PatPieceSyn::Name { name, .. }] = p.pieces.as_slice() {
-            if name == EOF && mode == ExpectMode::AnyOf {
-                let pattern = Pattern {
-                    source: p.source.clone(),
-                    pieces: vec![Piece::Eof],
-                };
-                return (pattern, Vec::new());
-            }
+    /// Compiles one pattern (of the step line at `at`) against the names bound before it.
+    /// Returns the pattern and the names it captures (bound by the caller, after the line).
+    fn pattern(
+        &mut self,
+        p: &PatternSyn,
+        mode: ExpectMode,
+        at: Pos,
+    ) -> (Pattern, Vec<(String, Pos)>) {
+        if mode == ExpectMode::AnyOf
+            && matches!(p.pieces.as_slice(), [PatPieceSyn::Name { name, .. }] if name == EOF)
+        {
+            let pattern = Pattern {
+                source: p.source.clone(),
+                pieces: vec![Piece::Eof],
+                regex: None,
+            };
+            return (pattern, Vec::new());
         }
+        self.reserved_eof(p);
+        let before = self.sink.diags.len();
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut caps: Vec<(String, Pos)> = Vec::new();
+        for piece in &p.pieces {
+            let compiled = match piece {
+                PatPieceSyn::Literal(s) => {
+                    match pieces.last_mut() {
+                        Some(Piece::Literal(prev)) => prev.push_str(s),
+                        _ => pieces.push(Piece::Literal(s.clone())),
+                    }
+                    None
+                }
+                PatPieceSyn::Wildcard => Some(Piece::Wildcard { trailing: false }),
+                PatPieceSyn::Regex { regex, pos } => self
+                    .check_regex(regex, *pos)
+                    .then(|| Piece::Regex(regex.clone())),
+                PatPieceSyn::Name { name, pos } => self.name_piece(name, *pos, mode, &mut caps),
+                PatPieceSyn::NameRegex { name, regex, pos } => {
+                    self.name_regex_piece(name, regex, *pos, mode, &mut caps)
+                }
+            };
+            pieces.extend(compiled);
+        }
+        optional_trailing_wildcard(&mut pieces);
+        let mut pattern = Pattern {
+            source: p.source.clone(),
+            pieces,
+            regex: None,
+        };
+        if self.sink.diags.len() == before {
+            pattern.regex = self.line_regex(&pattern, at);
+        }
+        (pattern, caps)
+    }
+
+    /// `{eof}` anywhere but alone in an `S|:` alternative is an error.
+    fn reserved_eof(&mut self, p: &PatternSyn) {
         for piece in &p.pieces {
             if let PatPieceSyn::Name { name, pos } | PatPieceSyn::NameRegex { name, pos, .. } =
                 piece
@@ -636,108 +414,114 @@ impl Compiler<'_> {
                 }
             }
         }
-        let mut pieces: Vec<Piece> = Vec::new();
-        let mut caps: Vec<(String, Pos)> = Vec::new();
-        for piece in &p.pieces {
-            match piece {
-                PatPieceSyn::Literal(s) => match pieces.last_mut() {
-                    Some(Piece::Literal(prev)) => prev.push_str(s),
-                    _ => pieces.push(Piece::Literal(s.clone())),
-                },
-                PatPieceSyn::Wildcard => pieces.push(Piece::Wildcard { trailing: false }),
-                PatPieceSyn::Regex { regex, pos } => {
-                    if self.check_regex(regex, *pos) {
-                        pieces.push(Piece::Regex(regex.clone()));
-                    }
-                }
-                PatPieceSyn::Name { name, pos } => {
-                    if self.captured_here(name, *pos, &caps) {
-                        continue;
-                    }
-                    match self.vars.get(name) {
-                        Some(_) => {
-                            let id = Ident {
-                                name: name.clone(),
-                                pos: *pos,
-                            };
-                            if self.use_var(&id) {
-                                pieces.push(Piece::Var(name.clone()));
-                            }
-                        }
-                        None if matches!(mode, ExpectMode::Absent | ExpectMode::Present) => {
-                            self.sink
-                                .error(*pos, format!("unbound variable `{name}`: captures are not allowed in `S!:` and `S+:`"))
-                                .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");
-                            self.vars.insert(name.clone(), Bound::Poisoned);
-                        }
-                        None => {
-                            caps.push((name.clone(), *pos));
-                            pieces.push(Piece::Capture {
-                                name: name.clone(),
-                                regex: ".*?".to_string(),
-                            });
-                        }
-                    }
-                }
-                PatPieceSyn::NameRegex { name, regex, pos } => {
-                    if matches!(mode, ExpectMode::Absent | ExpectMode::Present) {
-                        self.sink
-                            .error(
-                                *pos,
-                                format!(
-                                    "capture `{name}` in `S!:`/`S+:`: captures are not allowed there"
-                                ),
-                            )
-                            .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");
-                        continue;
-                    }
-                    if self.captured_here(name, *pos, &caps) {
-                        continue;
-                    }
-                    if let Some(b) = self.vars.get(name).copied() {
-                        let msg = match b {
-                            Bound::Profile => format!("`{name}` is already bound (a profile value)"),
-                            Bound::Scalar(at) | Bound::List(at) => {
-                                format!("`{name}` is already bound at {at}")
-                            }
-                            Bound::Partial(at) => format!(
-                                "`{name}` is already bound by some alternatives of the `S|:` group at {at}"
-                            ),
-                            Bound::Poisoned => continue,
-                        };
-                        self.sink.error(*pos, msg).with_expected(format!(
-                            "a new name, or `{{{name}}}` to match the value bound"
-                        ));
-                        continue;
-                    }
-                    if self.check_regex(regex, *pos) {
-                        caps.push((name.clone(), *pos));
-                        pieces.push(Piece::Capture {
-                            name: name.clone(),
-                            regex: regex.clone(),
-                        });
-                    }
-                }
+    }
+
+    /// `{name}`: a back-reference when the name is bound, else a capture (shortest match).
+    fn name_piece(
+        &mut self,
+        name: &str,
+        pos: Pos,
+        mode: ExpectMode,
+        caps: &mut Vec<(String, Pos)>,
+    ) -> Option<Piece> {
+        if self.captured_here(name, pos, caps) {
+            return None;
+        }
+        if self.vars.contains_key(name) {
+            let id = Ident {
+                name: name.to_owned(),
+                pos,
+            };
+            return self.use_var(&id).then(|| Piece::Var(name.to_owned()));
+        }
+        if matches!(mode, ExpectMode::Absent | ExpectMode::Present) {
+            self.sink
+                .error(
+                    pos,
+                    format!(
+                        "unbound variable `{name}`: captures are not allowed in `S!:` and `S+:`"
+                    ),
+                )
+                .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");
+            self.vars.insert(name.to_owned(), Bound::Poisoned);
+            return None;
+        }
+        caps.push((name.to_owned(), pos));
+        Some(Piece::Capture {
+            name: name.to_owned(),
+            regex: ".*?".to_owned(),
+        })
+    }
+
+    /// `{name:regex}`: a capture, of a name not bound yet, with a regex that compiles.
+    fn name_regex_piece(
+        &mut self,
+        name: &str,
+        regex: &str,
+        pos: Pos,
+        mode: ExpectMode,
+        caps: &mut Vec<(String, Pos)>,
+    ) -> Option<Piece> {
+        if matches!(mode, ExpectMode::Absent | ExpectMode::Present) {
+            self.sink
+                .error(
+                    pos,
+                    format!("capture `{name}` in `S!:`/`S+:`: captures are not allowed there"),
+                )
+                .with_expected("`{*}`, `{/regex/}` or a name bound by an earlier line");
+            return None;
+        }
+        if self.captured_here(name, pos, caps) {
+            return None;
+        }
+        if let Some(bound) = self.vars.get(name).copied() {
+            self.already_bound(name, bound, pos);
+            return None;
+        }
+        if !self.check_regex(regex, pos) {
+            return None;
+        }
+        caps.push((name.to_owned(), pos));
+        Some(Piece::Capture {
+            name: name.to_owned(),
+            regex: regex.to_owned(),
+        })
+    }
+
+    /// A capture of a name that is bound already (nothing more about a poisoned name).
+    fn already_bound(&mut self, name: &str, bound: Bound, pos: Pos) {
+        let msg = match bound {
+            Bound::Profile => format!("`{name}` is already bound (a profile value)"),
+            Bound::Scalar(at) | Bound::List(at) => format!("`{name}` is already bound at {at}"),
+            Bound::Partial(at) => {
+                format!("`{name}` is already bound by some alternatives of the `S|:` group at {at}")
+            }
+            Bound::Poisoned => return,
+        };
+        self.sink.error(pos, msg).with_expected(format!(
+            "a new name, or `{{{name}}}` to match the value bound"
+        ));
+    }
+
+    /// The pattern's whole-line regex when it depends on no bound value (the step line is at
+    /// `at`). Its pieces compiled on their own; together they may still pass the regex
+    /// crate's size limit, an error here rather than a line that never matches.
+    fn line_regex(&mut self, pattern: &Pattern, at: Pos) -> Option<LineRegex> {
+        match fixed_regex(pattern)? {
+            Ok(re) => Some(re),
+            Err(e) => {
+                self.sink
+                    .error(
+                        at,
+                        format!(
+                            "pattern does not compile as a whole: {}",
+                            regex_error_summary(&e)
+                        ),
+                    )
+                    .with_expected("smaller repetition counts in its regexes");
+                None
             }
         }
-        // ` {*}` at the very end: optional, together with its space.
-        if let [.., Piece::Literal(lit), Piece::Wildcard { trailing }] = pieces.as_mut_slice() {
-            if lit.ends_with(' ') {
-                lit.pop();
-                *trailing = true;
-                if lit.is_empty() {
-                    let n = pieces.len();
-                    pieces.remove(n - 2);
-                }
-            }
-        }
-        (
-            Pattern {
-                source: p.source.clone(),
-                pieces,
-            },
-            caps,
-        )
     }
 
     /// A second `{name}` for a name captured earlier on the same line is an error.
@@ -787,8 +571,8 @@ impl Compiler<'_> {
     fn group(&mut self, mode: ExpectMode, group_pos: Pos, lines: &[(Pos, &PatternSyn)]) -> Action {
         let mut patterns = Vec::new();
         let mut all_caps: Vec<Vec<(String, Pos)>> = Vec::new();
-        for (_, p) in lines {
-            let (pat, caps) = self.pattern(p, mode);
+        for (at, p) in lines {
+            let (pat, caps) = self.pattern(p, mode, *at);
             patterns.push(pat);
             all_caps.push(caps);
         }
@@ -945,6 +729,21 @@ impl Compiler<'_> {
             AssertSyn::NotReused(new, old) => {
                 let ok = self.use_list(new, "not_reused") & self.use_list(old, "not_reused");
                 ok.then(|| Assertion::NotReused(new.name.clone(), old.name.clone()))
+            }
+        }
+    }
+}
+
+/// A ` {*}` that ends a pattern is optional together with its space (LANGUAGE.md §3.2): the
+/// space moves into the wildcard.
+fn optional_trailing_wildcard(pieces: &mut Vec<Piece>) {
+    if let [.., Piece::Literal(lit), Piece::Wildcard { trailing }] = pieces.as_mut_slice() {
+        if lit.ends_with(' ') {
+            lit.pop();
+            *trailing = true;
+            if lit.is_empty() {
+                let n = pieces.len();
+                pieces.remove(n - 2);
             }
         }
     }

@@ -10,6 +10,9 @@ pub mod diagnostic;
 pub mod plan;
 
 mod compile;
+mod header;
+mod maildrop;
+mod matcher;
 mod pieces;
 mod syntax;
 

@@ -87,9 +87,9 @@ pub struct Case {
     pub level: Level,
     /// The requirement, quoted from the RFC.
     pub requirement: String,
-    /// Capabilities (CAPA tags, upper case; `SASL PLAIN` style tags name a mechanism) the
-    /// target must announce, else the case is skipped with the reason.
-    pub requires: Vec<String>,
+    /// What the target and the run must offer (`requires:`), else the case is not applicable
+    /// (a capability) or skipped (a connection mode), with the reason.
+    pub requires: Vec<Requirement>,
     /// Free tags for filtering.
     pub tags: Vec<String>,
     /// The maildrop the case needs.
@@ -101,10 +101,80 @@ pub struct Case {
     /// case is reported as blocked by it instead of being judged again (one root cause, one
     /// failure).
     pub after: Vec<String>,
+    /// Whether the case holds the maildrop while it runs: it logs in, and RFC 1939 §4 lets
+    /// the server lock the maildrop for the session (`-ERR [IN-USE]`, RFC 2449 §8.1.2), or it
+    /// restores the maildrop. The runner runs such cases one at a time, in order, so that no
+    /// two of them contend for the lock. Computed by the compiler: the case mutates, has a
+    /// `login` or `reseed` step, sends a line that starts with `PASS`, `APOP` or `AUTH` (any
+    /// case, after leading blanks; also each line of a pipelined `C!:` batch), or sends an
+    /// expression that uses `password`.
+    pub holds_maildrop: bool,
+    /// Whether the case has a `login` step: it needs a login method that works on the target
+    /// (else it is skipped). Computed by the compiler.
+    pub logs_in_with_step: bool,
     /// Where the case starts (its `id:` line).
     pub span: Span,
     /// The steps, in order.
     pub steps: Vec<Step>,
+}
+
+/// One item of a case's `requires:` header, checked by the compiler.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Requirement {
+    /// A capability the target must have: a CAPA tag (RFC 2449 §6) in upper case with inner
+    /// spaces collapsed (`TOP`, `SASL PLAIN`). `APOP` stands for a timestamp in the greeting
+    /// (RFC 1939 §7), `CAPA` for CAPA itself answering `+OK`.
+    Capability(String),
+    /// `!TAG`: the target must not announce TAG in CAPA.
+    NotAnnounced(String),
+    /// `@PLAINTEXT`, `@TLS`, `@IMPLICIT-TLS`: what the run's connections must be.
+    Mode(ConnectionMode),
+}
+
+impl fmt::Display for Requirement {
+    /// As written in `requires:`, normalised: `SASL PLAIN`, `!STLS`, `@TLS`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requirement::Capability(tag) => f.write_str(tag),
+            Requirement::NotAnnounced(tag) => write!(f, "!{tag}"),
+            Requirement::Mode(mode) => f.write_str(mode.name()),
+        }
+    }
+}
+
+/// What a run's connections are, for `requires: @...` (a pseudo-capability: the run decides
+/// it, not the target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionMode {
+    /// `@PLAINTEXT`: not TLS.
+    Plaintext,
+    /// `@TLS`: implicit TLS (RFC 8314 §3), or STLS done by the runner first (RFC 2595 §4).
+    Tls,
+    /// `@IMPLICIT-TLS`: TLS from the first byte (RFC 8314 §3).
+    ImplicitTls,
+}
+
+impl ConnectionMode {
+    /// Every mode, in the order the language documents them.
+    pub const ALL: [ConnectionMode; 3] = [
+        ConnectionMode::Plaintext,
+        ConnectionMode::Tls,
+        ConnectionMode::ImplicitTls,
+    ];
+
+    /// The name as written in `requires:`, with its `@`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionMode::Plaintext => "@PLAINTEXT",
+            ConnectionMode::Tls => "@TLS",
+            ConnectionMode::ImplicitTls => "@IMPLICIT-TLS",
+        }
+    }
+
+    /// The mode named `name` (upper case, with its `@`).
+    pub fn from_name(name: &str) -> Option<ConnectionMode> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
 }
 
 /// One step of a case. `session` is an index into the case's sessions (0 = the first,
@@ -183,13 +253,30 @@ pub enum Action {
 }
 
 /// A line pattern: literal text, wildcards, captures and regexes, matched against the whole
-/// line (without CRLF), raw (before any un-stuffing).
+/// line (without CRLF), raw (before any un-stuffing). How it matches: [`Pattern::regex_text`].
 #[derive(Debug, Clone)]
 pub struct Pattern {
     /// The text as written, for reports.
     pub source: String,
     /// The pieces in order.
     pub pieces: Vec<Piece>,
+    /// The whole-line regex, compiled by the compiler when the pattern depends on no bound
+    /// value (no [`Piece::Var`], not `{eof}`); `None` otherwise: a back-reference's regex
+    /// is built when the line is judged, from the value bound then.
+    pub regex: Option<LineRegex>,
+}
+
+/// What a matched line bound: each name the pattern captures, with its bytes, in order.
+pub type Captures = Vec<(String, Vec<u8>)>;
+
+/// A pattern's compiled whole-line regex (cheap to clone: the program is shared).
+#[derive(Clone)]
+pub struct LineRegex(pub regex::bytes::Regex);
+
+impl fmt::Debug for LineRegex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LineRegex({:?})", self.0.as_str())
+    }
 }
 
 /// A piece of a [`Pattern`].

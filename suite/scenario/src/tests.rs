@@ -2,6 +2,8 @@
 
 mod errors;
 mod features;
+mod maildrop;
+mod matching;
 mod never_panics;
 
 use crate::parse_str;

@@ -2,7 +2,8 @@
 
 use super::{only_action, parse, show, steps, HEADER};
 use crate::plan::{
-    AExpr, Action, Assertion, BodyCheck, Expr, Fixture, Func, Level, Piece, RfcRef, TemplatePiece,
+    AExpr, Action, Assertion, BodyCheck, ConnectionMode, Expr, Fixture, Func, Level, Piece,
+    Requirement, RfcRef, TemplatePiece,
 };
 
 /// The illustrative example of the language, verbatim (the first example of LANGUAGE.md).
@@ -35,7 +36,7 @@ fn design_example() {
         }
     );
     assert_eq!(c.level, Level::Must);
-    assert_eq!(c.requires, vec!["APOP"]);
+    assert_eq!(c.requires, vec![Requirement::Capability("APOP".into())]);
     assert_eq!(
         c.requirement,
         "the server MUST ... compute the digest and compare it"
@@ -130,7 +131,8 @@ S: +OK {*}
         c.requirement,
         r#"the server "SHOULD" say so, \ and continue on indented lines, even with a tab"#
     );
-    assert_eq!(c.requires, vec!["STLS", "TOP", "SASL PLAIN"]);
+    let shown: Vec<String> = c.requires.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, vec!["STLS", "TOP", "SASL PLAIN"]);
     assert_eq!(c.tags, vec!["capa", "smoke"]);
     assert_eq!(c.fixture, Fixture::Standard);
     assert!(c.mutates);
@@ -265,7 +267,7 @@ B: octets=size lines=count
     let a = show(&s);
     assert_eq!(
         a[3],
-        r#"0: Expect(Pattern { source: "+OK {count} {*}", pieces: [Literal("+OK "), Var("count"), Wildcard { trailing: true }] })"#
+        r#"0: Expect(Pattern { source: "+OK {count} {*}", pieces: [Literal("+OK "), Var("count"), Wildcard { trailing: true }], regex: None })"#
     );
     assert_eq!(
         a[6],
@@ -331,7 +333,7 @@ B:
     let a = show(&s);
     assert_eq!(
         a[4],
-        r#"0: ExpectRepeated(Pattern { source: "{msg:[0-9]+} {size:[0-9]+}", pieces: [Capture { name: "msg", regex: "[0-9]+" }, Literal(" "), Capture { name: "size", regex: "[0-9]+" }] })"#
+        r#"0: ExpectRepeated(Pattern { source: "{msg:[0-9]+} {size:[0-9]+}", pieces: [Capture { name: "msg", regex: "[0-9]+" }, Literal(" "), Capture { name: "size", regex: "[0-9]+" }], regex: Some(LineRegex("(?s-u)^((?u:[0-9]+)) ((?u:[0-9]+))$")) })"#
     );
     assert_eq!(a[6], r#"0: Assert(Eq(Sum("size"), Value(Var("total"))))"#);
     assert_eq!(a[7], r#"0: Assert(Eq(Count("msg"), Value(Var("n"))))"#);
@@ -561,4 +563,48 @@ fn reseed_step_and_not_reused_assertion() {
     assert!(e.contains("unexpected text after `not_reused(...)`"), "{e}");
     let e = super::step_errors("S: +OK {x}\nassert not_reused(x, x)\n");
     assert!(e.contains("`x` is a single value"), "{e}");
+}
+
+#[test]
+fn requirements_are_typed() {
+    let text = HEADER.replace(
+        "---\n",
+        "requires: @tls, !stls, sasl  plain, ! top, capa, @implicit-tls, @Plaintext\n---\n",
+    ) + "S: +OK {*}\n";
+    let c = &parse(&text)[0];
+    assert_eq!(
+        c.requires,
+        vec![
+            Requirement::Mode(ConnectionMode::Tls),
+            Requirement::NotAnnounced("STLS".into()),
+            Requirement::Capability("SASL PLAIN".into()),
+            Requirement::NotAnnounced("TOP".into()),
+            Requirement::Capability("CAPA".into()),
+            Requirement::Mode(ConnectionMode::ImplicitTls),
+            Requirement::Mode(ConnectionMode::Plaintext),
+        ]
+    );
+    let shown: Vec<String> = c.requires.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "@TLS",
+            "!STLS",
+            "SASL PLAIN",
+            "!TOP",
+            "CAPA",
+            "@IMPLICIT-TLS",
+            "@PLAINTEXT"
+        ]
+    );
+}
+
+#[test]
+fn requirement_errors_are_at_the_item() {
+    let text = HEADER.replace("---\n", "requires: TOP, @tlss,  !\n---\n") + "S: +OK {*}\n";
+    assert_eq!(
+        super::errors(text),
+        "t.pop3:6:16: error: unknown pseudo-capability `@TLSS` (expected one of @PLAINTEXT, @TLS, @IMPLICIT-TLS)\n\
+         t.pop3:6:24: error: `!` names no capability (expected `!TAG`, a capability the target must not announce, e.g. `!STLS`)"
+    );
 }
