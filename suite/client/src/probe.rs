@@ -8,6 +8,7 @@ use std::time::Duration;
 use rustls::ClientConfig;
 
 use crate::capability::{add_capa_line, Capabilities, Discovery, LoginMethod};
+use crate::login::LoginError;
 use crate::target::{Profile, Target};
 use crate::transcript::printable;
 use crate::transport::{Conn, Limits, WireError};
@@ -48,6 +49,31 @@ pub enum ProbeError {
     /// The greeting was not `+OK`.
     #[error("greeting is not +OK: {0}")]
     Greeting(String),
+    /// The login was refused (or its exchange failed).
+    #[error("{0}")]
+    Login(LoginError<WireError>),
+    /// A command the probe needs was refused: the command, and what the server answered.
+    #[error("{0} answered {1}")]
+    Refused(&'static str, String),
+}
+
+impl ProbeError {
+    /// Whether the server refused because the maildrop is in use (`[IN-USE]`, RFC 2449
+    /// §8.1.1): a previous session may still hold it.
+    pub fn in_use(&self) -> bool {
+        matches!(self, ProbeError::Login(LoginError::Refused { answer, .. })
+            if pop3_proto::StatusLine::parse(answer)
+                .is_ok_and(|s| s.code == Some(pop3_proto::ResponseCode::InUse)))
+    }
+
+    /// Whether the server closed the connection (it may still be ending the previous
+    /// session: Dovecot does).
+    pub fn closed(&self) -> bool {
+        matches!(
+            self,
+            ProbeError::Wire(WireError::Closed) | ProbeError::Login(LoginError::Wire(WireError::Closed))
+        )
+    }
 }
 
 impl Probe {
@@ -96,11 +122,11 @@ impl Probe {
     }
 
     /// Logs in with `method`; `Err` says what the server answered.
-    pub async fn login(&mut self, env: &Endpoint, method: LoginMethod) -> Result<(), String> {
+    pub async fn login(&mut self, env: &Endpoint, method: LoginMethod) -> Result<(), ProbeError> {
         let greeting = self.greeting.clone();
         crate::login::login(self, method, &env.profile, Some(&greeting), false)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(ProbeError::Login)
     }
 }
 
@@ -115,33 +141,25 @@ impl crate::login::Exchange for Probe {
 /// Opens a probe connection, retrying a few times when the server closes it at once (a
 /// server may still be ending the previous session's process; Dovecot does) or refuses
 /// with `[IN-USE]`-like answers while a previous session holds the lock.
-pub async fn open_logged_in(env: &Endpoint, method: LoginMethod) -> Result<Probe, String> {
-    let mut last = String::new();
-    for attempt in 0..4u32 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(150 << attempt)).await;
-        }
-        let mut p = match Probe::open(env).await {
-            Ok(p) => p,
-            Err(ProbeError::Wire(WireError::Closed)) => {
-                last = "the server closed the connection".into();
-                continue;
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        match p.login(env, method).await {
-            Ok(()) => return Ok(p),
-            Err(why) => {
-                let in_use = why.contains("[IN-USE]");
-                p.quit().await;
-                last = why;
-                if !in_use {
-                    break;
+pub async fn open_logged_in(env: &Endpoint, method: LoginMethod) -> Result<Probe, ProbeError> {
+    let mut attempt = 0u32;
+    loop {
+        let error = match Probe::open(env).await {
+            Ok(mut p) => match p.login(env, method).await {
+                Ok(()) => return Ok(p),
+                Err(e) => {
+                    p.quit().await;
+                    e
                 }
-            }
+            },
+            Err(e) => e,
+        };
+        if attempt >= 3 || !(error.closed() || error.in_use()) {
+            return Err(error);
         }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(150 << attempt)).await;
     }
-    Err(last)
 }
 
 /// Discovers what the target implements: the greeting (APOP timestamp), CAPA, then which
@@ -197,7 +215,7 @@ pub async fn capabilities(
             }
             Err(why) => {
                 if method == LoginMethod::UserPass && !caps.has("USER") {
-                    caps.missing.insert("USER".into(), why);
+                    caps.missing.insert("USER".into(), why.to_string());
                 }
             }
         }
@@ -214,15 +232,13 @@ pub async fn capabilities(
 }
 
 /// The scan listing (`LIST`), each line cut to `n size`.
-pub async fn listing(s: &mut Probe) -> Result<Vec<String>, String> {
-    let wire = |e: WireError| format!("inspecting the maildrop: {e}");
-    let a = s.ask(b"LIST").await.map_err(wire)?;
+pub async fn listing(s: &mut Probe) -> Result<Vec<String>, ProbeError> {
+    let a = s.ask(b"LIST").await?;
     if !positive(&a) {
-        return Err(format!("LIST answered {}", printable(&a)));
+        return Err(ProbeError::Refused("LIST", printable(&a)));
     }
     Ok(s.multiline()
-        .await
-        .map_err(wire)?
+        .await?
         .iter()
         .map(|l| {
             // RFC 1939 §5: a scan listing may carry more after the size

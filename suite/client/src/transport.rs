@@ -57,6 +57,10 @@ pub enum WireError {
     /// TLS failed.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The server's certificate could not be verified with the run's trust (`--ca`,
+    /// `--insecure`, the platform roots).
+    #[error("TLS: the server's certificate could not be verified: {0}")]
+    Certificate(String),
     /// The server ended the TLS handshake: it closed the connection or sent an alert (not
     /// plaintext, which is [`WireError::Tls`]).
     #[error("TLS: the server ended the handshake: {0}")]
@@ -308,8 +312,14 @@ fn handshake_error(e: io::Error) -> WireError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .is_some_and(|r| matches!(r, rustls::Error::AlertReceived(_)));
+    let certificate = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
     if ended {
         WireError::TlsEnded(e.to_string())
+    } else if certificate {
+        WireError::Certificate(e.to_string())
     } else {
         WireError::Tls(e.to_string())
     }

@@ -185,7 +185,9 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
             env.endpoint.profile.user
         )));
     }
-    let listed = listing(&mut p).await.map_err(Inspect::Refused)?;
+    let listed = listing(&mut p)
+        .await
+        .map_err(|e| Inspect::Refused(e.to_string()))?;
     let mut sizes = Vec::new();
     for text in &listed {
         let mut fields = text.split(' ');

@@ -3,16 +3,50 @@
 //! The capability probes are the client's ([`client::probe`]).
 
 use client::capability::{Capabilities, LoginMethod};
-use client::probe::{listing, open_logged_in, positive};
-use client::transport::WireError;
+use client::probe::{listing, open_logged_in, positive, ProbeError};
 
 use crate::judge::{printable, CaseEnv};
+
+/// Why the maildrop is not taken to be the standard fixture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotFixture {
+    /// No login method worked, so nothing could be looked at.
+    #[error("no login method works, so the maildrop could not be inspected")]
+    NoLogin,
+    /// The inspection session failed (a login refused, a command refused, the wire).
+    #[error("could not inspect the maildrop: {0}")]
+    Inspection(String),
+    /// Another number of messages.
+    #[error("the maildrop is not the standard fixture: it holds {held} messages, the fixture {want}; seed it with `conform seed`")]
+    Count {
+        /// Messages in the maildrop.
+        held: usize,
+        /// Messages in the fixture.
+        want: usize,
+    },
+    /// A message that is not the fixture's at its place.
+    #[error("the maildrop is not the standard fixture: message {number} has Message-ID {got}, the fixture's is {want}; seed it with `conform seed`")]
+    Message {
+        /// The message number.
+        number: usize,
+        /// Its Message-ID (`(none)` without one).
+        got: String,
+        /// The fixture's.
+        want: String,
+    },
+}
+
+impl From<ProbeError> for NotFixture {
+    fn from(e: ProbeError) -> NotFixture {
+        NotFixture::Inspection(e.to_string())
+    }
+}
 
 /// What the inspection of the maildrop found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspection {
     /// `Ok` when the maildrop holds the standard fixture (by content); else why not.
-    pub fixture: Result<(), String>,
+    pub fixture: Result<(), NotFixture>,
     /// The maildrop changed between two sessions without a DELE (sizes or unique-ids): the
     /// evidence. Not a violation (RFC 1939 forbids changes only *during* a session, §4), but
     /// every case that needs exact sizes must take them from its own session.
@@ -35,11 +69,8 @@ async fn look(
     env: &CaseEnv,
     method: LoginMethod,
     top: bool,
-) -> Result<(Vec<String>, Vec<Option<String>>), String> {
-    let mut s = open_logged_in(&env.endpoint(), method)
-        .await
-        .map_err(|why| format!("could not log in to inspect the maildrop ({why})"))?;
-    let wire = |e: WireError| format!("inspecting the maildrop: {e}");
+) -> Result<(Vec<String>, Vec<Option<String>>), ProbeError> {
+    let mut s = open_logged_in(&env.endpoint(), method).await?;
     let listing = listing(&mut s).await?;
     let mut ids = Vec::new();
     for n in 1..=listing.len().min(env.fixture.len()) {
@@ -49,11 +80,12 @@ async fn look(
         } else {
             format!("RETR {n}")
         };
-        let a = s.ask(command.as_bytes()).await.map_err(wire)?;
+        let a = s.ask(command.as_bytes()).await?;
         if !positive(&a) {
-            return Err(format!("{command} answered {}", printable(&a)));
+            let what = if top { "TOP n 0" } else { "RETR n" };
+            return Err(ProbeError::Refused(what, printable(&a)));
         }
-        ids.push(message_id(&s.multiline().await.map_err(wire)?));
+        ids.push(message_id(&s.multiline().await?));
     }
     s.quit().await;
     Ok((listing, ids))
@@ -71,31 +103,27 @@ fn fixture_ids(env: &CaseEnv) -> Vec<Option<String>> {
 }
 
 /// Compares one session's view with the fixture: seven messages with its Message-IDs.
-fn compare(env: &CaseEnv, listing: &[String], ids: &[Option<String>]) -> Result<(), String> {
+fn compare(env: &CaseEnv, listing: &[String], ids: &[Option<String>]) -> Result<(), NotFixture> {
     let want = fixture_ids(env);
     if listing.len() != want.len() {
-        return Err(format!(
-            "the maildrop is not the standard fixture: it holds {} messages, the fixture {}; seed it with `conform seed`",
-            listing.len(),
-            want.len()
-        ));
+        return Err(NotFixture::Count {
+            held: listing.len(),
+            want: want.len(),
+        });
     }
     match ids.iter().zip(&want).position(|(a, b)| a != b) {
         None => Ok(()),
-        Some(at) => Err(format!(
-            "the maildrop is not the standard fixture: message {} has Message-ID {}, the fixture's is {}; seed it with `conform seed`",
-            at + 1,
-            ids[at].as_deref().unwrap_or("(none)"),
-            want[at].as_deref().unwrap_or("(none)")
-        )),
+        Some(at) => Err(NotFixture::Message {
+            number: at + 1,
+            got: ids[at].clone().unwrap_or_else(|| "(none)".into()),
+            want: want[at].clone().unwrap_or_else(|| "(none)".into()),
+        }),
     }
 }
 
 /// Whether the maildrop holds the standard fixture (one session; for a re-check).
-pub async fn fixture_present(env: &CaseEnv, caps: &Capabilities) -> Result<(), String> {
-    let method = caps
-        .login
-        .ok_or("no login method works, so the maildrop could not be inspected")?;
+pub async fn fixture_present(env: &CaseEnv, caps: &Capabilities) -> Result<(), NotFixture> {
+    let method = caps.login.ok_or(NotFixture::NoLogin)?;
     let (listing, ids) = look(env, method, caps.has("TOP")).await?;
     compare(env, &listing, &ids)
 }
@@ -108,7 +136,7 @@ pub async fn fixture_present(env: &CaseEnv, caps: &Capabilities) -> Result<(), S
 pub async fn inspect(env: &CaseEnv, caps: &Capabilities, first: Option<Vec<String>>) -> Inspection {
     let Some(method) = caps.login else {
         return Inspection {
-            fixture: Err("no login method works, so the maildrop could not be inspected".into()),
+            fixture: Err(NotFixture::NoLogin),
             drift: None,
         };
     };
@@ -118,7 +146,7 @@ pub async fn inspect(env: &CaseEnv, caps: &Capabilities, first: Option<Vec<Strin
         Ok(v) => v,
         Err(why) => {
             return Inspection {
-                fixture: Err(why),
+                fixture: Err(why.into()),
                 drift: None,
             }
         }

@@ -378,10 +378,13 @@ async fn discover_target(
         .await
         .map_err(|e| {
             let mut reason = e.to_string();
-            if reason.contains("certificate") || reason.contains("UnknownIssuer") {
+            if matches!(
+                e,
+                client::probe::ProbeError::Wire(client::transport::WireError::Certificate(_))
+            ) {
                 // one setup error before any case, not one error per case
                 reason.push_str(
-                    " (the server's certificate could not be verified: give --ca FILE with its CA, or --insecure for a test server)",
+                    " (give --ca FILE with the server's CA, or --insecure for a test server)",
                 );
             }
             RunError::Unreachable {

@@ -213,7 +213,7 @@ impl<W: Write + Send> Reporter for Json<W> {
                 login: discovered.capabilities.login.map(|m| m.to_string()),
                 fixture: discovered.inspection.as_ref().map(|i| match &i.fixture {
                     Ok(()) => "standard".to_owned(),
-                    Err(why) => why.clone(),
+                    Err(why) => why.to_string(),
                 }),
                 drift: discovered
                     .inspection
