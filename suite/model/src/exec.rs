@@ -1090,14 +1090,29 @@ impl Run<'_> {
                     .steps
                     .push(format!("assert sum({list}) == {}", st.var));
                 let numbers: Vec<String> = st.live.iter().map(u64::to_string).collect();
-                self.diverge(
-                    format!(
-                        "a STAT total of {sum} octets: the sum of the sizes this session gives messages {}",
-                        if numbers.is_empty() { "(none)".to_owned() } else { numbers.join(", ") }
-                    ),
-                    format!("STAT gave {}", st.total),
-                    if st.marked { rules::STAT_DELETED } else { rules::STAT },
-                )
+                let numbers = if numbers.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    numbers.join(", ")
+                };
+                let rule = if st.marked {
+                    rules::STAT_DELETED
+                } else {
+                    rules::STAT
+                };
+                if now == "STAT" {
+                    self.diverge(
+                        format!("a total of {sum} octets, the sum of the sizes this session gives messages {numbers}"),
+                        format!("a total of {}", st.total),
+                        rule,
+                    )
+                } else {
+                    self.diverge(
+                        format!("sizes of messages {numbers} that add up to {}, the total an earlier STAT of this session gave", st.total),
+                        format!("sizes that add up to {sum}"),
+                        rule,
+                    )
+                }
             }
             Conflict::Totals { stat, other } => {
                 let view = self.view(s);
@@ -1110,8 +1125,12 @@ impl Run<'_> {
                         "a STAT total of {} octets, as an earlier STAT of this session gave for the same messages",
                         earlier.total
                     ),
-                    format!("STAT gave {}", st.total),
-                    if st.marked { rules::STAT_DELETED } else { rules::STAT },
+                    format!("a total of {}", st.total),
+                    if st.marked {
+                        rules::STAT_DELETED
+                    } else {
+                        rules::STAT
+                    },
                 )
             }
         }
@@ -1477,7 +1496,9 @@ impl Run<'_> {
         } else if let Some(c) = &message.content {
             // across sessions: the same message, header fields may have been added
             let want = &c[..top_cut(c, k)];
-            if !same_message(&got, want) {
+            // same_message allows added header fields; the blank line that ends the header
+            // is no header field: if the message has one, so must the answer (RFC 1939 §7)
+            if !same_message(&got, want) || (has_blank_line(want) && !has_blank_line(&got)) {
                 let known = match message.fixture {
                     Some(f) => format!("fixture message {f}"),
                     None => "the message as first retrieved".to_owned(),
@@ -1530,6 +1551,11 @@ impl Run<'_> {
 pub(crate) fn is_status(line: &[u8], word: &[u8]) -> bool {
     line.strip_prefix(word)
         .is_some_and(|rest| rest.is_empty() || rest[0] == b' ')
+}
+
+/// Whether `message` (CRLF) has the empty line that ends its header.
+fn has_blank_line(message: &[u8]) -> bool {
+    message.starts_with(b"\r\n") || message.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// The number after `prefix` in `line`, alone or followed by a space and more (RFC 1939 §5:
