@@ -69,7 +69,10 @@ fn variants() -> Vec<String> {
 fn passes_against_every_permitted_variant() {
     let variants = variants();
     assert!(variants.len() >= 7, "{variants:?}");
-    assert!(variants.iter().any(|v| v == "store-rewritten"), "{variants:?}");
+    assert!(
+        variants.iter().any(|v| v == "store-rewritten"),
+        "{variants:?}"
+    );
     let results: Vec<(String, i32, String)> = std::thread::scope(|s| {
         let jobs: Vec<_> = variants
             .iter()

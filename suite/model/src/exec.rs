@@ -1241,9 +1241,7 @@ impl Run<'_> {
         match pick {
             Pick::Live(_) => {
                 let pattern = format!("+OK {n} {} {{*}}", self.size_pattern(s, n));
-                let (_, got) = self
-                    .status(s, Want::Ok, Some(pattern), rules::SCAN)
-                    .await?;
+                let (_, got) = self.status(s, Want::Ok, Some(pattern), rules::SCAN).await?;
                 match scan_number(&got.bytes, &format!("+OK {n} ")) {
                     Some(octets) => self.learn_size(s, n, octets, &format!("LIST {n}"))?,
                     None => {

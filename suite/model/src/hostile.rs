@@ -279,9 +279,7 @@ impl Run<'_> {
                 }
                 (Phase::Transaction(_), Burst::Stat) => {
                     let (count, var, pattern) = self.stat_expect(s);
-                    let (got, line) = self
-                        .status(s, Want::Ok, Some(pattern), rules::STAT)
-                        .await?;
+                    let (got, line) = self.status(s, Want::Ok, Some(pattern), rules::STAT).await?;
                     if got == Got::Ok {
                         self.stat_judge(s, &line.bytes, count, var, at)?;
                     }

@@ -176,7 +176,9 @@ impl View {
 
     /// The size this session gave message `n`, if it did.
     pub fn size(&self, n: u64) -> Option<&Seen> {
-        self.sizes.get(usize::try_from(n).ok()?.checked_sub(1)?)?.as_ref()
+        self.sizes
+            .get(usize::try_from(n).ok()?.checked_sub(1)?)?
+            .as_ref()
     }
 
     /// Learns that this session gives message `n` (which exists) `octets`: the same as it
@@ -288,7 +290,17 @@ mod tests {
         v.learn_size(1, 100, "RETR 1").unwrap();
         assert_eq!(v.size(1).map(|s| s.by.as_str()), Some("LIST"));
         let e = v.learn_size(1, 102, "LIST 1").unwrap_err();
-        assert!(matches!(e, Conflict::Size { n: 1, octets: 102, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Conflict::Size {
+                    n: 1,
+                    octets: 102,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         // another session knows nothing of these sizes
         assert_eq!(View::of(&drop_of(3)).size(1), None);
     }
