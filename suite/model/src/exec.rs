@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use client::transport::{Conn, Line, WireError};
 use pop3_proto::auth::apop;
-use pop3_proto::message::top_cut;
+use pop3_proto::message::{same_message, top_cut};
 
 use crate::hostile::Hostile;
-use crate::maildrop::{Maildrop, View};
+use crate::maildrop::{Conflict, Maildrop, Stat, View};
 use crate::ops::{Cmd, Method, MsgRef, Op, Secret, Who};
 use crate::rules::{self, Rule};
 
@@ -1011,50 +1011,206 @@ impl Run<'_> {
         }
     }
 
-    fn size_of(&self, identity: usize) -> u64 {
-        self.maildrop.get(identity).map_or(0, |m| m.size)
+    pub(crate) fn view_mut(&mut self, s: usize) -> &mut View {
+        match &mut self.slots[s].phase {
+            Phase::Transaction(v) => v,
+            Phase::Authorization { .. } => unreachable!("TRANSACTION only"),
+        }
     }
 
-    async fn stat(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+    /// The scenario variable for the size session `s` gives message `n` (one per session:
+    /// sizes are not carried from one session to the next).
+    fn size_var(&self, s: usize, n: u64) -> String {
+        format!("size_{}_{n}", self.slots[s].name)
+    }
+
+    /// The scenario pattern for the size session `s` gives message `n`: a capture the first
+    /// time in the session, a back-reference after.
+    fn size_pattern(&self, s: usize, n: u64) -> String {
+        let var = self.size_var(s, n);
+        if self.view(s).size(n).is_some() {
+            format!("{{{var}}}")
+        } else {
+            format!("{{{var}:\\d+}}")
+        }
+    }
+
+    /// Makes sure the scenario has captured the size session `s` gives message `n` before
+    /// the command just written (a `LIST n` the scenario sends, the model does not), and
+    /// returns its variable.
+    fn size_in_scenario(&mut self, s: usize, n: u64) -> String {
+        let var = self.size_var(s, n);
+        if self.view(s).size(n).is_none() {
+            let sent = self.script.steps.pop().expect("the C: line");
+            self.script.steps.push(format!("C: LIST {n}"));
+            self.script
+                .steps
+                .push(format!("S: +OK {n} {{{var}:\\d+}} {{*}}"));
+            self.script.steps.push(sent);
+        }
+        var
+    }
+
+    /// Learns a size session `s` gives message `n` (by `by`), judged against what the session
+    /// said before.
+    fn learn_size(&mut self, s: usize, n: u64, octets: u64, by: &str) -> Result<(), Divergence> {
+        match self.view_mut(s).learn_size(n, octets, by) {
+            Ok(()) => Ok(()),
+            Err(c) => Err(self.conflict(s, c, by)),
+        }
+    }
+
+    /// A session contradicting itself, as a divergence; the scenario gets what it needs to
+    /// fail there too.
+    fn conflict(&mut self, s: usize, c: Conflict, now: &str) -> Divergence {
+        match c {
+            Conflict::Size { n, before, octets } => self.diverge(
+                format!(
+                    "message {n} in {} octets, as `{}` gave it earlier in this session",
+                    before.octets, before.by
+                ),
+                format!("{octets} octets (`{now}`)"),
+                rules::SCAN,
+            ),
+            Conflict::Sum { stat, sum } => {
+                let st = self.view(s).stats[stat].clone();
+                // the scenario lists the messages right before that STAT and compares the sum
+                // of the sizes with its total (the sizes in the scenario are all captures of
+                // the same session, so a compliant server passes it)
+                let list = format!("list_{}", st.var);
+                let lines = [
+                    "C: LIST".to_owned(),
+                    "S: +OK {*}".to_owned(),
+                    format!("S*: {{/\\d+/}} {{{list}:\\d+}} {{*}}"),
+                    "S: .".to_owned(),
+                ];
+                let at = st.at.min(self.script.steps.len());
+                self.script.steps.splice(at..at, lines);
+                self.script
+                    .steps
+                    .push(format!("assert sum({list}) == {}", st.var));
+                let numbers: Vec<String> = st.live.iter().map(u64::to_string).collect();
+                let numbers = if numbers.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    numbers.join(", ")
+                };
+                let rule = if st.marked {
+                    rules::STAT_DELETED
+                } else {
+                    rules::STAT
+                };
+                if now == "STAT" {
+                    self.diverge(
+                        format!("a total of {sum} octets, the sum of the sizes this session gives messages {numbers}"),
+                        format!("a total of {}", st.total),
+                        rule,
+                    )
+                } else {
+                    self.diverge(
+                        format!("sizes of messages {numbers} that add up to {}, the total an earlier STAT of this session gave", st.total),
+                        format!("sizes that add up to {sum}"),
+                        rule,
+                    )
+                }
+            }
+            Conflict::Totals { stat, other } => {
+                let view = self.view(s);
+                let (st, earlier) = (view.stats[stat].clone(), view.stats[other].clone());
+                self.script
+                    .steps
+                    .push(format!("assert {} == {}", st.var, earlier.var));
+                self.diverge(
+                    format!(
+                        "a STAT total of {} octets, as an earlier STAT of this session gave for the same messages",
+                        earlier.total
+                    ),
+                    format!("a total of {}", st.total),
+                    if st.marked {
+                        rules::STAT_DELETED
+                    } else {
+                        rules::STAT
+                    },
+                )
+            }
+        }
+    }
+
+    /// What STAT must answer in session `s`: the count, the scenario variable for the total
+    /// and the scenario pattern.
+    pub(crate) fn stat_expect(&self, s: usize) -> (usize, String, String) {
+        let view = self.view(s);
+        let count = view.live().len();
+        let var = format!("stat_{}_{}", self.slots[s].name, view.stats.len() + 1);
+        let pattern = format!("+OK {count} {{{var}:\\d+}} {{*}}");
+        (count, var, pattern)
+    }
+
+    /// Judges a STAT answer of session `s` (the count exact, the total consistent with the
+    /// sizes the session gives) and learns it; `at` is where the scenario sent the STAT.
+    pub(crate) fn stat_judge(
+        &mut self,
+        s: usize,
+        line: &[u8],
+        count: usize,
+        var: String,
+        at: usize,
+    ) -> Result<(), Divergence> {
         let view = self.view(s);
         let live = view.live();
         let marked = !view.marked().is_empty();
-        let ids: Vec<usize> = live
-            .iter()
-            .map(|&n| view.numbered[n as usize - 1])
-            .collect();
-        let total: u64 = ids.iter().map(|&i| self.size_of(i)).sum();
-        let want = format!("+OK {} {total}", live.len());
-        let word = self.keyword(op, "STAT");
-        self.send(s, word.clone(), literal(&word), word).await?;
         let rule = if marked {
             rules::STAT_DELETED
         } else {
             rules::STAT
         };
-        let (_, line) = self
-            .status(s, Want::Ok, Some(format!("{want} {{*}}")), rule)
-            .await?;
-        if !fields_match(&line.bytes, &want) {
-            return Err(self.diverge(want, printable(&line.bytes), rule));
+        let prefix = format!("+OK {count} ");
+        let Some(total) = scan_number(line, &prefix) else {
+            return Err(self.diverge(
+                format!("{prefix}followed by the size of the maildrop in octets"),
+                printable(line),
+                rule,
+            ));
+        };
+        let stat = Stat {
+            live,
+            total,
+            marked,
+            var,
+            at,
+        };
+        match self.view_mut(s).learn_stat(stat) {
+            Ok(()) => Ok(()),
+            Err(c) => Err(self.conflict(s, c, "STAT")),
         }
-        Ok(())
+    }
+
+    async fn stat(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let (count, var, pattern) = self.stat_expect(s);
+        let rule = if self.view(s).marked().is_empty() {
+            rules::STAT
+        } else {
+            rules::STAT_DELETED
+        };
+        let word = self.keyword(op, "STAT");
+        let at = self.script.steps.len();
+        self.send(s, word.clone(), literal(&word), word).await?;
+        let (_, line) = self.status(s, Want::Ok, Some(pattern), rule).await?;
+        self.stat_judge(s, &line.bytes, count, var, at)
     }
 
     async fn list_all(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
         let view = self.view(s);
         let marked = !view.marked().is_empty();
-        let expected: Vec<String> = view
-            .live()
+        let expected: Vec<u64> = view.live();
+        let patterns: Vec<String> = expected
             .iter()
-            .map(|&n| format!("{n} {}", self.size_of(view.numbered[n as usize - 1])))
+            .map(|&n| format!("S: {n} {} {{*}}", self.size_pattern(s, n)))
             .collect();
         let word = self.keyword(op, "LIST");
         self.send(s, word.clone(), literal(&word), word).await?;
         self.status(s, Want::Ok, None, rules::SCAN).await?;
-        for e in &expected {
-            self.script.steps.push(format!("S: {e} {{*}}"));
-        }
+        self.script.steps.extend(patterns);
         self.script.steps.push("S: .".into());
         let lines = self.body(s).await?;
         let rule = if marked {
@@ -1062,19 +1218,14 @@ impl Run<'_> {
         } else {
             rules::SCAN
         };
-        for (i, e) in expected.iter().enumerate() {
+        for (i, &n) in expected.iter().enumerate() {
+            let want = format!("scan listing `{n} SIZE`");
             match lines.get(i) {
-                Some(l) if fields_match(l, e) => {}
-                Some(l) => {
-                    return Err(self.diverge(format!("scan listing `{e}`"), printable(l), rule))
-                }
-                None => {
-                    return Err(self.diverge(
-                        format!("scan listing `{e}`"),
-                        "the end of the listing",
-                        rule,
-                    ))
-                }
+                Some(l) => match scan_number(l, &format!("{n} ")) {
+                    Some(octets) => self.learn_size(s, n, octets, "LIST")?,
+                    None => return Err(self.diverge(want, printable(l), rule)),
+                },
+                None => return Err(self.diverge(want, "the end of the listing", rule)),
             }
         }
         if let Some(extra) = lines.get(expected.len()) {
@@ -1088,13 +1239,18 @@ impl Run<'_> {
         let line = format!("{} {n}", self.keyword(op, "LIST"));
         self.send(s, line.clone(), literal(&line), line).await?;
         match pick {
-            Pick::Live(id) => {
-                let want = format!("+OK {n} {}", self.size_of(id));
-                let (_, got) = self
-                    .status(s, Want::Ok, Some(format!("{want} {{*}}")), rules::SCAN)
-                    .await?;
-                if !fields_match(&got.bytes, &want) {
-                    return Err(self.diverge(want, printable(&got.bytes), rules::SCAN));
+            Pick::Live(_) => {
+                let pattern = format!("+OK {n} {} {{*}}", self.size_pattern(s, n));
+                let (_, got) = self.status(s, Want::Ok, Some(pattern), rules::SCAN).await?;
+                match scan_number(&got.bytes, &format!("+OK {n} ")) {
+                    Some(octets) => self.learn_size(s, n, octets, &format!("LIST {n}"))?,
+                    None => {
+                        return Err(self.diverge(
+                            format!("+OK {n} SIZE"),
+                            printable(&got.bytes),
+                            rules::SCAN,
+                        ))
+                    }
                 }
             }
             _ => {
@@ -1276,77 +1432,89 @@ impl Run<'_> {
             .get(id)
             .cloned()
             .expect("live messages are in the maildrop");
-        // RETR of a message the fixture does not know: the scenario compares the octets with
-        // what LIST says in the same session (the model compares them with the size the
-        // maildrop was listed with), so it does not depend on this maildrop's sizes
-        let size_var = (top.is_none() && message.fixture.is_none()).then(|| {
-            let var = format!("size{}", self.step + 1);
-            let retr = self.script.steps.pop().expect("the C: line");
-            self.script.steps.push(format!("C: LIST {n}"));
-            self.script
-                .steps
-                .push(format!("S: +OK {n} {{{var}:\\d+}} {{*}}"));
-            self.script.steps.push(retr);
-            var
-        });
+        let exact = self.view(s).exact[n as usize - 1].clone();
+        // TOP sends the whole message when the count reaches past the body (RFC 1939 §7):
+        // then it is a RETR (the body, hence its line count, is the same in every session)
+        let whole = match top {
+            None => true,
+            Some(k) => exact
+                .as_ref()
+                .or(message.content.as_ref())
+                .is_some_and(|c| top_cut(c, u32::from(k)) == c.len()),
+        };
+        // the octets are compared with the size the same session gives (in the scenario: a
+        // LIST n it sends first when the model has no size for n from this session yet)
+        let size_var = whole.then(|| self.size_in_scenario(s, n));
         self.status(s, Want::Ok, None, rule).await?;
-        match (top, message.fixture) {
-            (None, Some(f)) => self
-                .script
-                .steps
-                .push(format!("B: octets={} fixture={f}", message.size)),
-            (None, None) => self
-                .script
-                .steps
-                .push(format!("B: octets={}", size_var.unwrap_or_default())),
-            (Some(k), Some(f)) => self.script.steps.push(format!("B: top={f},{k}")),
-            (Some(_), None) => self.script.steps.push("B:".into()),
+        let mut checks = Vec::new();
+        if let Some(var) = &size_var {
+            checks.push(format!("octets={var}"));
         }
+        match (top, message.fixture) {
+            (None, Some(f)) => checks.push(format!("fixture={f}")),
+            (Some(k), Some(f)) => checks.push(format!("top={f},{k}")),
+            _ => {}
+        }
+        self.script.steps.push(if checks.is_empty() {
+            "B:".into()
+        } else {
+            format!("B: {}", checks.join(" "))
+        });
         let lines = self.body(s).await?;
         let mut got = Vec::new();
         for l in &lines {
             got.extend_from_slice(l);
             got.extend_from_slice(b"\r\n");
         }
-        match top {
-            None => {
-                if got.len() as u64 != message.size {
-                    return Err(self.diverge(
-                        format!("the message in {} octets, as listed", message.size),
-                        format!("{} octets", got.len()),
-                        rules::SCAN,
-                    ));
-                }
-                match &message.content {
-                    Some(c) if **c != got => {
-                        return Err(self.diverge(
-                            "the message as first retrieved",
-                            "other octets",
-                            rules::RETR,
-                        ));
-                    }
-                    Some(_) => {}
-                    None => {
-                        if let Some(m) = self.maildrop.get_mut(id) {
-                            m.content = Some(Arc::new(got));
-                        }
-                    }
-                }
+        let by = match top {
+            None => format!("RETR {n}"),
+            Some(k) => format!("TOP {n} {k}"),
+        };
+        if whole {
+            self.learn_size(s, n, got.len() as u64, &by)?;
+        }
+        let k = top.map_or(u32::MAX, u32::from);
+        let what = match top {
+            None => "the message".to_owned(),
+            Some(k) => format!("the headers, the blank line and {k} body lines"),
+        };
+        if let Some(c) = &exact {
+            // within the session: the same octets (RFC 1939 §4)
+            let want = &c[..top_cut(c, k)];
+            if want != got.as_slice() {
+                return Err(self.diverge(
+                    format!(
+                        "{what} as this session sent it before ({} octets, the same octets)",
+                        want.len()
+                    ),
+                    format!("{} lines, {} octets, not the same", lines.len(), got.len()),
+                    rules::UNMODIFIED,
+                ));
             }
-            Some(k) => {
-                if let Some(c) = &message.content {
-                    let want = &c[..top_cut(c, u32::from(k))];
-                    if want != got.as_slice() {
-                        return Err(self.diverge(
-                            format!(
-                                "the headers, the blank line and {k} body lines ({} octets)",
-                                want.len()
-                            ),
-                            format!("{} lines, {} octets", lines.len(), got.len()),
-                            rules::TOP,
-                        ));
-                    }
-                }
+        } else if let Some(c) = &message.content {
+            // across sessions: the same message, header fields may have been added
+            let want = &c[..top_cut(c, k)];
+            // same_message allows added header fields; the blank line that ends the header
+            // is no header field: if the message has one, so must the answer (RFC 1939 §7)
+            if !same_message(&got, want) || (has_blank_line(want) && !has_blank_line(&got)) {
+                let known = match message.fixture {
+                    Some(f) => format!("fixture message {f}"),
+                    None => "the message as first retrieved".to_owned(),
+                };
+                return Err(self.diverge(
+                    format!(
+                        "{what} of {known} (the body octet for octet, every header line in order, header fields may be added)"
+                    ),
+                    format!("{} lines, {} octets, not that message", lines.len(), got.len()),
+                    if top.is_some() { rules::TOP } else { rules::RETR },
+                ));
+            }
+        }
+        if whole {
+            let got = Arc::new(got);
+            self.view_mut(s).exact[n as usize - 1] = Some(got.clone());
+            if let Some(m) = self.maildrop.get_mut(id) {
+                m.content.get_or_insert(got);
             }
         }
         Ok(())
@@ -1383,11 +1551,21 @@ pub(crate) fn is_status(line: &[u8], word: &[u8]) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b' ')
 }
 
-/// Whether `line` is `want`, alone or followed by a space and more (RFC 1939 §5: "no
-/// requirement on what follows").
-fn fields_match(line: &[u8], want: &str) -> bool {
-    line.strip_prefix(want.as_bytes())
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b' ')
+/// Whether `message` (CRLF) has the empty line that ends its header.
+fn has_blank_line(message: &[u8]) -> bool {
+    message.starts_with(b"\r\n") || message.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+/// The number after `prefix` in `line`, alone or followed by a space and more (RFC 1939 §5:
+/// "no requirement on what follows").
+pub(crate) fn scan_number(line: &[u8], prefix: &str) -> Option<u64> {
+    let rest = line.strip_prefix(prefix.as_bytes())?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = &rest[digits..];
+    if digits == 0 || !(after.is_empty() || after[0] == b' ') {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
 /// The APOP timestamp of a greeting (RFC 1939 §7: a msg-id in angle brackets).
@@ -1411,10 +1589,14 @@ mod tests {
     }
 
     #[test]
-    fn fields() {
-        assert!(fields_match(b"+OK 2 320", "+OK 2 320"));
-        assert!(fields_match(b"+OK 2 320 more", "+OK 2 320"));
-        assert!(!fields_match(b"+OK 2 3200", "+OK 2 320"));
+    fn numbers_after_a_prefix() {
+        assert_eq!(scan_number(b"+OK 2 320", "+OK 2 "), Some(320));
+        assert_eq!(scan_number(b"+OK 2 320 more", "+OK 2 "), Some(320));
+        assert_eq!(scan_number(b"3 1200", "3 "), Some(1200));
+        assert_eq!(scan_number(b"+OK 2 320x", "+OK 2 "), None);
+        assert_eq!(scan_number(b"+OK 2 ", "+OK 2 "), None);
+        assert_eq!(scan_number(b"+OK 3 320", "+OK 2 "), None);
+        assert_eq!(scan_number(b"4 99999999999999999999999", "4 "), None);
     }
 
     #[test]

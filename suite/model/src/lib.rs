@@ -11,8 +11,9 @@
 //!
 //! The model's state is the maildrop that persists across sessions and, per client, the RFC
 //! 1939 state (the diagram is on [`pop3_proto::State`]): AUTHORIZATION (with a pending USER),
-//! TRANSACTION (a [`maildrop::View`]: numbers fixed at login, marks until UPDATE), and the
-//! UPDATE a QUIT from TRANSACTION runs.
+//! TRANSACTION (a [`maildrop::View`]: numbers fixed at login, marks until UPDATE, and the
+//! sizes and octets the session has given, which must not change within it but may between
+//! sessions, RFC 1939 §4), and the UPDATE a QUIT from TRANSACTION runs.
 
 pub mod check;
 pub mod exec;

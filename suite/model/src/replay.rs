@@ -65,13 +65,13 @@ fn write(
     let sizes: Vec<String> = start.messages.iter().map(|m| m.size.to_string()).collect();
     let _ = writeln!(
         out,
-        "# Maildrop at the start: {} messages, sizes {}{}",
+        "# Maildrop at the start: {} messages, sizes {} at inspection{}",
         start.messages.len(),
         sizes.join(" "),
         if start.is_fixture {
             " (the standard fixture)"
         } else {
-            " (not the standard fixture: the numbers below hold only for a maildrop like it)"
+            " (not the standard fixture: the message numbers below hold only for a maildrop like it)"
         }
     );
     let _ = writeln!(out);

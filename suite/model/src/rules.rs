@@ -33,6 +33,8 @@ rules! {
     GREETING = "1939 §4", "Once the TCP connection has been opened by a POP3 client, the POP3 server issues a one line greeting.";
     /// A good login enters TRANSACTION.
     LOGIN = "1939 §4", "If the lock is successfully acquired, the POP3 server responds with a positive status indicator. The POP3 session now enters the TRANSACTION state, with no messages marked as deleted.";
+    /// Messages do not change during a session.
+    UNMODIFIED = "1939 §4", "the POP3 server then acquires an exclusive-access lock on the maildrop, as necessary to prevent messages from being modified or removed before the session enters the UPDATE state.";
     /// A maildrop that cannot be locked gets -ERR.
     LOCK = "1939 §4", "If the maildrop cannot be opened for some reason (for example, a lock can not be acquired, the client is denied access to the appropriate maildrop, or the maildrop cannot be parsed), the POP3 server responds with a negative status indicator.";
     /// Message numbers start at 1.
