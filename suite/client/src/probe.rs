@@ -71,7 +71,8 @@ impl ProbeError {
     pub fn closed(&self) -> bool {
         matches!(
             self,
-            ProbeError::Wire(WireError::Closed) | ProbeError::Login(LoginError::Wire(WireError::Closed))
+            ProbeError::Wire(WireError::Closed)
+                | ProbeError::Login(LoginError::Wire(WireError::Closed))
         )
     }
 }

@@ -84,6 +84,31 @@ fn refused_target_exits_3() {
     );
 }
 
+/// A self-signed TLS server and neither `--ca` nor `--insecure`: one setup error before any
+/// case (exit 3) that says what to give, not an error per case.
+#[test]
+fn unverifiable_certificate_is_one_setup_error() {
+    let served = common::serve(&["--allow-plaintext-auth"]);
+    let (code, out, err) = run(conform()
+        .args([
+            "run",
+            "--target",
+            &served.tls,
+            "--tls",
+            "implicit",
+            "--user",
+            "demo",
+        ])
+        .env("CONFORM_PASSWORD", "demo-password"));
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("certificate could not be verified") && err.contains("--ca"),
+        "{err}"
+    );
+    assert!(!out.contains("ERROR"), "{out}");
+}
+
 /// A malformed scenario: exit 2 with file:line:col.
 #[test]
 fn malformed_scenario_exits_2_with_position() {

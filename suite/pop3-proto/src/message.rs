@@ -54,18 +54,20 @@ pub fn same_message(got: &[u8], want: &[u8]) -> bool {
     if got == want {
         return true;
     }
-    let split = |m: &[u8]| -> (Vec<Vec<u8>>, Vec<u8>) {
+    // the header lines, and the body after the empty line that ends them (`None`: no empty
+    // line at all, which is not the same as an empty body: TOP n 0 sends the empty line)
+    let split = |m: &[u8]| -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
         let mut header = Vec::new();
         let mut at = 0;
         while at < m.len() {
             let end = memchr::memmem::find(&m[at..], b"\r\n").map_or(m.len(), |i| at + i);
             if end == at {
-                return (header, m[(at + 2).min(m.len())..].to_vec());
+                return (header, Some(m[(at + 2).min(m.len())..].to_vec()));
             }
             header.push(m[at..end].to_vec());
             at = end + 2;
         }
-        (header, Vec::new())
+        (header, None)
     };
     let (got_header, got_body) = split(got);
     let (want_header, want_body) = split(want);
