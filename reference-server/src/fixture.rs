@@ -5,18 +5,10 @@ use std::path::Path;
 
 use crate::maildrop::{deliver_to_maildir, MemoryStore, StoreError};
 
-macro_rules! fixture {
-    ($($n:literal),*) => {
-        &[$(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/fixtures/maildrop/", $n, ".eml"))),*]
-    };
-}
-
-/// The fixture messages in maildrop order (message 1 first), as stored (LF line ends).
-pub const MESSAGES: &[&[u8]] = fixture!("1", "2", "3", "4", "5", "6", "7");
-
-/// The delivery time written into seeded Maildir names; message k gets `BASE_TIME + k`, so
-/// any Maildir reader orders them as the fixture does.
-pub const BASE_TIME: u64 = 1_700_000_000;
+/// The fixture messages in maildrop order (message 1 first), as stored (LF line ends), and
+/// the delivery time seeded copies carry: the `fixture` crate's, which every part of conform
+/// shares.
+pub use fixture::{BASE_TIME, MESSAGES};
 
 /// Delivers the fixture into `user`'s in-memory maildrop.
 pub fn seed_memory(store: &MemoryStore, user: &str) {

@@ -53,17 +53,6 @@ pub struct Inspection {
     pub drift: Option<String>,
 }
 
-/// The `Message-ID` header field of a message (or of a `TOP n 0` answer).
-fn message_id(lines: &[Vec<u8>]) -> Option<String> {
-    lines.iter().take_while(|l| !l.is_empty()).find_map(|l| {
-        let text = String::from_utf8_lossy(l);
-        let (name, value) = text.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("message-id")
-            .then(|| value.trim().to_owned())
-    })
-}
-
 /// One session's view: the scan listing and each message's Message-ID.
 async fn look(
     env: &CaseEnv,
@@ -85,7 +74,8 @@ async fn look(
             let what = if top { "TOP n 0" } else { "RETR n" };
             return Err(ProbeError::Refused(what, printable(&a)));
         }
-        ids.push(message_id(&s.multiline().await?));
+        let lines = s.multiline().await?;
+        ids.push(fixture::message_id(&lines.join(&b'\n')));
     }
     s.quit().await;
     Ok((listing, ids))
@@ -93,13 +83,7 @@ async fn look(
 
 /// The fixture's Message-IDs, in order.
 fn fixture_ids(env: &CaseEnv) -> Vec<Option<String>> {
-    env.fixture
-        .iter()
-        .map(|m| {
-            let lines: Vec<Vec<u8>> = m.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
-            message_id(&lines)
-        })
-        .collect()
+    env.fixture.iter().map(|m| fixture::message_id(m)).collect()
 }
 
 /// Compares one session's view with the fixture: seven messages with its Message-IDs.

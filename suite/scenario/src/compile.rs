@@ -689,12 +689,12 @@ impl Compiler<'_> {
     }
 
     fn fixture_number(&mut self, n: u64, pos: Pos) -> Option<u32> {
-        if (1..=7).contains(&n) {
+        if usize::try_from(n).is_ok_and(|n| (1..=fixture::COUNT).contains(&n)) {
             u32::try_from(n).ok()
         } else {
             self.sink
                 .error(pos, format!("no standard-fixture message {n}"))
-                .with_expected("a message number 1..=7");
+                .with_expected(format!("a message number 1..={}", fixture::COUNT));
             None
         }
     }
