@@ -1,6 +1,8 @@
 //! Server throughput on loopback: sessions per second (connect, USER/PASS, STAT, QUIT) and
 //! RETR of a 10 MB message. Run with `cargo bench -p reference-server`.
 
+#![allow(missing_docs)] // criterion_group! defines an undocumented function
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -18,6 +18,9 @@
 //! # Ok(()) }
 //! ```
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod fault;
 pub mod fixture;
 pub mod lock;

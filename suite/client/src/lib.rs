@@ -4,6 +4,9 @@
 //! codec, `pop3_proto::line`), [`probe`] learns what a target implements and logs in
 //! ([`capability`] holds the findings), [`transcript`] makes wire logs printable.
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod capability;
 pub mod login;
 pub mod probe;

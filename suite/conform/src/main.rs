@@ -2,6 +2,9 @@
 //!
 //! Exit codes are [`exit`] constants; anyhow carries errors to `main`, which prints them.
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod bundled;
 mod coverage;
 mod exit;

@@ -17,6 +17,9 @@
 //! | [`scenario_file`] | the scenario parser and compiler | `scenarios/LANGUAGE.md` |
 //! | [`session`] | the reference server's whole session from bytes | 1939, 2449, 2595, 5034 |
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod command;
 mod gen;
 mod response;

@@ -15,6 +15,9 @@
 //! sizes and octets the session has given, which must not change within it but may between
 //! sessions, RFC 1939 §4), and the UPDATE a QUIT from TRANSACTION runs.
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod check;
 pub mod exec;
 pub mod fuzz;

@@ -1,6 +1,8 @@
 //! Codec throughput: un-stuffing and stuffing a multi-line body, and command parsing.
 //! Run with `cargo bench -p pop3-proto`.
 
+#![allow(missing_docs)] // criterion_group! defines an undocumented function
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pop3_proto::multiline::{unstuff, Stuffer};
 use pop3_proto::{Command, Limits};

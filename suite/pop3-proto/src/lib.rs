@@ -16,6 +16,9 @@
 //! | [`message`] | 1939 §7, 5322 §2.1 | header/body split for TOP, CRLF form |
 //! | [`state`] | 1939 §3 | the session states |
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod auth;
 pub mod capa;
 pub mod command;

@@ -3,6 +3,9 @@
 //! and [`run`] runs a whole selection: capability discovery, fixture detection, skips,
 //! parallel jobs, and one stream of [`Event`]s that every reporter ([`report`]) reads.
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod baseline;
 pub mod declared;
 pub mod discover;

@@ -5,6 +5,9 @@
 //! cases as [`plan::Case`]s — every name bound, every regex compiled, every function known —
 //! or all the errors found, each at `file:line:col`.
 
+// every dependency is used (unit-test builds also see the dev-dependencies of other targets)
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod coverage;
 pub mod diagnostic;
 pub mod plan;
