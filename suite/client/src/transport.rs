@@ -4,21 +4,36 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::target::{Target, TlsMode};
 
+/// The slowest a server may send an answer once it has started: after `io_timeout` of grace,
+/// at least this many octets per second (a 1 MB message in ~16 s), so a server that drips
+/// its bytes cannot hold a case for longer than its answer's size justifies.
+pub const MIN_RATE: f64 = 64.0 * 1024.0;
+
+/// The most lines the client reads in answer to what it last sent (a CAPA, a listing, a
+/// message): past it the answer is cut with [`WireError::TooManyLines`], so that memory stays
+/// bounded whatever a server sends. 100,000 lines hold the 1 MB fixture message (13,501 lines) seven times over.
+pub const MAX_ANSWER_LINES: usize = 100_000;
+
 /// Limits on one connection.
+///
+/// Time is bounded by deadlines, not per-read timeouts: a line must be complete within
+/// `io_timeout` of the first attempt to read it, and everything read since the client last
+/// sent must have come within `io_timeout` plus its size at [`MIN_RATE`] (a multi-line answer
+/// included). Connect, the TLS handshake and each write have `io_timeout` each.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Connect, each read and each write.
+    /// The deadline of a line, of a connect, a handshake, a write; the grace of an answer.
     pub io_timeout: Duration,
     /// Longest line accepted (a longer one is an error verdict).
     pub max_line: usize,
@@ -45,12 +60,25 @@ pub enum WireError {
     /// No answer within the timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The answer came, but slower than [`MIN_RATE`] after the grace.
+    #[error("the answer came too slowly: {octets} octets in {elapsed:?} (at least 64 KiB/s after {grace:?})")]
+    TooSlow {
+        /// Octets read since the client last sent.
+        octets: usize,
+        /// Time since then.
+        elapsed: Duration,
+        /// The grace (`io_timeout`).
+        grace: Duration,
+    },
     /// The server closed the connection.
     #[error("connection closed by the server")]
     Closed,
     /// A line longer than the cap.
     #[error("line longer than {0} octets")]
     LineTooLong(usize),
+    /// More lines in one answer than [`MAX_ANSWER_LINES`].
+    #[error("the answer exceeds {0} lines (the client's cap)")]
+    TooManyLines(usize),
     /// More data than the per-connection cap.
     #[error("more than {0} octets on one connection")]
     TooMuch(usize),
@@ -106,6 +134,11 @@ pub struct Conn {
     pushed_back: VecDeque<Line>,
     limits: Limits,
     read_total: usize,
+    /// When the client last sent (or connected), and how much it has read since: the
+    /// answer's clock.
+    answer_started: Instant,
+    answer_octets: usize,
+    answer_lines: usize,
     tls_config: Option<Arc<ClientConfig>>,
     target: Target,
 }
@@ -137,6 +170,9 @@ impl Conn {
             pushed_back: VecDeque::new(),
             limits,
             read_total: 0,
+            answer_started: Instant::now(),
+            answer_octets: 0,
+            answer_lines: 0,
             tls_config,
             target: target.clone(),
         };
@@ -187,11 +223,17 @@ impl Conn {
         .map_err(|_| WireError::Timeout(self.limits.io_timeout))?
         .map_err(handshake_error)?;
         self.stream = Stream::Tls(Box::new(tls));
+        // the answer's clock starts when the server can talk through TLS
+        self.answer_started = Instant::now();
+        self.answer_octets = 0;
         Ok(())
     }
 
-    /// Sends bytes.
+    /// Sends bytes; the answer's clock starts again.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        self.answer_started = Instant::now();
+        self.answer_octets = 0;
+        self.answer_lines = 0;
         let t = self.limits.io_timeout;
         let write = async {
             let s = self.stream.io().ok_or(io::ErrorKind::NotConnected)?;
@@ -204,8 +246,22 @@ impl Conn {
         Ok(())
     }
 
-    async fn fill(&mut self) -> Result<usize, WireError> {
+    /// The latest moment the next read may end: the line's deadline, or the answer's (its
+    /// grace plus its size at [`MIN_RATE`]), whichever comes first; which one it is.
+    fn read_deadline(&self, line_deadline: Instant) -> (Instant, bool) {
+        let allowed =
+            self.limits.io_timeout + Duration::from_secs_f64(self.answer_octets as f64 / MIN_RATE);
+        let answer_deadline = self.answer_started + allowed;
+        if answer_deadline < line_deadline {
+            (answer_deadline, true)
+        } else {
+            (line_deadline, false)
+        }
+    }
+
+    async fn fill(&mut self, line_deadline: Instant) -> Result<usize, WireError> {
         let t = self.limits.io_timeout;
+        let (deadline, rate) = self.read_deadline(line_deadline);
         self.buf.reserve(16 * 1024);
         let read = async {
             match self.stream.io() {
@@ -213,7 +269,14 @@ impl Conn {
                 None => Ok(0),
             }
         };
-        let n = match timeout(t, read).await {
+        let n = match timeout_at(deadline.into(), read).await {
+            Err(_) if rate && self.answer_octets > 0 => {
+                return Err(WireError::TooSlow {
+                    octets: self.answer_octets,
+                    elapsed: self.answer_started.elapsed(),
+                    grace: t,
+                })
+            }
             Err(_) => return Err(WireError::Timeout(t)),
             Ok(Ok(n)) => n,
             // a reset after the server's last words is the same as a close for a verdict
@@ -228,6 +291,7 @@ impl Conn {
             Ok(Err(e)) => return Err(e.into()),
         };
         self.read_total += n;
+        self.answer_octets += n;
         if self.read_total > self.limits.max_bytes {
             return Err(WireError::TooMuch(self.limits.max_bytes));
         }
@@ -239,6 +303,11 @@ impl Conn {
         if let Some(l) = self.pushed_back.pop_front() {
             return Ok(l);
         }
+        self.answer_lines += 1;
+        if self.answer_lines > MAX_ANSWER_LINES {
+            return Err(WireError::TooManyLines(MAX_ANSWER_LINES));
+        }
+        let line_deadline = Instant::now() + self.limits.io_timeout;
         loop {
             // the codec splits (its answer does not depend on how the bytes arrived); a bare
             // LF ends a line too, flagged, so that the step judging it can say so
@@ -262,7 +331,7 @@ impl Conn {
                 Err(_) => return Err(WireError::LineTooLong(self.limits.max_line)),
                 Ok(pop3_proto::Decoded::Incomplete) => {}
             }
-            if self.fill().await? == 0 {
+            if self.fill(line_deadline).await? == 0 {
                 return Err(WireError::Closed);
             }
         }

@@ -129,7 +129,7 @@ struct Run<'a> {
     started: Instant,
     sessions: Vec<Option<Conn>>,
     vars: Bindings,
-    log: Vec<Entry>,
+    log: Transcript,
     /// The last server line of each session was a SASL `+ ` continuation: mask the answer.
     in_sasl: Vec<bool>,
     /// The first line each session read (its greeting: the `login` step's APOP timestamp).
@@ -978,7 +978,7 @@ pub async fn run_case(
         started: Instant::now(),
         sessions: Vec::new(),
         vars: Bindings::default(),
-        log: Vec::new(),
+        log: Transcript::default(),
         in_sasl: vec![false],
         greetings: Vec::new(),
         last: Vec::new(),
@@ -998,7 +998,7 @@ pub async fn run_case(
                 actual: e.to_string(),
                 span: case.span.clone(),
             };
-            return (Verdict::Error(f), run.log);
+            return (Verdict::Error(f), run.log.into_entries());
         }
     }
     let verdict = run_steps(case, &mut run).await;
@@ -1006,7 +1006,7 @@ pub async fn run_case(
     for conn in run.sessions.iter_mut().filter_map(Option::as_mut) {
         conn.close().await;
     }
-    (verdict, run.log)
+    (verdict, run.log.into_entries())
 }
 
 async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
@@ -1043,12 +1043,18 @@ async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
                     // (RFC 1939 §3: every command gets a response); a connection that could
                     // not be made or used is an error of the run.
                     if awaits_answer(&step.action)
-                        && matches!(w, WireError::Timeout(_) | WireError::Closed)
+                        && matches!(
+                            w,
+                            WireError::Timeout(_) | WireError::Closed | WireError::TooSlow { .. }
+                        )
                     {
                         Verdict::Fail(Failure {
                             message: match w {
                                 WireError::Closed => {
                                     "the server closed the connection instead of answering".into()
+                                }
+                                WireError::TooSlow { .. } => {
+                                    format!("the server answered too slowly ({w})")
                                 }
                                 _ => format!("the server did not answer ({w})"),
                             },
@@ -1087,6 +1093,57 @@ impl client::login::Exchange for SessionExchange<'_, '_> {
         self.run.send_line(self.session, line).await?;
         let expected = "an answer to the login";
         Ok(self.run.read_judged(self.session, expected).await?.bytes)
+    }
+}
+
+/// Transcript lines kept from a case's start, and from its end.
+const TRANSCRIPT_HEAD: usize = 2000;
+const TRANSCRIPT_TAIL: usize = 500;
+
+/// A case's wire log, bounded: the first [`TRANSCRIPT_HEAD`] lines and the last
+/// [`TRANSCRIPT_TAIL`], with a count of what was left out between — a server that floods
+/// cannot make the report, or the runner's memory, grow without bound.
+#[derive(Debug, Default)]
+struct Transcript {
+    head: Vec<Entry>,
+    tail: std::collections::VecDeque<Entry>,
+    omitted: usize,
+}
+
+impl Transcript {
+    fn push(&mut self, entry: Entry) {
+        if self.head.len() < TRANSCRIPT_HEAD {
+            self.head.push(entry);
+            return;
+        }
+        self.tail.push_back(entry);
+        if self.tail.len() > TRANSCRIPT_TAIL {
+            self.tail.pop_front();
+            self.omitted += 1;
+        }
+    }
+
+    /// Takes back the last line (a line read and put back).
+    fn pop(&mut self) {
+        if self.tail.pop_back().is_none() {
+            self.head.pop();
+        }
+    }
+
+    fn into_entries(self) -> Vec<Entry> {
+        let mut out = self.head;
+        if self.omitted > 0 {
+            if let Some(first) = self.tail.front() {
+                out.push(Entry {
+                    at: first.at,
+                    session: first.session,
+                    dir: Dir::Note,
+                    text: format!("... {} lines left out of the transcript ...", self.omitted),
+                });
+            }
+        }
+        out.extend(self.tail);
+        out
     }
 }
 
