@@ -15,7 +15,8 @@ fn verdict(o: &Tally) -> &'static str {
     }
 }
 
-/// The console table: one line per fault with the first catching cases.
+/// The console table: the runs with no fault, one line per fault with the first catching
+/// cases, one per variant, and the scores.
 pub(super) fn console(report: &Report) -> String {
     let mut out = String::new();
     for (setup, o) in &report.clean {
@@ -40,57 +41,17 @@ pub(super) fn console(report: &Report) -> String {
         "fault", "area", "verdict"
     );
     for (fault, o) in &report.faults {
-        let mut by: Vec<&str> = ids(&o.failed);
-        by.extend(ids(&o.errors));
-        let shown = by.iter().take(3).copied().collect::<Vec<_>>().join(", ");
-        let more = by.len().saturating_sub(3);
-        let detail = match (&o.unreachable, by.len()) {
-            (Some(u), _) => format!("(run did not start: {u})"),
-            (None, 0) => "no case".to_owned(),
-            (None, n) => format!(
-                "{n} case{} ({} failed, {} errors): {shown}{}",
-                if n == 1 { "" } else { "s" },
-                o.failed.len(),
-                o.errors.len(),
-                if more > 0 {
-                    format!(", +{more} more")
-                } else {
-                    String::new()
-                }
-            ),
-        };
         let _ = writeln!(
             out,
-            "{:<36} {:<14} {:<7} {detail}",
+            "{:<36} {:<14} {:<7} {}",
             fault.name(),
             fault.area().name(),
-            verdict(o)
+            verdict(o),
+            caught_by(o)
         );
     }
     if !report.variants.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<36} {:<7} {:>6} {:>7} {:>6}  failing cases",
-            "variant", "verdict", "passed", "skipped", "failed"
-        );
-        for (variant, o) in &report.variants {
-            let failing = o.failing();
-            let detail = match &o.unreachable {
-                Some(u) => format!("(run did not start: {u})"),
-                None if failing.is_empty() => String::new(),
-                None => failing.join(", "),
-            };
-            let _ = writeln!(
-                out,
-                "{:<36} {:<7} {:>6} {:>7} {:>6}  {detail}",
-                variant.name(),
-                if o.clean() { "PASS" } else { "FAIL" },
-                o.passed,
-                o.skipped,
-                o.failed.len() + o.errors.len(),
-            );
-        }
+        out.push_str(&console_variants(report));
     }
     let _ = writeln!(out);
     if !report.faults.is_empty() {
@@ -109,6 +70,58 @@ pub(super) fn console(report: &Report) -> String {
             report.variants_score(),
             report.cases,
             report.duration.as_secs_f64()
+        );
+    }
+    out
+}
+
+/// A fault's console detail: how many cases caught it, and the first three.
+fn caught_by(o: &Tally) -> String {
+    let mut by: Vec<&str> = ids(&o.failed);
+    by.extend(ids(&o.errors));
+    let shown = by.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    let more = by.len().saturating_sub(3);
+    match (&o.unreachable, by.len()) {
+        (Some(u), _) => format!("(run did not start: {u})"),
+        (None, 0) => "no case".to_owned(),
+        (None, n) => format!(
+            "{n} case{} ({} failed, {} errors): {shown}{}",
+            if n == 1 { "" } else { "s" },
+            o.failed.len(),
+            o.errors.len(),
+            if more > 0 {
+                format!(", +{more} more")
+            } else {
+                String::new()
+            }
+        ),
+    }
+}
+
+/// The console's variant rows, after an empty line and their header.
+fn console_variants(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<36} {:<7} {:>6} {:>7} {:>6}  failing cases",
+        "variant", "verdict", "passed", "skipped", "failed"
+    );
+    for (variant, o) in &report.variants {
+        let failing = o.failing();
+        let detail = match &o.unreachable {
+            Some(u) => format!("(run did not start: {u})"),
+            None if failing.is_empty() => String::new(),
+            None => failing.join(", "),
+        };
+        let _ = writeln!(
+            out,
+            "{:<36} {:<7} {:>6} {:>7} {:>6}  {detail}",
+            variant.name(),
+            if o.clean() { "PASS" } else { "FAIL" },
+            o.passed,
+            o.skipped,
+            o.failed.len() + o.errors.len(),
         );
     }
     out
