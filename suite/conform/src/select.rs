@@ -352,3 +352,39 @@ S: +OK {*}
         }
     }
 }
+
+#[cfg(test)]
+mod rerun_tests {
+    use super::*;
+
+    #[test]
+    fn rerun_failed_reads_either_report_and_needs_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("r.xml");
+        std::fs::write(
+            &junit,
+            "<testsuites><testsuite><testcase name=\"a [MUST] t\"><failure message=\"m\"/></testcase></testsuite></testsuites>",
+        )
+        .unwrap();
+        assert_eq!(failed_ids(&junit).unwrap(), ["a"]);
+        let passing = dir.path().join("p.xml");
+        std::fs::write(&passing, "<testsuites><testcase name=\"a\"/></testsuites>").unwrap();
+        let args = SelectArgs {
+            rerun_failed: Some(passing),
+            ..Default::default()
+        };
+        let err = args.apply(&mut Vec::new()).unwrap_err();
+        assert!(matches!(err, SelectError::NoFailure { .. }), "{err}");
+        let text = dir.path().join("r.txt");
+        std::fs::write(&text, "PASS ...").unwrap();
+        let err = failed_ids(&text).unwrap_err().to_string();
+        assert!(
+            err.ends_with("neither a JSON Lines report (--json) nor JUnit XML (--junit)"),
+            "{err}"
+        );
+        let json = dir.path().join("r.jsonl");
+        std::fs::write(&json, "{\"event\":\"case\"}\n").unwrap();
+        let err = failed_ids(&json).unwrap_err().to_string();
+        assert!(err.contains("r.jsonl: line 1: "), "{err}");
+    }
+}

@@ -247,3 +247,109 @@ pub fn fixture_messages() -> Vec<Vec<u8>> {
         .map(|m| m.to_vec())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        target: TargetArgs,
+    }
+
+    /// `conform.toml` with `body` in a temporary folder, and the setup of `argv` with it.
+    fn resolve(body: &str, argv: &[&str]) -> (tempfile::TempDir, Result<Setup, CliError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("conform.toml");
+        std::fs::write(&config, body).unwrap();
+        let config = config.display().to_string();
+        let args = ["conform", "--config", &config].into_iter().chain(argv.iter().copied());
+        let cli = Cli::parse_from(args);
+        let setup = Setup::resolve(&cli.target, None);
+        (dir, setup)
+    }
+
+    const PROFILE: &str = "[profiles.p]\ntarget = \"pop3s://mail.example\"\nuser = \"u\"\npassword-env = \"CONFORM_SETUP_TEST_PASSWORD\"\nca = \"ca.pem\"\ntimeout = 5\nexpect = [\"TOP\"]\nlogin = \"apop\"\nbaseline = \"b.toml\"\n";
+
+    #[test]
+    fn the_profile_fills_what_the_command_line_did_not_give() {
+        std::env::set_var("CONFORM_SETUP_TEST_PASSWORD", "secret");
+        let (dir, setup) = resolve(PROFILE, &["--profile", "p"]);
+        let setup = setup.unwrap();
+        let Destination::External {
+            target, account, ..
+        } = &setup.destination
+        else {
+            panic!("{setup:?}")
+        };
+        assert_eq!(target.tls, TlsMode::Implicit);
+        assert!(matches!(&target.trust, Trust::CaFile(p) if *p == dir.path().join("ca.pem")));
+        assert_eq!(
+            (account.user.as_str(), account.password.as_str()),
+            ("u", "secret")
+        );
+        assert_eq!(setup.io_timeout, Duration::from_secs(5));
+        assert_eq!(setup.expect, ["TOP"]);
+        assert_eq!(setup.login, LoginMethod::from_name("apop"));
+        assert_eq!(setup.baseline, Some(dir.path().join("b.toml")));
+        // the command line wins
+        let argv = [
+            "--profile",
+            "p",
+            "--user",
+            "v",
+            "--insecure",
+            "--tls",
+            "starttls",
+            "--timeout",
+            "7",
+            "--expect",
+            "UIDL",
+            "--login",
+            "user",
+        ];
+        let (_dir, setup) = resolve(PROFILE, &argv);
+        let setup = setup.unwrap();
+        let Destination::External {
+            target, account, ..
+        } = &setup.destination
+        else {
+            panic!("{setup:?}")
+        };
+        assert_eq!(target.tls, TlsMode::StartTls);
+        assert!(matches!(target.trust, Trust::Insecure));
+        assert_eq!(account.user, "v");
+        assert_eq!(setup.io_timeout, Duration::from_secs(7));
+        assert_eq!(setup.expect, ["UIDL"]);
+        assert_eq!(setup.login, LoginMethod::from_name("user"));
+    }
+
+    #[test]
+    fn options_for_the_other_destination_are_errors() {
+        let (_dir, setup) = resolve("", &["--reseed-cmd", "true"]);
+        assert!(setup
+            .unwrap_err()
+            .to_string()
+            .contains("--reseed-cmd needs --target"));
+        std::env::set_var("CONFORM_SETUP_TEST_PASSWORD", "secret");
+        let (_dir, setup) = resolve(PROFILE, &["--profile", "p", "--fault", "rset-keeps-marks"]);
+        let err = setup.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--fault applies to the bundled server only"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        let (_dir, setup) = resolve("", &["--user", "alice", "--tls", "implicit"]);
+        let Destination::Bundled(options) = setup.unwrap().destination else {
+            panic!("bundled")
+        };
+        assert_eq!(
+            (options.user.as_str(), options.tls),
+            ("alice", TlsMode::Implicit)
+        );
+    }
+}
