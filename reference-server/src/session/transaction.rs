@@ -10,112 +10,150 @@ impl Session {
             unreachable!("state checked by allowed_in");
         };
         let t = t.as_mut();
-        let f = |x| t.faults.has(x);
         match command {
-            Command::Stat => {
-                let (n, size) = t.listed().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m));
-                let (n, size) = if f(Fault::StatCountsDeleted) {
-                    (t.sizes.len(), t.sizes.iter().sum())
-                } else {
-                    (n, size)
-                };
-                Output::Reply(ok(format!("{n} {size}")))
-            }
-            Command::List(None) => {
-                let listed: Vec<(usize, u64)> = if f(Fault::ListShowsDeleted) {
-                    t.sizes.iter().copied().enumerate().collect()
-                } else {
-                    t.listed().collect()
-                };
-                let total: u64 = listed.iter().map(|(_, s)| s).sum();
-                let renumber = f(Fault::ListRenumbersAfterDele);
-                let lines = listed.iter().enumerate().map(|(k, (i, s))| {
-                    let n = if renumber { k + 1 } else { i + 1 };
-                    format!("{n} {s}")
-                });
-                Output::Reply(multi(
-                    ok(format!("{} messages ({total} octets)", listed.len())),
-                    lines.collect::<Vec<_>>(),
-                ))
-            }
-            Command::List(Some(n)) => {
-                let index = if f(Fault::ListRenumbersAfterDele) {
-                    t.listed()
-                        .nth((n as usize).wrapping_sub(1))
-                        .map(|(i, _)| i)
-                        .ok_or("no such message")
-                } else if f(Fault::ListShowsDeleted) {
-                    t.index_even_deleted(n)
-                } else {
-                    t.index(n)
-                };
-                match index {
-                    Ok(i) => Output::Reply(ok(format!("{n} {}", t.sizes[i]))),
-                    Err(e) => Output::Reply(err(e)),
-                }
-            }
-            Command::Uidl(None) => {
-                let lines: Vec<String> = t
-                    .listed()
-                    .map(|(i, _)| format!("{} {}", i + 1, t.uid(i, session)))
-                    .collect();
-                t.drift();
-                Output::Reply(multi(ok("unique-id listing follows"), lines))
-            }
-            Command::Uidl(Some(n)) => match t.index(n) {
-                Ok(i) => {
-                    t.drift();
-                    Output::Reply(ok(format!("{n} {}", t.uid(i, session))))
-                }
-                Err(e) => Output::Reply(err(e)),
-            },
-            Command::Retr(n) => match t.index_to_read(n) {
-                Ok(i) => match t.maildrop.read(i) {
-                    Ok(content) => t.message(ok(format!("{} octets", t.sizes[i])), content),
-                    Err(_) => {
-                        Output::Reply(err_code(ResponseCode::SysTemp, "message cannot be read"))
-                    }
-                },
-                Err(e) => Output::Reply(err(e)),
-            },
-            Command::Top { msg, lines } => match t.index_to_read(msg) {
-                Ok(i) => match t.maildrop.read(i) {
-                    Ok(mut content) => {
-                        if !f(Fault::TopIgnoresLineCount) {
-                            content.truncate(pop3_proto::message::top_cut(&content, lines));
-                        }
-                        if f(Fault::TopDropsBlankLine) {
-                            drop_blank_line(&mut content);
-                        }
-                        t.message(ok("top of message follows"), content)
-                    }
-                    Err(_) => {
-                        Output::Reply(err_code(ResponseCode::SysTemp, "message cannot be read"))
-                    }
-                },
-                Err(e) => Output::Reply(err(e)),
-            },
-            Command::Dele(n) => match t.index(n) {
-                Ok(i) => {
-                    t.deleted[i] = true;
-                    Output::Reply(ok(format!("message {n} deleted")))
-                }
-                Err(_) if f(Fault::DeleDeletedAccepted) && t.index_even_deleted(n).is_ok() => {
-                    Output::Reply(ok(format!("message {n} deleted")))
-                }
-                Err(e) => Output::Reply(err(e)),
-            },
+            Command::Stat => t.stat(),
+            Command::List(None) => t.list_all(),
+            Command::List(Some(n)) => t.list_one(n),
+            Command::Uidl(None) => t.uidl_all(session),
+            Command::Uidl(Some(n)) => t.uidl_one(n, session),
+            Command::Retr(n) => t.retr(n),
+            Command::Top { msg, lines } => t.top(msg, lines),
+            Command::Dele(n) => t.dele(n),
             Command::Noop => Output::Reply(ok("")),
-            Command::Rset => {
-                if !f(Fault::RsetKeepsMarks) {
-                    t.deleted.iter_mut().for_each(|d| *d = false);
-                }
-                let n = t.deleted.len();
-                let size: u64 = t.sizes.iter().sum();
-                Output::Reply(ok(format!("maildrop has {n} messages ({size} octets)")))
-            }
+            Command::Rset => t.rset(),
             other => unreachable!("{} is not a TRANSACTION command", other.keyword()),
         }
+    }
+}
+
+/// The TRANSACTION commands (RFC 1939 §5, §7), each with the faults that bend it.
+impl Transaction {
+    fn fault(&self, f: Fault) -> bool {
+        self.faults.has(f)
+    }
+
+    /// STAT: count and size of the messages not marked deleted.
+    fn stat(&self) -> Output {
+        let (n, size) = if self.fault(Fault::StatCountsDeleted) {
+            (self.sizes.len(), self.sizes.iter().sum())
+        } else {
+            self.listed().fold((0, 0), |(n, s), (_, m)| (n + 1, s + m))
+        };
+        Output::Reply(ok(format!("{n} {size}")))
+    }
+
+    /// LIST: a scan listing for every message not marked deleted.
+    fn list_all(&self) -> Output {
+        let listed: Vec<(usize, u64)> = if self.fault(Fault::ListShowsDeleted) {
+            self.sizes.iter().copied().enumerate().collect()
+        } else {
+            self.listed().collect()
+        };
+        let total: u64 = listed.iter().map(|(_, s)| s).sum();
+        let renumber = self.fault(Fault::ListRenumbersAfterDele);
+        let lines = listed.iter().enumerate().map(|(k, (i, s))| {
+            let n = if renumber { k + 1 } else { i + 1 };
+            format!("{n} {s}")
+        });
+        Output::Reply(multi(
+            ok(format!("{} messages ({total} octets)", listed.len())),
+            lines.collect::<Vec<_>>(),
+        ))
+    }
+
+    /// LIST n: that message's scan listing.
+    fn list_one(&self, n: u32) -> Output {
+        let index = if self.fault(Fault::ListRenumbersAfterDele) {
+            self.listed()
+                .nth((n as usize).wrapping_sub(1))
+                .map(|(i, _)| i)
+                .ok_or("no such message")
+        } else if self.fault(Fault::ListShowsDeleted) {
+            self.index_even_deleted(n)
+        } else {
+            self.index(n)
+        };
+        match index {
+            Ok(i) => Output::Reply(ok(format!("{n} {}", self.sizes[i]))),
+            Err(e) => Output::Reply(err(e)),
+        }
+    }
+
+    /// UIDL: a unique-id listing for every message not marked deleted.
+    fn uidl_all(&mut self, session: u64) -> Output {
+        let lines: Vec<String> = self
+            .listed()
+            .map(|(i, _)| format!("{} {}", i + 1, self.uid(i, session)))
+            .collect();
+        self.drift();
+        Output::Reply(multi(ok("unique-id listing follows"), lines))
+    }
+
+    /// UIDL n: that message's unique-id listing.
+    fn uidl_one(&mut self, n: u32, session: u64) -> Output {
+        match self.index(n) {
+            Ok(i) => {
+                self.drift();
+                Output::Reply(ok(format!("{n} {}", self.uid(i, session))))
+            }
+            Err(e) => Output::Reply(err(e)),
+        }
+    }
+
+    /// RETR n: the whole message.
+    fn retr(&mut self, n: u32) -> Output {
+        match self.index_to_read(n) {
+            Ok(i) => match self.maildrop.read(i) {
+                Ok(content) => self.message(ok(format!("{} octets", self.sizes[i])), content),
+                Err(_) => Output::Reply(err_code(ResponseCode::SysTemp, "message cannot be read")),
+            },
+            Err(e) => Output::Reply(err(e)),
+        }
+    }
+
+    /// TOP msg lines: the header, the blank line and that many body lines.
+    fn top(&mut self, msg: u32, lines: u32) -> Output {
+        match self.index_to_read(msg) {
+            Ok(i) => match self.maildrop.read(i) {
+                Ok(mut content) => {
+                    if !self.fault(Fault::TopIgnoresLineCount) {
+                        content.truncate(pop3_proto::message::top_cut(&content, lines));
+                    }
+                    if self.fault(Fault::TopDropsBlankLine) {
+                        drop_blank_line(&mut content);
+                    }
+                    self.message(ok("top of message follows"), content)
+                }
+                Err(_) => Output::Reply(err_code(ResponseCode::SysTemp, "message cannot be read")),
+            },
+            Err(e) => Output::Reply(err(e)),
+        }
+    }
+
+    /// DELE n: mark the message deleted (applied in UPDATE).
+    fn dele(&mut self, n: u32) -> Output {
+        match self.index(n) {
+            Ok(i) => {
+                self.deleted[i] = true;
+                Output::Reply(ok(format!("message {n} deleted")))
+            }
+            Err(_)
+                if self.fault(Fault::DeleDeletedAccepted) && self.index_even_deleted(n).is_ok() =>
+            {
+                Output::Reply(ok(format!("message {n} deleted")))
+            }
+            Err(e) => Output::Reply(err(e)),
+        }
+    }
+
+    /// RSET: unmark every message.
+    fn rset(&mut self) -> Output {
+        if !self.fault(Fault::RsetKeepsMarks) {
+            self.deleted.iter_mut().for_each(|d| *d = false);
+        }
+        let n = self.deleted.len();
+        let size: u64 = self.sizes.iter().sum();
+        Output::Reply(ok(format!("maildrop has {n} messages ({size} octets)")))
     }
 }
 

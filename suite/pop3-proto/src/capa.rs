@@ -131,6 +131,12 @@ impl Capability {
         if params.iter().any(String::is_empty) {
             return Err(CapaError::BadParam(text.to_owned()));
         }
+        Capability::with_params(tag, params)
+    }
+
+    /// The capability `tag` with its space-separated `params` (RFC 2449 §6: which tags take
+    /// none, which take a number or NEVER, which may end in USER).
+    fn with_params(tag: &str, params: Vec<String>) -> Result<Capability, CapaError> {
         let upper = tag.to_ascii_uppercase();
         let bad = |problem| CapaError::BadArguments {
             tag: upper.clone(),

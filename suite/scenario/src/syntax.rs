@@ -289,57 +289,30 @@ fn looks_like_step(body: &str) -> bool {
     LINE_PREFIXES.iter().any(|p| body.starts_with(p)) || KEYWORDS.contains(&first_word(body))
 }
 
+/// Where a step line's text starts: fragments of it at byte offsets keep their columns.
+#[derive(Debug, Clone, Copy)]
+struct LineAt {
+    line: u32,
+    col: u32,
+}
+
+impl LineAt {
+    fn frag(self, at: usize, text: &str) -> Frag<'_> {
+        Frag::new(
+            text,
+            self.line,
+            self.col
+                .saturating_add(u32::try_from(at).unwrap_or(u32::MAX)),
+        )
+    }
+}
+
 /// Parses one step. `None` if the line is not a step at all (not yet reported); a step
 /// whose text has errors is reported and returned as [`StepKind::Broken`].
 fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<StepKind> {
-    let frag_at = |at: usize, text| {
-        Frag::new(
-            text,
-            line_no,
-            col.saturating_add(u32::try_from(at).unwrap_or(u32::MAX)),
-        )
-    };
+    let at = LineAt { line: line_no, col };
     if let Some(prefix) = LINE_PREFIXES.iter().find(|p| body.starts_with(**p)) {
-        let rest = &body[prefix.len()..];
-        let text_at = prefix.len() + usize::from(rest.starts_with(' '));
-        let text = &body[text_at..];
-        if !rest.is_empty() && !rest.starts_with(' ') {
-            sink.error(
-                frag_at(prefix.len(), "").pos(0),
-                format!("expected a space after `{prefix}`"),
-            )
-            .with_expected(format!("`{prefix} text`"));
-            return Some(StepKind::Broken);
-        }
-        // Prefixes are ASCII, so byte offsets equal columns here.
-        let f = frag_at(text_at, text);
-        let kind = match *prefix {
-            "C:" | "C!:" => StepKind::Send {
-                crlf: *prefix == "C:",
-                template: pieces::parse_template(f, sink),
-            },
-            "B:" | "B?:" => StepKind::Body {
-                checks: pieces::parse_body(f, sink),
-                if_ok: *prefix == "B?:",
-            },
-            p => {
-                let mode = match p {
-                    "S|:" => ExpectMode::AnyOf,
-                    "S~:" => ExpectMode::Unordered,
-                    "S*:" => ExpectMode::Repeated,
-                    "S!:" => ExpectMode::Absent,
-                    "S+:" => ExpectMode::Present,
-                    _ => ExpectMode::One,
-                };
-                StepKind::Expect {
-                    mode,
-                    pattern: pieces::parse_pattern(f, sink),
-                }
-            }
-        };
-        // A line with errors keeps its good pieces: their captures still bind (no cascade of
-        // "unbound" errors) and their names are still checked.
-        return Some(kind);
+        return Some(prefixed_step(prefix, body, at, sink));
     }
     let word = first_word(body);
     if !KEYWORDS.contains(&word) {
@@ -349,46 +322,9 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
     let args = after.trim_start_matches(is_blank);
     let args_at = word.len() + (after.len() - args.len());
     let args = args.trim_end_matches(is_blank);
-    let args_f = frag_at(args_at, args);
+    let args_f = at.frag(args_at, args);
     match word {
-        "open" | "use" => {
-            let name_len = args.find(is_blank).unwrap_or(args.len());
-            let name = &args[..name_len];
-            if name.is_empty() {
-                sink.error(
-                    args_f.pos(0),
-                    format!("expected a session name after `{word}`"),
-                )
-                .with_expected("a name: [A-Za-z_][A-Za-z0-9_-]*");
-                return Some(StepKind::Broken);
-            }
-            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !valid {
-                sink.error(args_f.pos(0), format!("invalid session name `{name}`"))
-                    .with_expected("a name: [A-Za-z_][A-Za-z0-9_-]*");
-                return Some(StepKind::Broken);
-            }
-            if name_len < args.len() {
-                sink.error(
-                    args_f.pos(name_len),
-                    "unexpected text after the session name",
-                )
-                .with_expected("end of line");
-                return Some(StepKind::Broken);
-            }
-            let ident = Ident {
-                name: name.to_string(),
-                pos: args_f.pos(0),
-            };
-            Some(if word == "open" {
-                StepKind::Open(ident)
-            } else {
-                StepKind::Use(ident)
-            })
-        }
+        "open" | "use" => Some(session_step(word, args, args_f, sink)),
         "assert" => {
             Some(pieces::parse_assert(args_f, sink).map_or(StepKind::Broken, StepKind::Assert))
         }
@@ -408,5 +344,90 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
                 _ => StepKind::Eof,
             })
         }
+    }
+}
+
+/// A step written with a line prefix (`C:`, `S|:`, `B?:`, ...), the text after it parsed as
+/// a template, a pattern or body checks.
+fn prefixed_step(prefix: &str, body: &str, at: LineAt, sink: &mut Sink) -> StepKind {
+    let rest = &body[prefix.len()..];
+    let text_at = prefix.len() + usize::from(rest.starts_with(' '));
+    let text = &body[text_at..];
+    if !rest.is_empty() && !rest.starts_with(' ') {
+        sink.error(
+            at.frag(prefix.len(), "").pos(0),
+            format!("expected a space after `{prefix}`"),
+        )
+        .with_expected(format!("`{prefix} text`"));
+        return StepKind::Broken;
+    }
+    // Prefixes are ASCII, so byte offsets equal columns here.
+    let f = at.frag(text_at, text);
+    let kind = match prefix {
+        "C:" | "C!:" => StepKind::Send {
+            crlf: prefix == "C:",
+            template: pieces::parse_template(f, sink),
+        },
+        "B:" | "B?:" => StepKind::Body {
+            checks: pieces::parse_body(f, sink),
+            if_ok: prefix == "B?:",
+        },
+        p => {
+            let mode = match p {
+                "S|:" => ExpectMode::AnyOf,
+                "S~:" => ExpectMode::Unordered,
+                "S*:" => ExpectMode::Repeated,
+                "S!:" => ExpectMode::Absent,
+                "S+:" => ExpectMode::Present,
+                _ => ExpectMode::One,
+            };
+            StepKind::Expect {
+                mode,
+                pattern: pieces::parse_pattern(f, sink),
+            }
+        }
+    };
+    // A line with errors keeps its good pieces: their captures still bind (no cascade of
+    // "unbound" errors) and their names are still checked.
+    kind
+}
+
+/// `open NAME` or `use NAME`.
+fn session_step(word: &str, args: &str, args_f: Frag<'_>, sink: &mut Sink) -> StepKind {
+    let name_len = args.find(is_blank).unwrap_or(args.len());
+    let name = &args[..name_len];
+    if name.is_empty() {
+        sink.error(
+            args_f.pos(0),
+            format!("expected a session name after `{word}`"),
+        )
+        .with_expected("a name: [A-Za-z_][A-Za-z0-9_-]*");
+        return StepKind::Broken;
+    }
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        sink.error(args_f.pos(0), format!("invalid session name `{name}`"))
+            .with_expected("a name: [A-Za-z_][A-Za-z0-9_-]*");
+        return StepKind::Broken;
+    }
+    if name_len < args.len() {
+        sink.error(
+            args_f.pos(name_len),
+            "unexpected text after the session name",
+        )
+        .with_expected("end of line");
+        return StepKind::Broken;
+    }
+    let ident = Ident {
+        name: name.to_string(),
+        pos: args_f.pos(0),
+    };
+    if word == "open" {
+        StepKind::Open(ident)
+    } else {
+        StepKind::Use(ident)
     }
 }
