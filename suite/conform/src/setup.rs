@@ -266,7 +266,9 @@ mod tests {
         let config = dir.path().join("conform.toml");
         std::fs::write(&config, body).unwrap();
         let config = config.display().to_string();
-        let args = ["conform", "--config", &config].into_iter().chain(argv.iter().copied());
+        let args = ["conform", "--config", &config]
+            .into_iter()
+            .chain(argv.iter().copied());
         let cli = Cli::parse_from(args);
         let setup = Setup::resolve(&cli.target, None);
         (dir, setup)
