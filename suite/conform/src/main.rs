@@ -1,26 +1,29 @@
 //! `conform`: the POP3 conformance suite's command line.
 //!
-//! Exit codes are [`exit`] constants; anyhow carries errors to `main`, which prints them.
+//! Each subcommand (one module under [`commands`]) resolves its options once (the target
+//! options with the `conform.toml` profile into a [`setup::Setup`]) and returns an
+//! [`Outcome`] or a [`CliError`] that knows its exit code; `main` prints the error, once.
 
 // every dependency is used (unit-test builds also see the dev-dependencies of other targets)
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod args;
 mod bundled;
-mod coverage;
-mod exit;
-mod fuzz;
-mod model;
+mod commands;
+mod error;
+mod profile;
 mod progress;
-mod run;
-mod seed;
+mod reseed;
+mod scenarios;
 mod select;
-mod selfcheck;
-mod serve;
-mod target;
+mod setup;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::commands::{coverage, fuzz, list, model, run, seed, selfcheck, serve};
+use crate::error::{CliError, Outcome};
 
 /// POP3 conformance test suite and fuzzing harness.
 #[derive(Debug, Parser)]
@@ -35,7 +38,7 @@ enum Commands {
     /// Run scenarios against a POP3 server (the bundled one when no --target).
     Run(Box<run::RunArgs>),
     /// List every case: id, RFC section, level, title.
-    List(run::ListArgs),
+    List(list::ListArgs),
     /// Run the bundled reference POP3 server.
     Serve(Box<serve::ServeArgs>),
     /// Write the standard fixture maildrop into a Maildir or an mbox file a target serves.
@@ -64,9 +67,20 @@ enum Commands {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let code = match dispatch(cli.command) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => {
+            eprintln!("{}", e.report());
+            e.exit_code()
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn dispatch(command: Commands) -> Result<Outcome, CliError> {
+    match command {
         Commands::Run(args) => run::run(*args),
-        Commands::List(args) => run::list(args),
+        Commands::List(args) => list::run(args),
         Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(args),
         Commands::Coverage(args) => coverage::run(args),
@@ -80,33 +94,30 @@ fn main() -> ExitCode {
             print_all(&out)
         }
         Commands::Man => man(),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("conform: {e:#}");
-            ExitCode::from(exit::USAGE)
-        }
     }
 }
 
 /// The man page of `conform` and, after it, one section per subcommand.
-fn man() -> anyhow::Result<u8> {
+fn man() -> Result<Outcome, CliError> {
     let command = Cli::command();
     let mut out = Vec::new();
-    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    clap_mangen::Man::new(command.clone())
+        .render(&mut out)
+        .map_err(anyhow::Error::from)?;
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("conform-{}", sub.get_name());
         let sub = sub.clone().display_name(name);
-        clap_mangen::Man::new(sub).render(&mut out)?;
+        clap_mangen::Man::new(sub)
+            .render(&mut out)
+            .map_err(anyhow::Error::from)?;
     }
     print_all(&out)
 }
 
 /// Writes `bytes` to standard output; a reader that went away (`| head`) is not an error.
-fn print_all(bytes: &[u8]) -> anyhow::Result<u8> {
+fn print_all(bytes: &[u8]) -> Result<Outcome, CliError> {
     match std::io::Write::write_all(&mut std::io::stdout(), bytes) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(exit::OK),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::from(e).into()),
+        _ => Ok(Outcome::Passed),
     }
 }

@@ -16,9 +16,50 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
 use clap::Args;
+use runner::report::ReadError;
 use scenario::plan::{Case, Level};
+
+/// Why the selection options cannot select.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    /// A `--filter` or `--exclude` expression that does not parse.
+    #[error("{flag} {message}")]
+    Expr {
+        /// `--filter` or `--exclude`.
+        flag: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The `--rerun-failed` report cannot be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The report.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The report is neither JSON Lines nor JUnit XML.
+    #[error("{}: neither a JSON Lines report (--json) nor JUnit XML (--junit)", path.display())]
+    Format {
+        /// The report.
+        path: PathBuf,
+    },
+    /// The report is not what conform writes.
+    #[error("{}: {source}", path.display())]
+    Report {
+        /// The report.
+        path: PathBuf,
+        /// Where and why.
+        source: ReadError,
+    },
+    /// The report lists no failed case: nothing to run again.
+    #[error("--rerun-failed {}: the report lists no failed case", path.display())]
+    NoFailure {
+        /// The report.
+        path: PathBuf,
+    },
+}
 
 /// The selection options.
 #[derive(Debug, Args, Default)]
@@ -153,79 +194,35 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     rest.is_empty()
 }
 
-/// The ids a report says failed or errored.
-fn failed_ids(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    match text.trim_start().chars().next() {
-        Some('{') => failed_in_json(&text).with_context(|| format!("{}", path.display())),
-        Some('<') => failed_in_junit(&text).with_context(|| format!("{}", path.display())),
-        _ => bail!(
-            "{}: neither a JSON Lines report (--json) nor JUnit XML (--junit)",
-            path.display()
-        ),
-    }
-}
-
-fn failed_in_json(text: &str) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("line {}", n + 1))?;
-        let failed = matches!(v["verdict"].as_str(), Some("fail" | "error"));
-        if v["event"] == "case" && failed {
-            if let Some(id) = v["id"].as_str() {
-                ids.push(id.to_owned());
-            }
+/// The ids a report (JSON Lines or JUnit XML, told apart by the first character) says
+/// failed or errored, read by the reporter's own reader.
+fn failed_ids(path: &Path) -> Result<Vec<String>, SelectError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SelectError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let read = match text.trim_start().chars().next() {
+        Some('{') => runner::report::json::failed_ids(&text),
+        Some('<') => runner::report::junit::failed_ids(&text),
+        _ => {
+            return Err(SelectError::Format {
+                path: path.to_owned(),
+            })
         }
-    }
-    Ok(ids)
-}
-
-fn failed_in_junit(text: &str) -> anyhow::Result<Vec<String>> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut ids = Vec::new();
-    let mut current: Option<String> = None;
-    loop {
-        match reader.read_event().context("reading the JUnit XML")? {
-            Event::Start(e) if e.name().as_ref() == b"testcase" => {
-                // conform writes `name="ID [LEVEL] title"`; other tools, the id alone
-                current = e
-                    .try_get_attribute("name")?
-                    .map(|a| a.unescape_value().map(|v| v.into_owned()))
-                    .transpose()?
-                    .map(|n| n.split(' ').next().unwrap_or_default().to_owned());
-            }
-            Event::End(e) if e.name().as_ref() == b"testcase" => current = None,
-            Event::Start(e) | Event::Empty(e) => {
-                let known = e.name().as_ref() == b"skipped"
-                    && e.try_get_attribute("type")?
-                        .is_some_and(|a| a.value.as_ref() == b"known-deviation");
-                if matches!(e.name().as_ref(), b"failure" | b"error") || known {
-                    if let Some(id) = current.take() {
-                        ids.push(id);
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(ids)
+    };
+    read.map_err(|source| SelectError::Report {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 impl SelectArgs {
     /// Keeps the selected cases, in their order. Bad expressions and unreadable reports are
     /// errors.
-    pub fn apply(&self, cases: &mut Vec<Case>) -> anyhow::Result<()> {
-        let parse = |list: &[String], flag: &str| -> anyhow::Result<Vec<Expr>> {
+    pub fn apply(&self, cases: &mut Vec<Case>) -> Result<(), SelectError> {
+        let parse = |list: &[String], flag: &'static str| -> Result<Vec<Expr>, SelectError> {
             list.iter()
-                .map(|e| Expr::parse(e).map_err(|m| anyhow::anyhow!("{flag} {m}")))
+                .map(|e| Expr::parse(e).map_err(|message| SelectError::Expr { flag, message }))
                 .collect()
         };
         let filters = parse(&self.filter, "--filter")?;
@@ -234,10 +231,9 @@ impl SelectArgs {
             Some(path) => {
                 let ids = failed_ids(path)?;
                 if ids.is_empty() {
-                    bail!(
-                        "--rerun-failed {}: the report lists no failed case",
-                        path.display()
-                    );
+                    return Err(SelectError::NoFailure {
+                        path: path.to_owned(),
+                    });
                 }
                 Some(ids)
             }
@@ -355,22 +351,40 @@ S: +OK {*}
             );
         }
     }
+}
+
+#[cfg(test)]
+mod rerun_tests {
+    use super::*;
 
     #[test]
-    fn failed_cases_from_json_lines_and_junit() {
-        let json = r#"{"event":"started","total":3}
-{"event":"case","id":"a","verdict":"pass"}
-{"event":"case","id":"b","verdict":"fail"}
-{"event":"case","id":"c","verdict":"error"}
-{"event":"finished"}"#;
-        assert_eq!(failed_in_json(json).unwrap(), ["b", "c"]);
-        let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="x">
-<testcase name="a" classname="x"></testcase>
-<testcase name="b [MUST] a title" classname="x"><failure message="m">t</failure></testcase>
-<testcase name="c" classname="x"><skipped message="why"/></testcase>
-<testcase name="d" classname="x"><skipped type="known-deviation" message="k"/></testcase>
-<testcase name="e&amp;f" classname="x"><error message="m"/></testcase>
-</testsuite></testsuites>"#;
-        assert_eq!(failed_in_junit(xml).unwrap(), ["b", "d", "e&f"]);
+    fn rerun_failed_reads_either_report_and_needs_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("r.xml");
+        std::fs::write(
+            &junit,
+            "<testsuites><testsuite><testcase name=\"a [MUST] t\"><failure message=\"m\"/></testcase></testsuite></testsuites>",
+        )
+        .unwrap();
+        assert_eq!(failed_ids(&junit).unwrap(), ["a"]);
+        let passing = dir.path().join("p.xml");
+        std::fs::write(&passing, "<testsuites><testcase name=\"a\"/></testsuites>").unwrap();
+        let args = SelectArgs {
+            rerun_failed: Some(passing),
+            ..Default::default()
+        };
+        let err = args.apply(&mut Vec::new()).unwrap_err();
+        assert!(matches!(err, SelectError::NoFailure { .. }), "{err}");
+        let text = dir.path().join("r.txt");
+        std::fs::write(&text, "PASS ...").unwrap();
+        let err = failed_ids(&text).unwrap_err().to_string();
+        assert!(
+            err.ends_with("neither a JSON Lines report (--json) nor JUnit XML (--junit)"),
+            "{err}"
+        );
+        let json = dir.path().join("r.jsonl");
+        std::fs::write(&json, "{\"event\":\"case\"}\n").unwrap();
+        let err = failed_ids(&json).unwrap_err().to_string();
+        assert!(err.contains("r.jsonl: line 1: "), "{err}");
     }
 }

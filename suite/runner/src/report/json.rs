@@ -10,10 +10,13 @@
 //! Transcripts carry what the runner logged, credentials already masked (PASS, APOP and AUTH
 //! arguments, SASL answers: `***`).
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::ReadError;
 use crate::judge::{Dir, Verdict};
 use crate::{CaseResult, Event, Reporter};
 
@@ -30,64 +33,94 @@ pub struct Json<W: Write> {
     pub error: Option<String>,
 }
 
-#[derive(Serialize)]
+/// One line of the report, `event` naming its kind. The writer writes these and
+/// [`failed_ids`] reads them back: one set of types for both.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+enum Record<'a> {
+    Started(Started<'a>),
+    Case(Case<'a>),
+    Finished(Finished),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct Started<'a> {
-    event: &'static str,
     format: u32,
-    suite_version: &'static str,
+    suite_version: Cow<'a, str>,
     target: String,
     total: usize,
     /// The tags CAPA announced.
-    capabilities: Vec<&'a str>,
+    capabilities: Vec<Cow<'a, str>>,
     /// Whether CAPA is implemented.
     capa: bool,
     /// Every available capability and how it was found.
-    available: std::collections::BTreeMap<&'a str, String>,
+    available: BTreeMap<Cow<'a, str>, String>,
     /// How the `login` step logs in.
     login: Option<String>,
     /// `standard`, or why the maildrop is not the fixture (when a case needs it).
     fixture: Option<String>,
     /// The maildrop changed between sessions without DELE: the evidence.
-    drift: Option<&'a str>,
+    drift: Option<Cow<'a, str>>,
     /// The capabilities the vendor declared (`--expect`).
-    declared: &'a [String],
+    declared: Cow<'a, [String]>,
 }
 
-#[derive(Serialize)]
+/// Who wrote a transcript line: `C`, `S`, or `#` (a runner note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Side {
+    #[serde(rename = "C")]
+    Client,
+    #[serde(rename = "S")]
+    Server,
+    #[serde(rename = "#")]
+    Note,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct Line<'a> {
     at_ms: Option<u64>,
     session: usize,
-    dir: &'static str,
-    text: &'a str,
+    dir: Side,
+    text: Cow<'a, str>,
 }
 
-#[derive(Serialize)]
+/// A case's verdict as the report spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum VerdictName {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+    NotApplicable,
+    Blocked,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct Case<'a> {
-    event: &'static str,
-    id: &'a str,
-    title: &'a str,
+    id: Cow<'a, str>,
+    title: Cow<'a, str>,
     rfc: String,
     rfc_number: u32,
-    section: &'a str,
+    section: Cow<'a, str>,
     level: String,
-    requirement: &'a str,
-    tags: &'a [String],
+    requirement: Cow<'a, str>,
+    tags: Cow<'a, [String]>,
     location: String,
-    verdict: &'static str,
-    known_deviation: Option<&'a str>,
+    verdict: VerdictName,
+    known_deviation: Option<Cow<'a, str>>,
     duration_ms: Option<u64>,
-    message: Option<&'a str>,
-    expected: Option<&'a str>,
-    actual: Option<&'a str>,
+    message: Option<Cow<'a, str>>,
+    expected: Option<Cow<'a, str>>,
+    actual: Option<Cow<'a, str>>,
     failed_at: Option<String>,
-    skip_reason: Option<&'a str>,
-    blocked_by: Option<&'a str>,
+    skip_reason: Option<String>,
+    blocked_by: Option<Cow<'a, str>>,
     transcript: Vec<Line<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Finished {
-    event: &'static str,
     passed: usize,
     failed: usize,
     errors: usize,
@@ -98,6 +131,40 @@ struct Finished {
     baselined_but_passing: usize,
     run_failures: usize,
     duration_ms: Option<u64>,
+}
+
+/// The ids of the cases a report says failed or errored (a known deviation is a failure
+/// too: `--rerun-failed`), in the report's order. Every line must be one this module
+/// writes, of this [`FORMAT`].
+pub fn failed_ids(text: &str) -> Result<Vec<String>, ReadError> {
+    let mut ids = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record<'_> = serde_json::from_str(line).map_err(|source| ReadError::Json {
+            line: n + 1,
+            source,
+        })?;
+        match record {
+            Record::Started(s) if s.format != FORMAT => {
+                return Err(ReadError::Format {
+                    found: s.format,
+                    reads: FORMAT,
+                })
+            }
+            Record::Case(c) if matches!(c.verdict, VerdictName::Fail | VerdictName::Error) => {
+                ids.push(c.id.into_owned());
+            }
+            _ => {}
+        }
+    }
+    Ok(ids)
+}
+
+/// Text of the run, borrowed into a line.
+fn borrowed(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
 }
 
 impl<W: Write> Json<W> {
@@ -133,12 +200,14 @@ impl<W: Write> Json<W> {
     fn case(&mut self, r: &CaseResult) {
         let c = &r.case;
         let (verdict, failure, skip) = match &r.verdict {
-            Verdict::Pass => ("pass", None, None),
-            Verdict::Fail(f) => ("fail", Some(f), None),
-            Verdict::Error(f) => ("error", Some(f), None),
-            Verdict::Skip(why) => ("skip", None, Some(why.clone())),
-            Verdict::NotApplicable(why) => ("not-applicable", None, Some(why.clone())),
-            Verdict::Blocked { by } => ("blocked", None, Some(format!("blocked by {by}"))),
+            Verdict::Pass => (VerdictName::Pass, None, None),
+            Verdict::Fail(f) => (VerdictName::Fail, Some(f), None),
+            Verdict::Error(f) => (VerdictName::Error, Some(f), None),
+            Verdict::Skip(why) => (VerdictName::Skip, None, Some(why.clone())),
+            Verdict::NotApplicable(why) => (VerdictName::NotApplicable, None, Some(why.clone())),
+            Verdict::Blocked { by } => {
+                (VerdictName::Blocked, None, Some(format!("blocked by {by}")))
+            }
         };
         let transcript = r
             .transcript
@@ -147,40 +216,39 @@ impl<W: Write> Json<W> {
                 at_ms: self.ms(e.at),
                 session: e.session,
                 dir: match e.dir {
-                    Dir::Client => "C",
-                    Dir::Server => "S",
-                    Dir::Note => "#",
+                    Dir::Client => Side::Client,
+                    Dir::Server => Side::Server,
+                    Dir::Note => Side::Note,
                 },
-                text: &e.text,
+                text: Cow::Borrowed(&e.text),
             })
             .collect();
         let line = Case {
-            event: "case",
-            id: &c.id,
-            title: &c.title,
+            id: borrowed(&c.id),
+            title: borrowed(&c.title),
             rfc: c.rfc.to_string(),
             rfc_number: c.rfc.number,
-            section: &c.rfc.section,
+            section: borrowed(&c.rfc.section),
             level: c.level.to_string(),
-            requirement: &c.requirement,
-            tags: &c.tags,
+            requirement: borrowed(&c.requirement),
+            tags: Cow::Borrowed(&c.tags),
             location: format!("{}:{}:{}", c.span.file.display(), c.span.line, c.span.col),
             verdict,
-            known_deviation: r.known_deviation().map(|d| d.reason.as_str()),
+            known_deviation: r.known_deviation().map(|d| borrowed(&d.reason)),
             duration_ms: self.ms(r.duration),
-            message: failure.map(|f| f.message.as_str()),
-            expected: failure.map(|f| f.expected.as_str()),
-            actual: failure.map(|f| f.actual.as_str()),
+            message: failure.map(|f| borrowed(&f.message)),
+            expected: failure.map(|f| borrowed(&f.expected)),
+            actual: failure.map(|f| borrowed(&f.actual)),
             failed_at: failure
                 .map(|f| format!("{}:{}:{}", f.span.file.display(), f.span.line, f.span.col)),
-            skip_reason: skip.as_deref(),
+            skip_reason: skip,
             blocked_by: match &r.verdict {
-                Verdict::Blocked { by } => Some(by.as_str()),
+                Verdict::Blocked { by } => Some(borrowed(by)),
                 _ => None,
             },
             transcript,
         };
-        self.line(&line);
+        self.line(&Record::Case(line));
     }
 }
 
@@ -191,39 +259,38 @@ impl<W: Write + Send> Reporter for Json<W> {
                 target,
                 total,
                 discovered,
-            } => self.line(&Started {
-                event: "started",
-                format: FORMAT,
-                suite_version: env!("CARGO_PKG_VERSION"),
-                target: target.to_string(),
-                total: *total,
-                capabilities: discovered
-                    .capabilities
-                    .announced
-                    .iter()
-                    .map(String::as_str)
-                    .collect(),
-                capa: discovered.capabilities.capa,
-                available: discovered
-                    .capabilities
-                    .available
-                    .iter()
-                    .map(|(tag, how)| (tag.as_str(), how.to_string()))
-                    .collect(),
-                login: discovered.capabilities.login.map(|m| m.to_string()),
-                fixture: discovered.inspection.as_ref().map(|i| match &i.fixture {
-                    Ok(()) => "standard".to_owned(),
-                    Err(why) => why.to_string(),
-                }),
-                drift: discovered
-                    .inspection
-                    .as_ref()
-                    .and_then(|i| i.drift.as_deref()),
-                declared: &discovered.declared,
-            }),
+            } => {
+                let caps = &discovered.capabilities;
+                let inspection = discovered.inspection.as_ref();
+                self.line(&Record::Started(Started {
+                    format: FORMAT,
+                    suite_version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
+                    target: target.to_string(),
+                    total: *total,
+                    capabilities: caps
+                        .announced
+                        .iter()
+                        .map(|c| Cow::Borrowed(c.as_str()))
+                        .collect(),
+                    capa: caps.capa,
+                    available: caps
+                        .available
+                        .iter()
+                        .map(|(tag, how)| (Cow::Borrowed(tag.as_str()), how.to_string()))
+                        .collect(),
+                    login: caps.login.map(|m| m.to_string()),
+                    fixture: inspection.map(|i| match &i.fixture {
+                        Ok(()) => "standard".to_owned(),
+                        Err(why) => why.to_string(),
+                    }),
+                    drift: inspection
+                        .and_then(|i| i.drift.as_deref())
+                        .map(Cow::Borrowed),
+                    declared: Cow::Borrowed(&discovered.declared),
+                }));
+            }
             Event::CaseFinished(r) => self.case(r),
-            Event::Finished { summary, .. } => self.line(&Finished {
-                event: "finished",
+            Event::Finished { summary, .. } => self.line(&Record::Finished(Finished {
                 passed: summary.passed,
                 failed: summary.failed,
                 errors: summary.errors,
@@ -234,7 +301,41 @@ impl<W: Write + Send> Reporter for Json<W> {
                 baselined_but_passing: summary.outdated,
                 run_failures: summary.run_failures,
                 duration_ms: self.ms(summary.duration),
-            }),
+            })),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report lines of an insta snapshot of `tests/bundled.rs` (what the writer wrote).
+    fn body(snap: &'static str) -> &'static str {
+        snap.splitn(3, "---\n").nth(2).unwrap()
+    }
+
+    #[test]
+    fn the_writers_reports_read_back() {
+        let clean = include_str!("../../tests/snapshots/bundled__json_clean.snap");
+        let fault = include_str!("../../tests/snapshots/bundled__json_fault.snap");
+        assert_eq!(failed_ids(body(clean)).unwrap(), Vec::<String>::new());
+        let failed = failed_ids(body(fault)).unwrap();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        // every line is a record, and writes back as it was
+        for line in body(fault).lines() {
+            let record: Record<'_> = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&record).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn other_lines_and_formats_are_errors() {
+        let err = failed_ids("{\"event\":\"case\",\"id\":\"a\"}").unwrap_err();
+        assert!(err.to_string().starts_with("line 1: "), "{err}");
+        let clean = include_str!("../../tests/snapshots/bundled__json_clean.snap");
+        let later = body(clean).replacen("\"format\":1", "\"format\":2", 1);
+        let err = failed_ids(&later).unwrap_err();
+        assert!(matches!(err, ReadError::Format { found: 2, .. }), "{err}");
     }
 }

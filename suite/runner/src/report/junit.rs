@@ -15,9 +15,27 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use quick_xml::escape::escape;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
 
+use super::ReadError;
 use crate::judge::Verdict;
 use crate::{CaseResult, Event, Reporter};
+
+/// The element of one case.
+const TESTCASE: &str = "testcase";
+/// The `type` of the `<skipped>` element of a known deviation (a baselined failure).
+const KNOWN_DEVIATION: &str = "known-deviation";
+
+/// A testcase's `name`: `ID [LEVEL] title`, so a CI's test view shows all three.
+fn testcase_name(case: &scenario::plan::Case) -> String {
+    format!("{} [{}] {}", case.id, case.level, case.title)
+}
+
+/// The case id in a testcase's `name` (the first word: see [`testcase_name`]; a report of
+/// another tool may have the id alone).
+fn id_in_name(name: &str) -> &str {
+    name.split(' ').next().unwrap_or_default()
+}
 
 /// Collects results and writes the XML at the end of the run.
 #[derive(Debug)]
@@ -153,7 +171,7 @@ impl<W: Write> JUnit<W> {
         let _ = writeln!(
             x,
             "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" time=\"{}\">",
-            attr(&format!("{} [{}] {}", c.id, c.level, c.title)),
+            attr(&testcase_name(c)),
             attr(&classname),
             attr(&c.span.file.display().to_string()),
             self.secs(r.duration),
@@ -162,7 +180,7 @@ impl<W: Write> JUnit<W> {
         if let Some(d) = r.known_deviation() {
             let _ = writeln!(
                 x,
-                "      <skipped type=\"known-deviation\" message=\"{}\"/>",
+                "      <skipped type=\"{KNOWN_DEVIATION}\" message=\"{}\"/>",
                 attr(&format!("known deviation (baseline): {}", d.reason))
             );
             if let Verdict::Fail(f) | Verdict::Error(f) = &r.verdict {
@@ -261,9 +279,78 @@ impl<W: Write + Send> Reporter for JUnit<W> {
     }
 }
 
+/// The ids of the cases a JUnit report says failed or errored, a known deviation included
+/// (`--rerun-failed`), in the report's order: a `<testcase>` holding a `<failure>`, an
+/// `<error>`, or a `<skipped type="known-deviation">`, the elements [`JUnit`] writes.
+pub fn failed_ids(xml: &str) -> Result<Vec<String>, ReadError> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut ids = Vec::new();
+    // the id of the testcase being read, until its failure is found
+    let mut current: Option<String> = None;
+    loop {
+        match reader.read_event()? {
+            XmlEvent::Start(e) if e.name().as_ref() == TESTCASE.as_bytes() => {
+                current = attribute(&e, "name")?.map(|n| id_in_name(&n).to_owned());
+            }
+            XmlEvent::End(e) if e.name().as_ref() == TESTCASE.as_bytes() => current = None,
+            XmlEvent::Start(e) | XmlEvent::Empty(e) if failed(&e)? => {
+                ids.extend(current.take());
+            }
+            XmlEvent::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(ids)
+}
+
+/// Whether an element inside a testcase says that the case failed.
+fn failed(e: &BytesStart<'_>) -> Result<bool, ReadError> {
+    Ok(match e.name().as_ref() {
+        b"failure" | b"error" => true,
+        b"skipped" => attribute(e, "type")?.as_deref() == Some(KNOWN_DEVIATION),
+        _ => false,
+    })
+}
+
+/// An attribute's value, unescaped.
+fn attribute(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, ReadError> {
+    let Some(a) = e.try_get_attribute(name).map_err(quick_xml::Error::from)? else {
+        return Ok(None);
+    };
+    Ok(Some(a.unescape_value()?.into_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_cases_are_read_back() {
+        let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="x">
+<testcase name="a" classname="x"></testcase>
+<testcase name="b [MUST] a title" classname="x"><failure message="m">t</failure></testcase>
+<testcase name="c" classname="x"><skipped message="why"/></testcase>
+<testcase name="d" classname="x"><skipped type="known-deviation" message="k"/></testcase>
+<testcase name="e&amp;f" classname="x"><error message="m"/></testcase>
+</testsuite></testsuites>"#;
+        assert_eq!(failed_ids(xml).unwrap(), ["b", "d", "e&f"]);
+        assert!(failed_ids("<testsuites><testcase name=\"a\"></x>").is_err());
+    }
+
+    /// What the writer wrote (the snapshots of `tests/bundled.rs`) reads back.
+    #[test]
+    fn the_writers_reports_read_back() {
+        let baseline = include_str!("../../tests/snapshots/bundled__junit_baseline.snap");
+        let fault = include_str!("../../tests/snapshots/bundled__junit_fault.snap");
+        let clean = include_str!("../../tests/snapshots/bundled__junit_clean.snap");
+        let body = |snap: &'static str| snap.splitn(3, "---\n").nth(2).unwrap();
+        assert_eq!(failed_ids(body(clean)).unwrap(), Vec::<String>::new());
+        let known = failed_ids(body(baseline)).unwrap();
+        assert_eq!(known.len(), 1, "{known:?}");
+        let failed = failed_ids(body(fault)).unwrap();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(!failed[0].contains(' '), "{failed:?}");
+    }
 
     #[test]
     fn control_characters_and_markup_are_escaped() {

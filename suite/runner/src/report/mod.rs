@@ -7,6 +7,30 @@ pub mod junit;
 
 use crate::judge::{Dir, Entry};
 
+/// Why a report could not be read back (`conform run --rerun-failed`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A JSON Lines line that is not one the JSON reporter writes.
+    #[error("line {line}: {source}")]
+    Json {
+        /// 1-based.
+        line: usize,
+        /// What serde found.
+        source: serde_json::Error,
+    },
+    /// A JSON Lines report of another format version.
+    #[error("a report of format {found}; this conform reads format {reads}")]
+    Format {
+        /// The report's `format`.
+        found: u32,
+        /// The one this build writes and reads.
+        reads: u32,
+    },
+    /// JUnit XML that does not parse.
+    #[error("reading the JUnit XML: {0}")]
+    Xml(#[from] quick_xml::Error),
+}
+
 /// Renders a transcript as `C:`/`S:` lines, with the session when there are several.
 pub fn transcript_text(entries: &[Entry]) -> String {
     let many = entries.iter().any(|e| e.session > 0);

@@ -13,21 +13,23 @@
 //! case that fails a variant fails a server the RFCs allow.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use reference_server::fault::{Area, Setup};
+use reference_server::fault::Setup;
 use reference_server::{Fault, Faults, Variant, Variants};
 use runner::{CaseResult, Event, Reporter, RunConfig, TlsMode, Verdict};
 use scenario::plan::{Case, Level};
 use tokio::sync::Semaphore;
 
-use crate::run::{case_env, load};
-use crate::{bundled, exit};
+use crate::error::{CliError, Outcome};
+use crate::setup::Setup as RunSetup;
+use crate::{bundled, scenarios};
+
+mod tables;
 
 /// Arguments of `conform selfcheck`.
 #[derive(Debug, Args)]
@@ -70,7 +72,7 @@ pub struct SelfcheckArgs {
 
 /// What one run of the catalogue gave.
 #[derive(Debug, Default)]
-struct Outcome {
+struct Tally {
     passed: usize,
     skipped: usize,
     /// Cases that failed: the target broke the requirement.
@@ -82,7 +84,7 @@ struct Outcome {
     duration: Duration,
 }
 
-impl Outcome {
+impl Tally {
     fn caught(&self) -> bool {
         !self.failed.is_empty() || !self.errors.is_empty()
     }
@@ -99,8 +101,8 @@ impl Outcome {
         out
     }
 
-    fn from_results(results: &[CaseResult]) -> Outcome {
-        let mut o = Outcome::default();
+    fn from_results(results: &[CaseResult]) -> Tally {
+        let mut o = Tally::default();
         for r in results {
             match r.verdict {
                 Verdict::Pass => o.passed += 1,
@@ -152,45 +154,48 @@ async fn run_once(
     subject: Subject,
     jobs: usize,
     timeout: Duration,
-) -> anyhow::Result<Outcome> {
+) -> Result<Tally, CliError> {
     let started = Instant::now();
     let (faults, variants) = match subject {
         Subject::Clean(_) => (Faults::none(), Variants::none()),
         Subject::Fault(f) => (Faults::none().with(f), Variants::none()),
         Subject::Variant(v) => (Faults::none(), Variants::none().with(v)),
     };
-    let server = bundled::start(bundled::Options {
+    let options = bundled::Options {
         user: "demo".into(),
         faults,
         variants,
         allow_plaintext_auth: subject.setup() == Setup::PlaintextAllowed,
         tls: TlsMode::None,
-    })
-    .await?;
-    let env = case_env(server.target.clone(), server.profile.clone(), timeout)?;
+    };
+    // a fault that hides a capability shows only when the vendor declares it
+    let expect = match subject {
+        Subject::Fault(f) => f.declared().iter().map(|c| c.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let setup = RunSetup::bundled(options, timeout, expect);
+    let ready = setup.start().await?;
     let config = RunConfig {
-        env,
+        env: ready.case_env(setup.io_timeout)?,
         jobs,
         // every failure counts, whatever its level
         threshold: Level::May,
-        reseed: Some(server.reseed.clone()),
+        reseed: ready.reseed.clone(),
         baseline: None,
-        // a fault that hides a capability shows only when the vendor declares it
-        expect: match subject {
-            Subject::Fault(f) => f.declared().iter().map(|c| c.to_string()).collect(),
-            _ => Vec::new(),
-        },
-        login: None,
+        expect: setup.expect.clone(),
+        login: setup.login,
     };
     let mut collect = Collect::default();
     let mut outcome = match runner::run(cases, config, &mut collect).await {
-        Ok(_) => Outcome::from_results(&collect.0),
-        Err(e) => Outcome {
+        Ok(_) => Tally::from_results(&collect.0),
+        Err(e) => Tally {
             unreachable: Some(e.to_string()),
-            ..Outcome::default()
+            ..Tally::default()
         },
     };
-    server.server.shutdown().await;
+    if let Some(server) = ready.server {
+        server.shutdown().await;
+    }
     outcome.duration = started.elapsed();
     Ok(outcome)
 }
@@ -198,9 +203,9 @@ async fn run_once(
 /// The selfcheck's findings.
 struct Report {
     cases: usize,
-    clean: BTreeMap<Setup, Outcome>,
-    faults: Vec<(Fault, Outcome)>,
-    variants: Vec<(Variant, Outcome)>,
+    clean: BTreeMap<Setup, Tally>,
+    faults: Vec<(Fault, Tally)>,
+    variants: Vec<(Variant, Tally)>,
     duration: Duration,
 }
 
@@ -243,252 +248,6 @@ fn ids(cases: &[Arc<Case>]) -> Vec<&str> {
     cases.iter().map(|c| c.id.as_str()).collect()
 }
 
-fn verdict(o: &Outcome) -> &'static str {
-    if o.caught() {
-        "CAUGHT"
-    } else {
-        "MISSED"
-    }
-}
-
-/// The console table: one line per fault with the first catching cases.
-fn console(report: &Report) -> String {
-    let mut out = String::new();
-    for (setup, o) in &report.clean {
-        let _ = writeln!(
-            out,
-            "no fault ({}): {} passed, {} failed, {} errors, {} skipped{}",
-            setup.name(),
-            o.passed,
-            o.failed.len(),
-            o.errors.len(),
-            o.skipped,
-            o.unreachable
-                .as_ref()
-                .map(|u| format!(" ({u})"))
-                .unwrap_or_default()
-        );
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<36} {:<14} {:<7} caught by",
-        "fault", "area", "verdict"
-    );
-    for (fault, o) in &report.faults {
-        let mut by: Vec<&str> = ids(&o.failed);
-        by.extend(ids(&o.errors));
-        let shown = by.iter().take(3).copied().collect::<Vec<_>>().join(", ");
-        let more = by.len().saturating_sub(3);
-        let detail = match (&o.unreachable, by.len()) {
-            (Some(u), _) => format!("(run did not start: {u})"),
-            (None, 0) => "no case".to_owned(),
-            (None, n) => format!(
-                "{n} case{} ({} failed, {} errors): {shown}{}",
-                if n == 1 { "" } else { "s" },
-                o.failed.len(),
-                o.errors.len(),
-                if more > 0 {
-                    format!(", +{more} more")
-                } else {
-                    String::new()
-                }
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "{:<36} {:<14} {:<7} {detail}",
-            fault.name(),
-            fault.area().name(),
-            verdict(o)
-        );
-    }
-    if !report.variants.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<36} {:<7} {:>6} {:>7} {:>6}  failing cases",
-            "variant", "verdict", "passed", "skipped", "failed"
-        );
-        for (variant, o) in &report.variants {
-            let failing = o.failing();
-            let detail = match &o.unreachable {
-                Some(u) => format!("(run did not start: {u})"),
-                None if failing.is_empty() => String::new(),
-                None => failing.join(", "),
-            };
-            let _ = writeln!(
-                out,
-                "{:<36} {:<7} {:>6} {:>7} {:>6}  {detail}",
-                variant.name(),
-                if o.clean() { "PASS" } else { "FAIL" },
-                o.passed,
-                o.skipped,
-                o.failed.len() + o.errors.len(),
-            );
-        }
-    }
-    let _ = writeln!(out);
-    if !report.faults.is_empty() {
-        let _ = writeln!(
-            out,
-            "mutation score: {}; {} cases per run; {:.1}s",
-            report.score(),
-            report.cases,
-            report.duration.as_secs_f64()
-        );
-    }
-    if !report.variants.is_empty() {
-        let _ = writeln!(
-            out,
-            "variants: {}; {} cases per run; {:.1}s",
-            report.variants_score(),
-            report.cases,
-            report.duration.as_secs_f64()
-        );
-    }
-    out
-}
-
-/// The totals: the README's block, stable from run to run while every fault is caught.
-fn totals_markdown(report: &Report) -> String {
-    let mut out = String::new();
-    let clean = if report.clean_ok() {
-        "0 failures"
-    } else {
-        "FAILURES"
-    };
-    let _ = writeln!(
-        out,
-        "**Mutation score: {}.** `conform selfcheck` runs the whole catalogue against the \
-         reference server with one deliberate defect at a time (`reference-server/src/fault.rs`); \
-         a fault is caught when a case fails against it. With no fault: {clean}.",
-        report.score()
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(out, "| area | faults | caught |");
-    let _ = writeln!(out, "| --- | ---: | ---: |");
-    let mut areas: BTreeMap<Area, (usize, usize)> = BTreeMap::new();
-    for (fault, o) in &report.faults {
-        let e = areas.entry(fault.area()).or_default();
-        e.0 += 1;
-        e.1 += usize::from(o.caught());
-    }
-    for (area, (n, caught)) in &areas {
-        let _ = writeln!(out, "| {} | {n} | {caught} |", area.name());
-    }
-    if !report.variants.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "**Variants: {}.** The false-positive control: the catalogue against the reference \
-             server with one choice the RFCs permit made otherwise (`reference-server/src/variant.rs`); \
-             a variant passes when no case fails or errors (skipped or not applicable is fine).",
-            report.variants_score()
-        );
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "| variant | passed | skipped | failed | failing cases |"
-        );
-        let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- |");
-        for (variant, o) in &report.variants {
-            // the first few; the whole list is in the --markdown table
-            let all = o.failing();
-            let mut failing: Vec<String> = all.iter().take(4).map(|c| format!("`{c}`")).collect();
-            if all.len() > 4 {
-                failing.push(format!("+{} more", all.len() - 4));
-            }
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} |",
-                variant.name(),
-                o.passed,
-                o.skipped,
-                o.failed.len() + o.errors.len(),
-                failing.join(", ")
-            );
-        }
-    }
-    out
-}
-
-/// The whole table, with every catching case.
-fn markdown(report: &Report) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# conform selfcheck\n");
-    out.push_str(&totals_markdown(report));
-    let _ = writeln!(out, "\n## Runs with no fault\n");
-    let _ = writeln!(out, "| setup | passed | failed | errors | skipped |");
-    let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: |");
-    for (setup, o) in &report.clean {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            setup.name(),
-            o.passed,
-            o.failed.len(),
-            o.errors.len(),
-            o.skipped
-        );
-    }
-    let _ = writeln!(out, "\n## Faults\n");
-    let _ = writeln!(
-        out,
-        "| fault | area | setup | what the server does wrong | verdict | failed | errors | skipped | cases that caught it |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- |"
-    );
-    for (fault, o) in &report.faults {
-        let mut by: Vec<String> = ids(&o.failed).iter().map(|i| format!("`{i}`")).collect();
-        by.extend(ids(&o.errors).iter().map(|i| format!("`{i}` (error)")));
-        if let Some(u) = &o.unreachable {
-            by.push(format!("run did not start: {u}"));
-        }
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
-            fault.name(),
-            fault.area().name(),
-            fault.setup().name(),
-            fault.describe().replace('|', "\\|"),
-            verdict(o),
-            o.failed.len(),
-            o.errors.len(),
-            o.skipped,
-            by.join(", ")
-        );
-    }
-    if !report.variants.is_empty() {
-        let _ = writeln!(out, "\n## Variants\n");
-        let _ = writeln!(
-            out,
-            "| variant | what the server does | permitted by | verdict | passed | skipped | failing cases |"
-        );
-        let _ = writeln!(out, "| --- | --- | --- | --- | ---: | ---: | --- |");
-        for (variant, o) in &report.variants {
-            let mut failing: Vec<String> = o.failing().iter().map(|c| format!("`{c}`")).collect();
-            if let Some(u) = &o.unreachable {
-                failing.push(format!("run did not start: {u}"));
-            }
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | {} | {} |",
-                variant.name(),
-                variant.describe().replace('|', "\\|"),
-                variant.permitted_by().replace('|', "\\|"),
-                if o.clean() { "PASS" } else { "FAIL" },
-                o.passed,
-                o.skipped,
-                failing.join(", ")
-            );
-        }
-    }
-    out
-}
-
 fn list_variants() {
     for v in Variant::ALL {
         println!("{:<28} {}", v.name(), v.describe());
@@ -510,19 +269,18 @@ fn list_faults() {
     println!("{} faults", Fault::ALL.len());
 }
 
-pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
+/// Runs the catalogue with no fault, with each fault, with each variant: exit 1 unless the
+/// clean runs pass, every fault is caught and every variant passes.
+pub fn run(args: SelfcheckArgs) -> Result<Outcome, CliError> {
     if args.list_faults {
         list_faults();
-        return Ok(exit::OK);
+        return Ok(Outcome::Passed);
     }
     if args.list_variants {
         list_variants();
-        return Ok(exit::OK);
+        return Ok(Outcome::Passed);
     }
-    let cases = match load(&args.paths) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
+    let cases = scenarios::load(&args.paths)?;
     // naming a fault or a variant runs only what is named
     let everything = args.faults.is_empty() && args.variants.is_empty();
     let faults: Vec<Fault> = if everything {
@@ -535,27 +293,24 @@ pub fn run(args: SelfcheckArgs) -> anyhow::Result<u8> {
     } else {
         args.variants.clone()
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let report = runtime.block_on(check(&args, cases, faults, variants))?;
-    print!("{}", console(&report));
+    let report = super::runtime()?.block_on(check(&args, cases, faults, variants))?;
+    print!("{}", tables::console(&report));
     if let Some(path) = &args.markdown {
-        write(path, &markdown(&report))?;
+        write(path, &tables::markdown(&report))?;
     }
     if let Some(path) = &args.totals {
-        write(path, &totals_markdown(&report))?;
+        write(path, &tables::totals_markdown(&report))?;
     }
     if !report.clean_ok() {
-        eprintln!("conform: the catalogue does not pass against the bundled server with no fault; a selfcheck means nothing until it does");
-        return Ok(exit::FAILED);
+        return Err(CliError::SelfcheckNotClean);
     }
     if report.caught() < report.faults.len() {
-        return Ok(exit::FAILED);
+        return Ok(Outcome::Failed);
     }
     if report.variants_passing() < report.variants.len() {
-        eprintln!("conform: the catalogue fails a server variant the RFCs permit; the failing cases are wrong for it");
-        return Ok(exit::FAILED);
+        return Err(CliError::VariantFails);
     }
-    Ok(exit::OK)
+    Ok(Outcome::Passed)
 }
 
 fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
@@ -570,7 +325,7 @@ async fn check(
     cases: Vec<Case>,
     faults: Vec<Fault>,
     variants: Vec<Variant>,
-) -> anyhow::Result<Report> {
+) -> Result<Report, CliError> {
     let started = Instant::now();
     let timeout = Duration::from_secs(args.timeout.max(1));
     let permits = Arc::new(Semaphore::new(args.parallel.max(1)));

@@ -26,7 +26,7 @@ use anyhow::{bail, Context as _};
 use clap::{ArgGroup, Args};
 use reference_server::fixture;
 
-use crate::exit;
+use crate::error::{CliError, Outcome};
 
 /// Arguments of `conform seed`.
 #[derive(Debug, Args)]
@@ -46,7 +46,8 @@ pub struct SeedArgs {
     replace: bool,
 }
 
-pub fn run(args: SeedArgs) -> anyhow::Result<u8> {
+/// Writes the fixture and says where, how many messages and octets.
+pub fn run(args: SeedArgs) -> Result<Outcome, CliError> {
     let (place, count) = match (&args.maildir, &args.mbox) {
         (Some(dir), _) => {
             let names = fixture::seed_maildir(dir, args.replace)
@@ -69,7 +70,7 @@ pub fn run(args: SeedArgs) -> anyhow::Result<u8> {
         count,
         size
     );
-    Ok(exit::OK)
+    Ok(Outcome::Passed)
 }
 
 /// The envelope sender written into every `From ` line.

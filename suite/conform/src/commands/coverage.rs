@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use clap::Args;
 use scenario::coverage::{Catalogue, Matrix};
 
-use crate::exit;
-use crate::run::{default_paths, load};
+use crate::error::{CliError, Outcome};
+use crate::scenarios::{default_paths, load};
 
 /// Arguments of `conform coverage`.
 #[derive(Debug, Args)]
@@ -28,11 +28,8 @@ pub struct CoverageArgs {
 
 /// Exit 0 when every testable MUST and SHOULD requirement has a case, 1 when some have
 /// none (they are listed as MISSING), 2 when a case quotes something the catalogue lacks.
-pub fn run(args: CoverageArgs) -> anyhow::Result<u8> {
-    let cases = match load(&args.paths) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
+pub fn run(args: CoverageArgs) -> Result<Outcome, CliError> {
+    let cases = load(&args.paths)?;
     let dir = match args.requirements {
         Some(d) => d,
         None => default_paths()
@@ -41,18 +38,12 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<u8> {
             .context("no scenarios folder")?
             .join("requirements"),
     };
-    let matrix = Catalogue::load_dir(&dir).and_then(|c| Matrix::build(&c, &cases));
-    let matrix = match matrix {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("{e}");
-            eprintln!(
-                "conform: the coverage matrix cannot be built (catalogue: {})",
-                dir.display()
-            );
-            return Ok(exit::USAGE);
-        }
-    };
+    let matrix = Catalogue::load_dir(&dir)
+        .and_then(|c| Matrix::build(&c, &cases))
+        .map_err(|e| CliError::Coverage {
+            message: e.to_string(),
+            dir: dir.clone(),
+        })?;
     if args.totals {
         print!("{}", matrix.totals_markdown());
     } else {
@@ -62,9 +53,5 @@ pub fn run(args: CoverageArgs) -> anyhow::Result<u8> {
         std::fs::write(path, matrix.markdown())
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(if matrix.totals().gaps() > 0 {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
+    Ok(Outcome::failed_if(matrix.totals().gaps() > 0))
 }
