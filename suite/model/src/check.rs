@@ -19,9 +19,9 @@ use crate::exec::{self, Caps, Env, Outcome};
 use crate::maildrop::{Maildrop, Message};
 use crate::ops::{self, Op};
 
-/// How much to explore.
+/// How much to explore: sequences, their length and sessions, the seed, shrinking.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Exploration {
     /// Sequences to generate.
     pub cases: u32,
     /// The seed: the same seed, target and maildrop give the same sequences.
@@ -36,9 +36,9 @@ pub struct Config {
     pub regressions: Option<&'static str>,
 }
 
-impl Default for Config {
-    fn default() -> Config {
-        Config {
+impl Default for Exploration {
+    fn default() -> Exploration {
+        Exploration {
             cases: 256,
             seed: 0,
             max_steps: 24,
@@ -52,9 +52,9 @@ impl Default for Config {
 /// Restores the maildrop before each sequence (`Err` says why it could not).
 pub type Reseed<'a> = &'a (dyn Fn() -> Result<(), String> + Sync);
 
-/// A failure, shrunk.
+/// A failing sequence, shrunk by proptest to a minimal one.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub struct Shrunk {
     /// The minimal sequence.
     pub ops: Vec<Op>,
     /// The maildrop it started from.
@@ -76,7 +76,7 @@ pub struct Report {
     /// Wall time.
     pub duration: Duration,
     /// The shrunk failure, if any.
-    pub failure: Option<Failure>,
+    pub failure: Option<Shrunk>,
 }
 
 impl Report {
@@ -249,7 +249,7 @@ pub fn check(
     env: &Env,
     fixture: &[Vec<u8>],
     reseed: Option<Reseed<'_>>,
-    config: &Config,
+    config: &Exploration,
     progress: &dyn Fn(u64),
 ) -> Result<Report, ModelError> {
     let started = Instant::now();
@@ -297,7 +297,7 @@ pub fn check(
         Err(TestError::Fail(reason, ops)) => {
             let (start, outcome) = once(rt, env, fixture, reseed, &ops, config.sessions)?;
             commands.set(commands.get() + outcome.commands);
-            Some(Failure {
+            Some(Shrunk {
                 ops,
                 start,
                 outcome,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use client::transport::Limits;
 use client::{Profile, Target, TlsMode, Trust};
 use model::exec::{Caps, Env};
-use model::{check, Config};
+use model::{check, Exploration as Config};
 use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, Config as ServerConfig, Fault, Faults, RunningServer, Users};
 
@@ -146,4 +146,59 @@ fn a_fault_is_found_and_shrunk() {
     assert!(text.contains("C: DELE"), "{text}");
     assert!(text.contains("fixture: standard"), "{text}");
     assert!(d.rule.rfc.starts_with("1939"), "{d}");
+}
+
+/// Every scenario the model records has a text: printed, it parses back to as many steps and
+/// prints the same again (the printer inverts the parser), for sequences on two sessions.
+#[test]
+fn recorded_scenarios_print_and_parse_back() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use scenario::plan::{Case, Fixture, Level, RfcRef, Span};
+    let b = bundled(Faults::none());
+    let strategy = model::ops::sequence(2, 24);
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let file = Arc::new(std::path::PathBuf::from("recorded.pop3"));
+    for _ in 0..60 {
+        b.store
+            .replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
+        let start =
+            b.rt.block_on(check::inspect(&b.env, &fixture_messages()))
+                .unwrap();
+        let ops = strategy.new_tree(&mut runner).unwrap().current();
+        let outcome = b.rt.block_on(model::exec::run(&b.env, &start, &ops, 2));
+        assert!(outcome.divergence.is_none(), "{:?}", outcome.divergence);
+        let (steps, comments) = outcome.script.steps(&file);
+        let case = Case {
+            id: "model/recorded".into(),
+            title: "recorded".into(),
+            rfc: RfcRef {
+                number: 1939,
+                section: "3".into(),
+            },
+            level: Level::Must,
+            requirement: "r".into(),
+            requires: Vec::new(),
+            tags: Vec::new(),
+            fixture: Fixture::Any,
+            mutates: outcome.script.mutates,
+            after: Vec::new(),
+            holds_maildrop: true,
+            logs_in_with_step: false,
+            span: Span {
+                file: file.clone(),
+                line: 1,
+                col: 1,
+            },
+            steps,
+        };
+        let text = scenario::print::print_commented(&case, &comments)
+            .unwrap_or_else(|e| panic!("{e}: {ops:?}"));
+        let back =
+            scenario::parse_str("recorded.pop3", &text).unwrap_or_else(|d| panic!("{d}\n{text}"));
+        assert_eq!(back[0].steps.len(), case.steps.len(), "{text}");
+        assert_eq!(
+            scenario::print::print_commented(&back[0], &comments).unwrap(),
+            text
+        );
+    }
 }

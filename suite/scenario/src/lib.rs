@@ -11,6 +11,7 @@
 pub mod coverage;
 pub mod diagnostic;
 pub mod plan;
+pub mod print;
 
 mod compile;
 mod header;
