@@ -30,9 +30,3 @@ pub mod transcript;
 
 pub use check::{check, Exploration, ModelError, Report, Shrunk};
 pub use exec::{Caps, Divergence, Env, Outcome};
-
-/// The old name of [`Exploration`] (three `Config`s in the workspace); `conform`'s model
-/// command still uses it. Deprecated: use [`Exploration`].
-pub type Config = Exploration;
-/// The old name of [`Shrunk`] (the runner has a `Failure`). Deprecated: use [`Shrunk`].
-pub type Failure = Shrunk;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use model::exec::{Dir, Entry, Env};
+use model::exec::{Dir, Env, TranscriptLine};
 use model::ModelError;
 
 use crate::error::CliError;
@@ -71,7 +71,7 @@ pub fn seed_or_clock(seed: Option<u64>) -> u64 {
 }
 
 /// Prints a wire log, one line per entry.
-pub fn print_transcript(transcript: &[Entry]) {
+pub fn print_transcript(transcript: &[TranscriptLine]) {
     for e in transcript {
         let dir = match e.dir {
             Dir::Client => "C:",

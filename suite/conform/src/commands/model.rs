@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use model::{Config, Report};
+use model::{Exploration, Report};
 
 use super::generate::{print_transcript, seed_or_clock, write_scenario, Started};
 use crate::args::TargetArgs;
@@ -43,7 +43,7 @@ pub struct ModelArgs {
 pub fn run(args: ModelArgs) -> Result<Outcome, CliError> {
     let setup = Setup::resolve(&args.target, None)?;
     let started = Started::new(&setup)?;
-    let config = Config {
+    let config = Exploration {
         cases: args.cases.max(1),
         seed: seed_or_clock(args.seed),
         max_steps: args.max_steps.max(1),
@@ -96,7 +96,7 @@ pub fn run(args: ModelArgs) -> Result<Outcome, CliError> {
 }
 
 /// The sequences, with a progress bar.
-fn check(started: &Started, config: &Config) -> Result<Report, CliError> {
+fn check(started: &Started, config: &Exploration) -> Result<Report, CliError> {
     let reseed = started.reseed();
     let bar = progress::bar(u64::from(config.cases), "sequences");
     let report = model::check(

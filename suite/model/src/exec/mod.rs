@@ -36,10 +36,6 @@ use crate::rules::Rule;
 pub use crate::transcript::{Dir, TranscriptLine};
 pub use script::Script;
 
-/// The old name of [`TranscriptLine`] (it clashed with the runner's `Entry`); `conform`'s
-/// model command still uses it. Deprecated: use [`TranscriptLine`].
-pub type Entry = TranscriptLine;
-
 /// A message number beyond any 32-bit counter.
 const HUGE: u64 = (1 << 32) + 1;
 
