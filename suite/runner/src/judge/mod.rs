@@ -1,0 +1,482 @@
+//! Runs one case's steps against the target and judges every server line.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::bytes::Regex;
+use rustls::ClientConfig;
+use scenario::plan::{
+    AExpr, Action, Assertion, BodyCheck, Captures, Case, LineRegex, Pattern, Span, Template,
+    TemplatePiece,
+};
+
+use crate::values::{eval, Bindings, Value};
+use client::capability::LoginMethod;
+use client::target::{Profile, Target};
+use client::transport::{Conn, Limits, Line, WireError};
+
+pub use client::transcript::{printable, Dir};
+
+mod body;
+mod expect;
+mod session;
+mod transcript;
+
+use expect::{sources, Regexes};
+use transcript::Transcript;
+
+/// One line of a case's wire log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Time since the case started.
+    pub at: Duration,
+    /// Which session (0 = the first).
+    pub session: usize,
+    /// Direction.
+    pub dir: Dir,
+    /// The line, as text (control bytes escaped), credentials masked.
+    pub text: String,
+}
+
+/// Why a case did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, in words.
+    pub message: String,
+    /// What the step expected.
+    pub expected: String,
+    /// What the target did.
+    pub actual: String,
+    /// The step.
+    pub span: Span,
+}
+
+/// The outcome of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every step held.
+    Pass,
+    /// The target broke the requirement.
+    Fail(Failure),
+    /// Not run, with the reason (not selected for this setup: no fixture, no login, ...).
+    Skip(String),
+    /// The target does not implement what the case tests (an optional command, extension
+    /// or mechanism, found by CAPA or by probing): neither a pass nor a failure.
+    NotApplicable(String),
+    /// A prerequisite case (`after:`) failed, so this one was not judged again: one root
+    /// cause, one failure.
+    Blocked {
+        /// The failed prerequisite's id.
+        by: String,
+    },
+    /// The target or the environment failed (connection refused, timeout, closed) so the
+    /// requirement could not be judged.
+    Error(Failure),
+}
+
+impl Verdict {
+    /// Why the case was not judged (skipped, not applicable, blocked), for reports that
+    /// show these three as "skipped" with a reason; `None` for a pass, failure or error.
+    pub fn not_judged(&self) -> Option<String> {
+        match self {
+            Verdict::Skip(why) => Some(why.clone()),
+            Verdict::NotApplicable(why) => Some(format!("not applicable: {why}")),
+            Verdict::Blocked { by } => Some(format!("blocked by {by}, which failed")),
+            _ => None,
+        }
+    }
+
+    /// A short upper-case name: PASS, FAIL, ERROR, SKIP, N/A, BLOCKED.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::Error(_) => "ERROR",
+            Verdict::Skip(_) => "SKIP",
+            Verdict::NotApplicable(_) => "N/A",
+            Verdict::Blocked { .. } => "BLOCKED",
+        }
+    }
+}
+
+impl CaseEnv {
+    /// Where the probes connect, and as whom.
+    pub fn endpoint(&self) -> client::Endpoint {
+        client::Endpoint {
+            target: self.target.clone(),
+            tls: self.tls.clone(),
+            limits: self.limits,
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+/// What a case needs to run.
+#[derive(Debug, Clone)]
+pub struct CaseEnv {
+    /// The target.
+    pub target: Target,
+    /// Its TLS configuration.
+    pub tls: Option<Arc<ClientConfig>>,
+    /// I/O limits.
+    pub limits: Limits,
+    /// The login.
+    pub profile: Profile,
+    /// The standard fixture's messages (for `B: fixture=` and `B: top=`).
+    pub fixture: Arc<Vec<Vec<u8>>>,
+    /// How the `login` step logs in: chosen by the run from what the target offers
+    /// ([`crate::capability`]), or preset (`--login`). `None`: the step fails.
+    pub login: Option<LoginMethod>,
+}
+
+struct Run<'a> {
+    env: &'a CaseEnv,
+    /// Restores the maildrop for a `reseed` step.
+    reseed: Option<&'a crate::Reseed>,
+    started: Instant,
+    sessions: Vec<Option<Conn>>,
+    vars: Bindings,
+    log: Transcript,
+    /// The last server line of each session was a SASL `+ ` continuation: mask the answer.
+    in_sasl: Vec<bool>,
+    /// The first line each session read (its greeting: the `login` step's APOP timestamp).
+    greetings: Vec<Option<Vec<u8>>>,
+    /// The last line each session read (`B?:` looks at its status indicator).
+    last: Vec<Vec<u8>>,
+    /// The last line each session sent carried credentials (PASS, APOP, AUTH or a SASL
+    /// answer): a `+OK` to it means the session is in TRANSACTION.
+    sent_credentials: Vec<bool>,
+    /// The session has logged in (left AUTHORIZATION).
+    authorized: Vec<bool>,
+    /// The regexes of back-reference patterns built in this run.
+    regexes: Regexes,
+}
+
+enum StepError {
+    Fail(String, String, String),
+    Wire(WireError),
+    /// The case ends here, passed (`starttls or eof` saw the server end the handshake).
+    Done,
+    /// The case ends here, not applicable: the server took a choice the RFC permits that
+    /// leaves the rest of the case without meaning (STLS refused before `starttls if ok`).
+    NotApplicable(String),
+    /// The `reseed` step's command failed: an error of the run.
+    Reseed(String),
+}
+
+impl From<WireError> for StepError {
+    fn from(e: WireError) -> Self {
+        StepError::Wire(e)
+    }
+}
+
+fn fail<T>(
+    message: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+) -> Result<T, StepError> {
+    Err(StepError::Fail(
+        message.into(),
+        expected.into(),
+        actual.into(),
+    ))
+}
+
+impl Run<'_> {
+    fn note(&mut self, session: usize, dir: Dir, text: String) {
+        self.log.push(Entry {
+            at: self.started.elapsed(),
+            session,
+            dir,
+            text,
+        });
+    }
+
+    fn mask(&self, session: usize, line: &[u8]) -> String {
+        let text = printable(line);
+        if self.in_sasl.get(session).copied().unwrap_or(false) && line != b"*" {
+            return "*** (SASL response)".into();
+        }
+        let upper = text.to_ascii_uppercase();
+        let mut words: Vec<&str> = text.splitn(3, ' ').collect();
+        let masked = if upper.starts_with("PASS ") {
+            Some(format!("{} ***", words[0]))
+        } else if (upper.starts_with("APOP ") || upper.starts_with("AUTH ")) && words.len() == 3 {
+            words[2] = "***";
+            Some(words.join(" "))
+        } else {
+            None
+        };
+        let text = masked.unwrap_or(text);
+        if self.env.profile.password.is_empty() {
+            text
+        } else {
+            text.replace(&self.env.profile.password, "***")
+        }
+    }
+
+    fn conn(&mut self, session: usize) -> Result<&mut Conn, StepError> {
+        match self.sessions.get_mut(session).and_then(Option::as_mut) {
+            Some(c) => Ok(c),
+            None => Err(StepError::Wire(WireError::Closed)),
+        }
+    }
+
+    async fn read(&mut self, session: usize) -> Result<Line, StepError> {
+        let line = self.conn(session)?.read_line().await?;
+        let mut text = printable(&line.bytes);
+        if !line.crlf {
+            text.push_str("   <- bare LF");
+        }
+        self.note(session, Dir::Server, text);
+        if let Some(s) = self.in_sasl.get_mut(session) {
+            *s = line.bytes.starts_with(b"+ ") || line.bytes == b"+";
+        }
+        self.track(session);
+        if self.greetings[session].is_none() {
+            self.greetings[session] = Some(line.bytes.clone());
+        }
+        if line.bytes.starts_with(b"+OK") && self.sent_credentials[session] {
+            self.authorized[session] = true;
+        }
+        self.last[session].clone_from(&line.bytes);
+        Ok(line)
+    }
+
+    /// Makes room for `session` in the per-session records.
+    fn track(&mut self, session: usize) {
+        if self.greetings.len() <= session {
+            self.greetings.resize(session + 1, None);
+            self.last.resize(session + 1, Vec::new());
+            self.sent_credentials.resize(session + 1, false);
+            self.authorized.resize(session + 1, false);
+        }
+    }
+
+    /// Records what a sent line means for the session's state.
+    fn sent(&mut self, session: usize, line: &[u8]) {
+        self.track(session);
+        let in_sasl = self.in_sasl.get(session).copied().unwrap_or(false);
+        let upper = line.trim_ascii_start().to_ascii_uppercase();
+        self.sent_credentials[session] = in_sasl
+            || ["PASS", "APOP", "AUTH"]
+                .iter()
+                .any(|k| upper.starts_with(k.as_bytes()));
+    }
+
+    /// Whether the server may have closed this session after a negative answer: it is in
+    /// AUTHORIZATION and its last answer was `-ERR` (RFC 1939 §4: "After returning a negative
+    /// status indicator, the server may close the connection").
+    fn may_close(&self, session: usize) -> bool {
+        !self.authorized.get(session).copied().unwrap_or(false)
+            && self
+                .last
+                .get(session)
+                .is_some_and(|l| l.starts_with(b"-ERR"))
+    }
+
+    /// Reads a line that a pattern step judges: a bare LF is a framing failure.
+    async fn read_judged(&mut self, session: usize, expected: &str) -> Result<Line, StepError> {
+        let line = self.read(session).await?;
+        if !line.crlf {
+            return fail(
+                "line ended with a bare LF; RFC 1939 §3 requires CRLF",
+                expected,
+                printable(&line.bytes),
+            );
+        }
+        Ok(line)
+    }
+
+    /// Puts back a line that was read but not yet logged.
+    fn unread_raw(&mut self, session: usize, line: Line) {
+        if let Ok(c) = self.conn(session) {
+            c.push_back(line);
+        }
+    }
+
+    /// Puts back a line that was read and logged (the log entry goes too).
+    fn unread(&mut self, session: usize, line: Line) {
+        self.log.pop();
+        self.unread_raw(session, line);
+    }
+
+    /// Runs one step on `session`: one function per kind of step.
+    async fn step(&mut self, session: usize, action: &Action) -> Result<(), StepError> {
+        match action {
+            Action::Send { template, crlf } => self.send(session, template, *crlf).await,
+            Action::Expect(p) => self.expect(session, p).await,
+            Action::ExpectAnyOf(ps) => self.expect_any_of(session, ps).await,
+            Action::ExpectUnordered(ps) => self.expect_unordered(session, ps).await,
+            Action::ExpectRepeated(p) => self.expect_repeated(session, p).await,
+            Action::ExpectAbsent(p) => self.expect_absent(session, p).await,
+            Action::ExpectPresent(p) => self.expect_present(session, p).await,
+            Action::Body(checks) => self.body(session, checks).await,
+            Action::BodyIfOk(checks) if self.last_was_ok(session) => {
+                self.body(session, checks).await
+            }
+            Action::BodyIfOk(_) => Ok(()),
+            Action::Login => self.login(session).await,
+            Action::Reseed => self.reseed(session).await,
+            Action::Open => self.open(session).await,
+            Action::StartTls => self.start_tls(session).await,
+            Action::StartTlsOrEof => self.start_tls_or_eof(session).await,
+            Action::StartTlsIfOk => self.start_tls_if_ok(session).await,
+            Action::Drop => {
+                self.drop_session(session).await;
+                Ok(())
+            }
+            Action::ExpectClose => self.expect_close(session).await,
+            Action::Assert(a) => self.assertion(a),
+        }
+    }
+}
+
+/// Runs `case` and returns its verdict and transcript; `reseed` serves its `reseed` steps.
+pub async fn run_case(
+    case: &Case,
+    env: &CaseEnv,
+    reseed: Option<&crate::Reseed>,
+) -> (Verdict, Vec<Entry>) {
+    let mut run = Run {
+        env,
+        reseed,
+        started: Instant::now(),
+        sessions: Vec::new(),
+        vars: Bindings::default(),
+        log: Transcript::default(),
+        in_sasl: vec![false],
+        greetings: Vec::new(),
+        last: Vec::new(),
+        sent_credentials: Vec::new(),
+        authorized: Vec::new(),
+        regexes: Regexes::default(),
+    };
+    run.vars.set("user", env.profile.user.clone().into_bytes());
+    run.vars
+        .set("password", env.profile.password.clone().into_bytes());
+    match Conn::open(&env.target, env.tls.clone(), env.limits).await {
+        Ok(c) => run.sessions.push(Some(c)),
+        Err(e) => {
+            let f = Failure {
+                message: format!("cannot connect to {}: {e}", env.target),
+                expected: "a connection".into(),
+                actual: e.to_string(),
+                span: case.span.clone(),
+            };
+            return (Verdict::Error(f), run.log.into_entries());
+        }
+    }
+    let verdict = run_steps(case, &mut run).await;
+    // close what is still open and let the server end those sessions (and free the maildrop)
+    for conn in run.sessions.iter_mut().filter_map(Option::as_mut) {
+        conn.close().await;
+    }
+    (verdict, run.log.into_entries())
+}
+
+async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
+    for step in &case.steps {
+        if let Err(e) = run.step(step.session, &step.action).await {
+            let verdict = match e {
+                StepError::Fail(message, expected, actual) => Verdict::Fail(Failure {
+                    message,
+                    expected,
+                    actual,
+                    span: step.span.clone(),
+                }),
+                StepError::Wire(WireError::Closed)
+                    if awaits_answer(&step.action) && run.may_close(step.session) =>
+                {
+                    run.note(
+                        step.session,
+                        Dir::Note,
+                        "the server closed the connection after -ERR in AUTHORIZATION".into(),
+                    );
+                    Verdict::NotApplicable(
+                        "the server closed the connection after a negative answer in the AUTHORIZATION state, as RFC 1939 §4 permits; the rest of the case could not be judged".into(),
+                    )
+                }
+                StepError::Wire(w) => {
+                    run.note(step.session, Dir::Note, format!("wire: {w}"));
+                    let failure = Failure {
+                        message: format!("the target {}", w),
+                        expected: describe_step(&step.action),
+                        actual: w.to_string(),
+                        span: step.span.clone(),
+                    };
+                    // Silence or a close where an answer is due is the server's failure
+                    // (RFC 1939 §3: every command gets a response); a connection that could
+                    // not be made or used is an error of the run.
+                    if awaits_answer(&step.action)
+                        && matches!(
+                            w,
+                            WireError::Timeout(_) | WireError::Closed | WireError::TooSlow { .. }
+                        )
+                    {
+                        Verdict::Fail(Failure {
+                            message: match w {
+                                WireError::Closed => {
+                                    "the server closed the connection instead of answering".into()
+                                }
+                                WireError::TooSlow { .. } => {
+                                    format!("the server answered too slowly ({w})")
+                                }
+                                _ => format!("the server did not answer ({w})"),
+                            },
+                            ..failure
+                        })
+                    } else {
+                        Verdict::Error(failure)
+                    }
+                }
+                StepError::Done => Verdict::Pass,
+                StepError::NotApplicable(why) => Verdict::NotApplicable(why),
+                StepError::Reseed(e) => Verdict::Error(Failure {
+                    message: format!("reseeding the maildrop failed: {e}"),
+                    expected: "reseed".into(),
+                    actual: e,
+                    span: step.span.clone(),
+                }),
+            };
+            return verdict;
+        }
+    }
+    Verdict::Pass
+}
+
+/// Whether the step reads what the server owes: a reply, a body, the greeting.
+fn awaits_answer(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Expect(_)
+            | Action::ExpectAnyOf(_)
+            | Action::ExpectUnordered(_)
+            | Action::ExpectRepeated(_)
+            | Action::ExpectAbsent(_)
+            | Action::ExpectPresent(_)
+            | Action::Body(_)
+            | Action::BodyIfOk(_)
+            | Action::Login
+    )
+}
+
+fn describe_step(a: &Action) -> String {
+    match a {
+        Action::Send { template, .. } => format!("to send {}", template.source),
+        Action::Expect(p) | Action::ExpectRepeated(p) | Action::ExpectAbsent(p) => p.source.clone(),
+        Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps) => sources(ps, " | "),
+        Action::ExpectPresent(p) => format!("a line matching {}", p.source),
+        Action::Body(_) | Action::BodyIfOk(_) => "a multi-line body".into(),
+        Action::Login => "a login".into(),
+        Action::Reseed => "the maildrop reseeded".into(),
+        Action::Open => "a new connection".into(),
+        Action::StartTls => "a TLS handshake".into(),
+        Action::StartTlsOrEof => "a TLS handshake, or the server ending it".into(),
+        Action::StartTlsIfOk => "a TLS handshake after +OK to STLS".into(),
+        Action::Drop => "to drop the connection".into(),
+        Action::ExpectClose => "the server to close".into(),
+        Action::Assert(_) => "an assertion".into(),
+    }
+}

@@ -1,0 +1,215 @@
+//! The steps that act on a connection: `open`, `starttls`, `drop`, `eof`, `reseed`, and the
+//! `login` step (the client's login over the case's session, every line logged).
+
+use super::*;
+
+impl Run<'_> {
+    /// `reseed`: the run restores the maildrop now; not applicable without a way to.
+    pub(super) async fn reseed(&mut self, session: usize) -> Result<(), StepError> {
+        let Some(reseed) = self.reseed else {
+            return Err(StepError::NotApplicable(
+                "the case delivers mail (`reseed`), and this run has no way to: give --reseed-cmd"
+                    .into(),
+            ));
+        };
+        // let the server finish the UPDATE of a session that just ended
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match reseed() {
+            Ok(()) => {
+                self.note(session, Dir::Note, "maildrop reseeded".into());
+                Ok(())
+            }
+            Err(e) => Err(StepError::Reseed(e)),
+        }
+    }
+
+    /// `open NAME`: connects session `session`.
+    pub(super) async fn open(&mut self, session: usize) -> Result<(), StepError> {
+        let conn = Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+        if self.sessions.len() <= session {
+            self.sessions.resize_with(session + 1, || None);
+            self.in_sasl.resize(session + 1, false);
+        }
+        self.sessions[session] = Some(conn);
+        self.note(session, Dir::Note, format!("session {session} connected"));
+        Ok(())
+    }
+
+    /// `starttls`: the TLS handshake (after `+OK` to STLS, RFC 2595 §4).
+    pub(super) async fn start_tls(&mut self, session: usize) -> Result<(), StepError> {
+        self.conn(session)?.start_tls().await?;
+        self.note(session, Dir::Note, "TLS established".into());
+        Ok(())
+    }
+
+    /// `starttls or eof`: the handshake, or the server ending it (the case ends, passed).
+    pub(super) async fn start_tls_or_eof(&mut self, session: usize) -> Result<(), StepError> {
+        match self.conn(session)?.start_tls().await {
+            Ok(()) => {
+                self.note(session, Dir::Note, "TLS established".into());
+                Ok(())
+            }
+            Err(WireError::TlsEnded(why)) => {
+                self.note(
+                    session,
+                    Dir::Note,
+                    format!("the server ended the TLS handshake ({why}); the case ends here"),
+                );
+                Err(StepError::Done)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `starttls if ok`: the handshake after `+OK`; after `-ERR` the case is not applicable
+    /// (a server may refuse STLS, RFC 2595 §4).
+    pub(super) async fn start_tls_if_ok(&mut self, session: usize) -> Result<(), StepError> {
+        if !self.last_was_ok(session) {
+            return Err(StepError::NotApplicable(
+                "the server refused STLS here, as RFC 2595 §4 permits; the rest of the case needs TLS".into(),
+            ));
+        }
+        self.start_tls(session).await
+    }
+
+    /// `drop`: closes the connection without QUIT.
+    pub(super) async fn drop_session(&mut self, session: usize) {
+        if let Some(mut c) = self.sessions.get_mut(session).and_then(Option::take) {
+            c.close().await;
+        }
+        self.note(session, Dir::Note, "connection closed without QUIT".into());
+    }
+
+    /// `eof`: the server closes the connection now, sending nothing more.
+    pub(super) async fn expect_close(&mut self, session: usize) -> Result<(), StepError> {
+        match self.conn(session)?.expect_eof().await {
+            Ok(None) => {
+                self.note(session, Dir::Note, "server closed the connection".into());
+                Ok(())
+            }
+            Ok(Some(line)) => {
+                let text = printable(&line.bytes);
+                self.note(session, Dir::Server, text.clone());
+                fail(
+                    "server sent more instead of closing the connection",
+                    "connection closed",
+                    text,
+                )
+            }
+            Err(WireError::Timeout(t)) => fail(
+                "server did not close the connection",
+                "connection closed",
+                format!("still open after {t:?}"),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends one line the runner made (not from the scenario), logged and masked like a `C:`
+    /// line.
+    pub(super) async fn send_line(&mut self, session: usize, line: &[u8]) -> Result<(), StepError> {
+        let shown = self.mask(session, line);
+        self.note(session, Dir::Client, shown);
+        self.sent(session, line);
+        if let Some(s) = self.in_sasl.get_mut(session) {
+            *s = false;
+        }
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.conn(session)?.send(&bytes).await?;
+        Ok(())
+    }
+
+    /// The `login` step: logs in with the run's method (the greeting was read already).
+    ///
+    /// The method worked when the run began, so a refusal is taken to be passing: the
+    /// previous case's session may still hold the maildrop (`-ERR [IN-USE]`, RFC 2449 §8.1.2)
+    /// while the server ends it. The login is tried again on a new connection for up to
+    /// [`LOGIN_RETRY`], each attempt in the transcript; then the refusal is the verdict.
+    pub(super) async fn login(&mut self, session: usize) -> Result<(), StepError> {
+        let Some(method) = self.env.login else {
+            return fail(
+                "no login method works on this target",
+                "USER/PASS, APOP or AUTH",
+                "none (see the run's capabilities)",
+            );
+        };
+        let started = Instant::now();
+        loop {
+            match self.login_once(session, method).await {
+                Err(StepError::Fail(..)) if started.elapsed() < LOGIN_RETRY => {
+                    self.note(
+                        session,
+                        Dir::Note,
+                        "login refused (the maildrop may still be held by the previous session); trying again on a new connection".into(),
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if let Some(mut old) = self.sessions.get_mut(session).and_then(Option::take) {
+                        old.close().await;
+                    }
+                    let conn =
+                        Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+                    self.sessions[session] = Some(conn);
+                    self.greetings[session] = None;
+                    self.read(session).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One login attempt with `method` on the session's connection: the client's login
+    /// steps, each line logged and judged as a `C:`/`S:` pair would be.
+    pub(super) async fn login_once(
+        &mut self,
+        session: usize,
+        method: LoginMethod,
+    ) -> Result<(), StepError> {
+        use client::login::{login, LoginError, Want};
+        let profile = self.env.profile.clone();
+        let greeting = self.greetings.get(session).cloned().flatten();
+        let mut exchange = SessionExchange { run: self, session };
+        match login(&mut exchange, method, &profile, greeting.as_deref(), true).await {
+            Ok(()) => Ok(()),
+            Err(LoginError::Wire(e)) => Err(e),
+            Err(LoginError::Refused { step, want, answer }) => fail(
+                format!("the login with {method} was refused ({step})"),
+                match want {
+                    Want::Ok => format!("+OK (login with {method})"),
+                    Want::Challenge => format!("+ challenge (login with {method})"),
+                },
+                printable(&answer),
+            ),
+            Err(LoginError::NoTimestamp) => fail(
+                "APOP login needs the greeting's timestamp",
+                "a greeting with <timestamp>",
+                greeting.map_or("(no greeting read)".into(), |g| printable(&g)),
+            ),
+            Err(LoginError::BadChallenge(c)) => fail(
+                "the CRAM-MD5 challenge is not base64",
+                "+ BASE64",
+                printable(&c),
+            ),
+        }
+    }
+}
+
+/// One session of a case as the client's login sees it: every line sent is logged (masked)
+/// and every answer read as a judged line (a bare LF fails the case).
+struct SessionExchange<'r, 'a> {
+    run: &'r mut Run<'a>,
+    session: usize,
+}
+
+impl client::login::Exchange for SessionExchange<'_, '_> {
+    type Error = StepError;
+
+    async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, StepError> {
+        self.run.send_line(self.session, line).await?;
+        let expected = "an answer to the login";
+        Ok(self.run.read_judged(self.session, expected).await?.bytes)
+    }
+}
+
+/// How long the `login` step tries again after a refusal.
+const LOGIN_RETRY: Duration = Duration::from_secs(3);
