@@ -99,103 +99,125 @@ impl<W: Write> Console<W> {
                 target,
                 total,
                 discovered,
-            } => {
-                writeln!(self.out, "conform: running {total} cases against {target}")?;
-                for line in discovered.capabilities.describe() {
-                    writeln!(self.out, "  {line}")?;
-                }
-                if let Some(i) = &discovered.inspection {
-                    match &i.fixture {
-                        Ok(()) => writeln!(self.out, "  maildrop: the standard fixture")?,
-                        Err(why) => writeln!(self.out, "  maildrop: {why}")?,
-                    }
-                    if let Some(drift) = &i.drift {
-                        writeln!(
-                            self.out,
-                            "  maildrop drift: {drift} (allowed between sessions; cases compare sizes within one session)"
-                        )?;
-                    }
-                }
-            }
-            Event::CaseFinished(r) => {
-                let tag = match r.known_deviation() {
-                    Some(_) => "KNOWN",
-                    None => r.verdict.label(),
-                };
-                write!(
-                    self.out,
-                    "{tag:<7} {:<7} {}",
-                    r.case.level.to_string(),
-                    r.case.id
-                )?;
-                match &r.verdict {
-                    Verdict::Skip(why) | Verdict::NotApplicable(why) => {
-                        write!(self.out, "  ({why})")?
-                    }
-                    Verdict::Blocked { by } => write!(self.out, "  (blocked by {by})")?,
-                    _ => {}
-                }
-                if self.timings {
-                    write!(self.out, "  [{:.0?}]", r.duration)?;
-                }
-                writeln!(self.out)?;
-            }
-            Event::Finished { results, summary } => {
-                // new failures last, next to the summary; known deviations before them
-                for r in results.iter().filter(|r| r.known_deviation().is_some()) {
-                    self.failure(r)?;
-                }
-                for r in results.iter().filter(|r| r.known_deviation().is_none()) {
-                    self.failure(r)?;
-                }
-                let outdated: Vec<&CaseResult> =
-                    results.iter().filter(|r| r.baseline_outdated()).collect();
-                if !outdated.is_empty() {
-                    writeln!(
-                        self.out,
-                        "\nbaselined, but passing now (remove them from the baseline):"
-                    )?;
-                    for r in outdated {
-                        writeln!(self.out, "    {} ({})", r.case.id, r.case.rfc)?;
-                    }
-                }
-                self.root_causes(results)?;
-                writeln!(self.out)?;
-                if summary.errors > 0 {
-                    writeln!(
-                        self.out,
-                        "{} of the failures are errors: the target could not be judged",
-                        summary.errors
-                    )?;
-                }
-                if self.timings {
-                    writeln!(self.out, "finished in {:.2?}", summary.duration)?;
-                }
-                write!(
-                    self.out,
-                    "{} passed, {} failed, {} skipped",
-                    summary.passed,
-                    summary.failed + summary.errors - summary.known,
-                    summary.skipped
-                )?;
-                if summary.not_applicable > 0 || summary.blocked > 0 {
-                    write!(
-                        self.out,
-                        ", {} not applicable, {} blocked",
-                        summary.not_applicable, summary.blocked
-                    )?;
-                }
-                if summary.known > 0 || summary.outdated > 0 {
-                    write!(
-                        self.out,
-                        ", {} known (baseline), {} baselined but passing",
-                        summary.known, summary.outdated
-                    )?;
-                }
-                writeln!(self.out)?;
-            }
+            } => self.started(target, *total, discovered)?,
+            Event::CaseFinished(r) => self.case_line(r)?,
+            Event::Finished { results, summary } => self.finished(results, summary)?,
         }
         self.out.flush()
+    }
+
+    /// The header: what runs against what, and what discovery found.
+    fn started(
+        &mut self,
+        target: &crate::Target,
+        total: usize,
+        discovered: &crate::Discovered,
+    ) -> std::io::Result<()> {
+        writeln!(self.out, "conform: running {total} cases against {target}")?;
+        for line in discovered.capabilities.describe() {
+            writeln!(self.out, "  {line}")?;
+        }
+        if let Some(i) = &discovered.inspection {
+            match &i.fixture {
+                Ok(()) => writeln!(self.out, "  maildrop: the standard fixture")?,
+                Err(why) => writeln!(self.out, "  maildrop: {why}")?,
+            }
+            if let Some(drift) = &i.drift {
+                writeln!(
+                    self.out,
+                    "  maildrop drift: {drift} (allowed between sessions; cases compare sizes within one session)"
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One line per finished case: verdict, level, id, and why it was not judged.
+    fn case_line(&mut self, r: &CaseResult) -> std::io::Result<()> {
+        let tag = match r.known_deviation() {
+            Some(_) => "KNOWN",
+            None => r.verdict.label(),
+        };
+        write!(
+            self.out,
+            "{tag:<7} {:<7} {}",
+            r.case.level.to_string(),
+            r.case.id
+        )?;
+        match &r.verdict {
+            Verdict::Skip(why) | Verdict::NotApplicable(why) => write!(self.out, "  ({why})")?,
+            Verdict::Blocked { by } => write!(self.out, "  (blocked by {by})")?,
+            _ => {}
+        }
+        if self.timings {
+            write!(self.out, "  [{:.0?}]", r.duration)?;
+        }
+        writeln!(self.out)
+    }
+
+    /// The failures with their transcripts, outdated baseline entries, the root causes and
+    /// the closing counts.
+    fn finished(
+        &mut self,
+        results: &[CaseResult],
+        summary: &crate::Summary,
+    ) -> std::io::Result<()> {
+        // new failures last, next to the summary; known deviations before them
+        for r in results.iter().filter(|r| r.known_deviation().is_some()) {
+            self.failure(r)?;
+        }
+        for r in results.iter().filter(|r| r.known_deviation().is_none()) {
+            self.failure(r)?;
+        }
+        let outdated: Vec<&CaseResult> = results.iter().filter(|r| r.baseline_outdated()).collect();
+        if !outdated.is_empty() {
+            writeln!(
+                self.out,
+                "\nbaselined, but passing now (remove them from the baseline):"
+            )?;
+            for r in outdated {
+                writeln!(self.out, "    {} ({})", r.case.id, r.case.rfc)?;
+            }
+        }
+        self.root_causes(results)?;
+        writeln!(self.out)?;
+        if summary.errors > 0 {
+            writeln!(
+                self.out,
+                "{} of the failures are errors: the target could not be judged",
+                summary.errors
+            )?;
+        }
+        if self.timings {
+            writeln!(self.out, "finished in {:.2?}", summary.duration)?;
+        }
+        self.counts(summary)
+    }
+
+    /// The closing line: `N passed, N failed, N skipped[, N not applicable, N blocked][, ...]`.
+    fn counts(&mut self, summary: &crate::Summary) -> std::io::Result<()> {
+        write!(
+            self.out,
+            "{} passed, {} failed, {} skipped",
+            summary.passed,
+            summary.failed + summary.errors - summary.known,
+            summary.skipped
+        )?;
+        if summary.not_applicable > 0 || summary.blocked > 0 {
+            write!(
+                self.out,
+                ", {} not applicable, {} blocked",
+                summary.not_applicable, summary.blocked
+            )?;
+        }
+        if summary.known > 0 || summary.outdated > 0 {
+            write!(
+                self.out,
+                ", {} known (baseline), {} baselined but passing",
+                summary.known, summary.outdated
+            )?;
+        }
+        writeln!(self.out)
     }
 }
 

@@ -318,66 +318,7 @@ impl<W: Write> Html<W> {
             escape(&c.id),
             escape(&c.title)
         );
-        let item = |h: &mut String, class: &str, term: &str, html: &str| {
-            let class = if class.is_empty() {
-                String::new()
-            } else {
-                format!(" class=\"{class}\"")
-            };
-            let _ = writeln!(h, "<dt>{term}</dt><dd{class}>{html}</dd>");
-        };
-        item(
-            h,
-            "",
-            "requirement",
-            &format!(
-                "{} {}: <blockquote>“{}”</blockquote>",
-                escape(&c.rfc.to_string()),
-                c.level,
-                escape(&c.requirement)
-            ),
-        );
-        item(
-            h,
-            "",
-            "case",
-            &format!("<code>{}</code>", escape(&c.span.to_string())),
-        );
-        if !c.tags.is_empty() {
-            item(h, "", "tags", &escape(&c.tags.join(", ")));
-        }
-        if let Some(d) = r.known_deviation() {
-            item(h, "note", "baseline", &escape(&d.reason));
-        }
-        if r.baseline_outdated() {
-            item(
-                h,
-                "note",
-                "baseline",
-                "listed, but passes now: remove it from the baseline",
-            );
-        }
-        match &r.verdict {
-            Verdict::Fail(f) | Verdict::Error(f) => {
-                item(h, "", "what", &escape(&f.message));
-                let code = |s: &str| format!("<code>{}</code>", escape(s));
-                item(h, "exp", "expected", &code(&f.expected));
-                item(h, "act", "actual", &code(&f.actual));
-                item(h, "", "failing step", &code(&f.span.to_string()));
-            }
-            Verdict::Skip(why) => item(h, "", "skipped", &escape(why)),
-            Verdict::NotApplicable(why) => item(h, "", "not applicable", &escape(why)),
-            Verdict::Blocked { by } => item(
-                h,
-                "",
-                "blocked",
-                &format!(
-                    "by <code>{}</code>, which failed (one root cause)",
-                    escape(by)
-                ),
-            ),
-            Verdict::Pass => {}
-        }
+        details(h, r);
         h.push_str("</dl>\n");
         if !r.transcript.is_empty() {
             self.wire(h, r);
@@ -481,6 +422,73 @@ fn summaries(h: &mut String, results: &[CaseResult]) {
         .collect();
     table(h, "by-level", "level", &rows, Tally::of(results));
     h.push_str("</div>\n");
+}
+
+/// One `<dt>`/`<dd>` pair of a case's details.
+fn item(h: &mut String, class: &str, term: &str, html: &str) {
+    let class = if class.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"{class}\"")
+    };
+    let _ = writeln!(h, "<dt>{term}</dt><dd{class}>{html}</dd>");
+}
+
+/// A case's details: requirement, place, tags, baseline notes, and what its verdict says.
+fn details(h: &mut String, r: &CaseResult) {
+    let c = &r.case;
+    item(
+        h,
+        "",
+        "requirement",
+        &format!(
+            "{} {}: <blockquote>“{}”</blockquote>",
+            escape(&c.rfc.to_string()),
+            c.level,
+            escape(&c.requirement)
+        ),
+    );
+    item(
+        h,
+        "",
+        "case",
+        &format!("<code>{}</code>", escape(&c.span.to_string())),
+    );
+    if !c.tags.is_empty() {
+        item(h, "", "tags", &escape(&c.tags.join(", ")));
+    }
+    if let Some(d) = r.known_deviation() {
+        item(h, "note", "baseline", &escape(&d.reason));
+    }
+    if r.baseline_outdated() {
+        item(
+            h,
+            "note",
+            "baseline",
+            "listed, but passes now: remove it from the baseline",
+        );
+    }
+    match &r.verdict {
+        Verdict::Fail(f) | Verdict::Error(f) => {
+            item(h, "", "what", &escape(&f.message));
+            let code = |s: &str| format!("<code>{}</code>", escape(s));
+            item(h, "exp", "expected", &code(&f.expected));
+            item(h, "act", "actual", &code(&f.actual));
+            item(h, "", "failing step", &code(&f.span.to_string()));
+        }
+        Verdict::Skip(why) => item(h, "", "skipped", &escape(why)),
+        Verdict::NotApplicable(why) => item(h, "", "not applicable", &escape(why)),
+        Verdict::Blocked { by } => item(
+            h,
+            "",
+            "blocked",
+            &format!(
+                "by <code>{}</code>, which failed (one root cause)",
+                escape(by)
+            ),
+        ),
+        Verdict::Pass => {}
+    }
 }
 
 /// The failures that are root causes, with the cases each blocked (when any was blocked).

@@ -191,55 +191,7 @@ impl<W: Write> JUnit<W> {
                 );
             }
         } else {
-            match &r.verdict {
-                Verdict::Pass => {}
-                Verdict::Skip(why) => {
-                    let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(why));
-                }
-                Verdict::NotApplicable(why) => {
-                    let _ = writeln!(
-                        x,
-                        "      <skipped type=\"not-applicable\" message=\"{}\"/>",
-                        attr(&format!("not applicable: {why}"))
-                    );
-                }
-                Verdict::Blocked { by } => {
-                    let _ = writeln!(
-                        x,
-                        "      <skipped type=\"blocked\" message=\"{}\"/>",
-                        attr(&format!("blocked by {by}, which failed (one root cause)"))
-                    );
-                }
-                Verdict::Fail(f) => {
-                    let _ = writeln!(
-                        x,
-                        "      <failure type=\"{} violation\" message=\"{}\">{}</failure>",
-                        c.level,
-                        attr(&format!(
-                            "{} {}: \"{}\" — {}: expected {}, got {} (at {})",
-                            c.rfc, c.level, c.requirement, f.message, f.expected, f.actual, f.span
-                        )),
-                        text(&format!(
-                            "{}\nexpected: {}\nactual:   {}\nat {}",
-                            f.message, f.expected, f.actual, f.span
-                        )),
-                    );
-                }
-                Verdict::Error(f) => {
-                    let _ = writeln!(
-                        x,
-                        "      <error type=\"target error\" message=\"{}\">{}</error>",
-                        attr(&format!(
-                            "{}: expected {}, got {} (at {})",
-                            f.message, f.expected, f.actual, f.span
-                        )),
-                        text(&format!(
-                            "{}\nexpected: {}\nactual:   {}\nat {}",
-                            f.message, f.expected, f.actual, f.span
-                        )),
-                    );
-                }
-            }
+            verdict_element(x, r);
         }
         if r.baseline_outdated() {
             out.push_str("baselined, but passes now: remove it from the baseline\n");
@@ -249,6 +201,61 @@ impl<W: Write> JUnit<W> {
             let _ = writeln!(x, "      <system-out>{}</system-out>", text(&out));
         }
         x.push_str("    </testcase>\n");
+    }
+}
+
+/// The element that says a case's verdict (none for a pass): `<skipped>` with its type,
+/// `<failure>` with the requirement, or `<error>`.
+fn verdict_element(x: &mut String, r: &CaseResult) {
+    let c = &r.case;
+    match &r.verdict {
+        Verdict::Pass => {}
+        Verdict::Skip(why) => {
+            let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(why));
+        }
+        Verdict::NotApplicable(why) => {
+            let _ = writeln!(
+                x,
+                "      <skipped type=\"not-applicable\" message=\"{}\"/>",
+                attr(&format!("not applicable: {why}"))
+            );
+        }
+        Verdict::Blocked { by } => {
+            let _ = writeln!(
+                x,
+                "      <skipped type=\"blocked\" message=\"{}\"/>",
+                attr(&format!("blocked by {by}, which failed (one root cause)"))
+            );
+        }
+        Verdict::Fail(f) => {
+            let _ = writeln!(
+                x,
+                "      <failure type=\"{} violation\" message=\"{}\">{}</failure>",
+                c.level,
+                attr(&format!(
+                    "{} {}: \"{}\" — {}: expected {}, got {} (at {})",
+                    c.rfc, c.level, c.requirement, f.message, f.expected, f.actual, f.span
+                )),
+                text(&format!(
+                    "{}\nexpected: {}\nactual:   {}\nat {}",
+                    f.message, f.expected, f.actual, f.span
+                )),
+            );
+        }
+        Verdict::Error(f) => {
+            let _ = writeln!(
+                x,
+                "      <error type=\"target error\" message=\"{}\">{}</error>",
+                attr(&format!(
+                    "{}: expected {}, got {} (at {})",
+                    f.message, f.expected, f.actual, f.span
+                )),
+                text(&format!(
+                    "{}\nexpected: {}\nactual:   {}\nat {}",
+                    f.message, f.expected, f.actual, f.span
+                )),
+            );
+        }
     }
 }
 
