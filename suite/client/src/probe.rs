@@ -11,7 +11,7 @@ use crate::capability::{add_capa_line, Capabilities, Discovery, LoginMethod};
 use crate::login::LoginError;
 use crate::target::{Profile, Target};
 use crate::transcript::printable;
-use crate::transport::{Conn, Limits, WireError};
+use crate::transport::{Conn, IoLimits, WireError};
 
 /// Where the probes connect, and as whom.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct Endpoint {
     /// Its TLS client configuration (None for plaintext).
     pub tls: Option<Arc<ClientConfig>>,
     /// Timeouts and size caps of every read and write.
-    pub limits: Limits,
+    pub limits: IoLimits,
     /// The account.
     pub profile: Profile,
 }

@@ -25,14 +25,14 @@ pub const MIN_RATE: f64 = 64.0 * 1024.0;
 /// bounded whatever a server sends. 100,000 lines hold the 1 MB fixture message (13,501 lines) seven times over.
 pub const MAX_ANSWER_LINES: usize = 100_000;
 
-/// Limits on one connection.
+/// The time and size bounds of one connection (the codec's `pop3_proto::Limits` are line lengths).
 ///
 /// Time is bounded by deadlines, not per-read timeouts: a line must be complete within
 /// `io_timeout` of the first attempt to read it, and everything read since the client last
 /// sent must have come within `io_timeout` plus its size at [`MIN_RATE`] (a multi-line answer
 /// included). Connect, the TLS handshake and each write have `io_timeout` each.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct IoLimits {
     /// The deadline of a line, of a connect, a handshake, a write; the grace of an answer.
     pub io_timeout: Duration,
     /// Longest line accepted (a longer one is an error verdict).
@@ -41,9 +41,9 @@ pub struct Limits {
     pub max_bytes: usize,
 }
 
-impl Default for Limits {
+impl Default for IoLimits {
     fn default() -> Self {
-        Limits {
+        IoLimits {
             io_timeout: Duration::from_secs(10),
             max_line: 64 * 1024,
             max_bytes: 64 << 20,
@@ -132,7 +132,7 @@ pub struct Conn {
     stream: Stream,
     buf: Vec<u8>,
     pushed_back: VecDeque<Line>,
-    limits: Limits,
+    limits: IoLimits,
     read_total: usize,
     /// When the client last sent (or connected), and how much it has read since: the
     /// answer's clock.
@@ -157,7 +157,7 @@ impl Conn {
     pub async fn open(
         target: &Target,
         tls_config: Option<Arc<ClientConfig>>,
-        limits: Limits,
+        limits: IoLimits,
     ) -> Result<Conn, WireError> {
         let addr = (target.host.as_str(), target.port);
         let tcp = timeout(limits.io_timeout, TcpStream::connect(addr))

@@ -20,7 +20,7 @@ pub struct Bundled {
     /// The login.
     pub profile: Profile,
     /// Restores the fixture in `user`'s maildrop.
-    pub reseed: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
+    pub reseed: ::fixture::Reseed,
 }
 
 /// How to start the bundled server.

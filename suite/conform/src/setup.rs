@@ -104,7 +104,9 @@ impl Setup {
                 let reseed: Option<Reseed> = match reseed_cmd.clone() {
                     Some(cmd) => {
                         reseed::run(&cmd).map_err(CliError::Reseed)?;
-                        Some(Arc::new(move || reseed::run(&cmd)))
+                        Some(Arc::new(move || {
+                            reseed::run(&cmd).map_err(fixture::ReseedError)
+                        }))
                     }
                     None => None,
                 };
@@ -233,8 +235,8 @@ impl Ready {
 }
 
 /// The transport's limits with `io_timeout`.
-pub fn limits(io_timeout: Duration) -> runner::transport::Limits {
-    runner::transport::Limits {
+pub fn limits(io_timeout: Duration) -> runner::transport::IoLimits {
+    runner::transport::IoLimits {
         io_timeout,
         ..Default::default()
     }

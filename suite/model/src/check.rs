@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use client::probe::ProbeError;
 use pop3_proto::message::to_crlf;
 use pop3_proto::multiline::wire_size;
 use proptest::strategy::Strategy as _;
@@ -50,7 +51,7 @@ impl Default for Exploration {
 }
 
 /// Restores the maildrop before each sequence (`Err` says why it could not).
-pub type Reseed<'a> = &'a (dyn Fn() -> Result<(), String> + Sync);
+pub type Reseed<'a> = &'a (dyn Fn() -> Result<(), fixture::ReseedError> + Sync);
 
 /// A failing sequence, shrunk by proptest to a minimal one.
 #[derive(Debug, Clone)]
@@ -131,43 +132,57 @@ pub async fn discover(env: &Env) -> Caps {
 
 /// Logs in once and reads LIST: the maildrop the next sequence starts from. Messages whose
 /// sizes are the standard fixture's are taken to be it (their contents are then known).
-pub async fn inspect(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, String> {
+pub async fn inspect(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, InspectError> {
     // a session of the previous sequence may still be ending on the server (the login is
     // refused while it holds the lock): retry that briefly; a wire error ends it at once
     // (a server may also close a connection it cannot take yet, as Dovecot does while the
     // previous session's process ends: a few tries; a timeout ends it at once)
-    let mut last = String::new();
     let mut closed = 0;
-    for _ in 0..40 {
-        match inspect_once(env, fixture).await {
+    let mut tries = 0;
+    loop {
+        let error = match inspect_once(env, fixture).await {
             Ok(m) => return Ok(m),
-            Err(Inspect::Refused(e)) => last = e,
-            Err(Inspect::Wire(e)) if e.contains("closed") && closed < 5 => {
-                closed += 1;
-                last = e;
+            Err(e) => e,
+        };
+        tries += 1;
+        let again = match &error {
+            InspectError::LoginRefused(_) | InspectError::Probe(ProbeError::Refused(..)) => {
+                tries < 40
             }
-            Err(Inspect::Wire(e)) => return Err(e),
+            InspectError::Probe(e) if e.closed() && closed < 5 => {
+                closed += 1;
+                true
+            }
+            _ => false,
+        };
+        if !again {
+            return Err(error);
         }
         tokio::time::sleep(Duration::from_millis(25 * (1 + closed))).await;
     }
-    Err(last)
 }
 
-/// Why one inspection failed.
-enum Inspect {
-    /// The login or LIST was refused: worth another try.
-    Refused(String),
-    /// The connection failed (refused, timed out, closed): not.
-    Wire(String),
+/// Why the maildrop could not be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// No login the model knows (USER/PASS, APOP) was accepted: worth another try (the
+    /// previous sequence's session may still hold the maildrop).
+    #[error("could not log in as {0}")]
+    LoginRefused(String),
+    /// A probe failed: a refused LIST is worth another try, a closed connection a few, the
+    /// rest not.
+    #[error("{0}")]
+    Probe(#[from] ProbeError),
+    /// A scan listing line the model cannot read.
+    #[error("a scan listing the model cannot read: {0:?}")]
+    Listing(String),
 }
 
-async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspect> {
+async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, InspectError> {
     use client::capability::LoginMethod;
     use client::probe::{listing, Probe};
     let endpoint = &env.endpoint;
-    let mut p = Probe::open(endpoint)
-        .await
-        .map_err(|e| Inspect::Wire(e.to_string()))?;
+    let mut p = Probe::open(endpoint).await?;
     let mut logged_in = false;
     for method in [LoginMethod::UserPass, LoginMethod::Apop] {
         if method == LoginMethod::UserPass && !env.caps.user {
@@ -180,14 +195,11 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
     }
     if !logged_in {
         p.quit().await;
-        return Err(Inspect::Refused(format!(
-            "could not log in as {}",
-            env.endpoint.profile.user
-        )));
+        return Err(InspectError::LoginRefused(
+            env.endpoint.profile.user.clone(),
+        ));
     }
-    let listed = listing(&mut p)
-        .await
-        .map_err(|e| Inspect::Refused(e.to_string()))?;
+    let listed = listing(&mut p).await?;
     let mut sizes = Vec::new();
     for text in &listed {
         let mut fields = text.split(' ');
@@ -197,11 +209,7 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
             size.and_then(|s| s.parse::<u64>().ok()),
         ) {
             (Some(n), Some(size)) if n == sizes.len() + 1 => sizes.push(size),
-            _ => {
-                return Err(Inspect::Wire(format!(
-                    "a scan listing the model cannot read: {text:?}"
-                )))
-            }
+            _ => return Err(InspectError::Listing(text.clone())),
         }
     }
     p.quit().await;
@@ -233,11 +241,11 @@ fn once(
     sessions: u8,
 ) -> Result<(Maildrop, Outcome), ModelError> {
     if let Some(reseed) = reseed {
-        reseed().map_err(ModelError::Reseed)?;
+        reseed().map_err(|e| ModelError::Reseed(e.to_string()))?;
     }
     let start = rt
         .block_on(inspect(env, fixture))
-        .map_err(ModelError::Inspect)?;
+        .map_err(|e| ModelError::Inspect(e.to_string()))?;
     let outcome = rt.block_on(exec::run(env, &start, ops, sessions));
     Ok((start, outcome))
 }

@@ -12,7 +12,7 @@ use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, Tes
 use tokio::runtime::Handle;
 
 use crate::check::{inspect, rng_seed, Reseed};
-use crate::exec::{self, Env, Outcome, Step};
+use crate::exec::{self, Env, Outcome, SequenceStep};
 use crate::hostile::hostile;
 use crate::maildrop::Maildrop;
 use crate::ModelError;
@@ -48,7 +48,7 @@ impl Default for FuzzConfig {
 #[derive(Debug, Clone)]
 pub struct Finding {
     /// The (shrunk) sequence.
-    pub steps: Vec<Step>,
+    pub steps: Vec<SequenceStep>,
     /// The maildrop it started from.
     pub start: Maildrop,
     /// Its last run: divergence, transcript, scenario.
@@ -78,10 +78,10 @@ impl FuzzReport {
 }
 
 /// Sequences of model and hostile steps.
-pub fn sequence(sessions: u8, max_steps: usize) -> impl Strategy<Value = Vec<Step>> {
+pub fn sequence(sessions: u8, max_steps: usize) -> impl Strategy<Value = Vec<SequenceStep>> {
     let step = prop_oneof![
-        5 => crate::ops::op(sessions).prop_map(Step::Model),
-        2 => hostile().prop_map(Step::Hostile),
+        5 => crate::ops::op(sessions).prop_map(SequenceStep::Model),
+        2 => hostile().prop_map(SequenceStep::Hostile),
     ];
     proptest::collection::vec(step, 1..=max_steps.max(1))
 }
@@ -116,13 +116,13 @@ pub fn fuzz(
         report.commands += o.commands;
         report.sessions += o.connections as u64;
     };
-    let run_once = |steps: &[Step]| -> Result<(Maildrop, Outcome), ModelError> {
+    let run_once = |steps: &[SequenceStep]| -> Result<(Maildrop, Outcome), ModelError> {
         if let Some(reseed) = reseed {
-            reseed().map_err(ModelError::Reseed)?;
+            reseed().map_err(|e| ModelError::Reseed(e.to_string()))?;
         }
         let start = rt
             .block_on(inspect(env, fixture))
-            .map_err(ModelError::Inspect)?;
+            .map_err(|e| ModelError::Inspect(e.to_string()))?;
         let outcome = rt.block_on(exec::run_steps(env, &start, steps, config.sessions));
         Ok((start, outcome))
     };

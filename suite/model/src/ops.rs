@@ -180,18 +180,18 @@ impl fmt::Debug for Hostile {
 
 /// One step of a sequence: a command the model predicts, or a hostile one (`conform fuzz`).
 #[derive(Clone, PartialEq, Eq)]
-pub enum Step {
+pub enum SequenceStep {
     /// A model command.
     Model(Op),
     /// A hostile command.
     Hostile(Hostile),
 }
 
-impl fmt::Debug for Step {
+impl fmt::Debug for SequenceStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Model(op) => write!(f, "{op:?}"),
-            Step::Hostile(h) => write!(f, "{h:?}"),
+            SequenceStep::Model(op) => write!(f, "{op:?}"),
+            SequenceStep::Hostile(h) => write!(f, "{h:?}"),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use scenario::plan::{Case, Fixture, Level, Requirement, RfcRef, Span};
+use scenario::plan::{Case, Condition, Fixture, Level, RfcRef, Span};
 use scenario::print::{print_commented, Unprintable};
 
 use crate::check::Shrunk;
@@ -125,7 +125,7 @@ fn case(
         requires: script
             .requires
             .iter()
-            .map(|r| Requirement::Capability((*r).to_owned()))
+            .map(|r| Condition::Capability((*r).to_owned()))
             .collect(),
         tags: vec![origin.id.split('/').next().unwrap_or("model").to_owned()],
         fixture: if origin.start.is_fixture {

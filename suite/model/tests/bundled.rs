@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::transport::Limits;
+use client::transport::IoLimits;
 use client::{Profile, Target, TlsMode, Trust};
 use model::exec::{Caps, Env};
 use model::{check, Exploration as Config};
@@ -48,9 +48,9 @@ fn bundled(faults: Faults) -> Bundled {
                 trust: Trust::Insecure,
             },
             tls: None,
-            limits: Limits {
+            limits: IoLimits {
                 io_timeout: Duration::from_secs(5),
-                ..Limits::default()
+                ..IoLimits::default()
             },
             profile: Profile {
                 user: "demo".into(),

@@ -7,11 +7,11 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod baseline;
+pub mod condition;
 pub mod declared;
 pub mod discover;
 pub mod judge;
 pub mod report;
-pub mod requirement;
 pub mod values;
 
 /// The client's modules, where the runner's users found them before the client was a crate.
@@ -22,13 +22,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scenario::plan::{Case, Fixture, Level, Requirement};
+use scenario::plan::{Case, Condition, Fixture, Level};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 pub use baseline::{Baseline, Deviation};
 pub use capability::{Capabilities, Discovery, LoginMethod};
+pub use condition::{unmet_capability, unmet_mode};
+pub use fixture::{Reseed, ReseedError};
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
-pub use requirement::{unmet_capability, unmet_mode};
 pub use target::{Profile, Target, TlsMode, Trust};
 
 /// One case's outcome.
@@ -220,7 +221,7 @@ fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict>
     if let Some(why) = unmet_capability(&case.requires, caps) {
         // a missing capability the vendor declared is that declaration's failure
         let declared = case.requires.iter().find_map(|r| match r {
-            Requirement::Capability(tag) if discovered.declared.contains(tag) && !caps.has(tag) => {
+            Condition::Capability(tag) if discovered.declared.contains(tag) && !caps.has(tag) => {
                 Some(tag)
             }
             _ => None,
@@ -308,9 +309,6 @@ struct Task {
     prerequisites: Vec<watch::Receiver<Outcome>>,
 }
 
-/// Restores the maildrop (`--reseed-cmd`, or the bundled server's in-memory reseed).
-pub type Reseed = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
-
 impl Task {
     async fn run(self) -> CaseResult {
         if let Some(previous) = self.wait_for {
@@ -359,7 +357,7 @@ impl Task {
                             verdict = Verdict::Error(Failure {
                                 message: format!("reseeding the maildrop failed: {e}"),
                                 expected: "reseed".into(),
-                                actual: e,
+                                actual: e.to_string(),
                                 span: self.case.span.clone(),
                             });
                         }

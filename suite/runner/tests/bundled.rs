@@ -9,7 +9,7 @@ use runner::report::console::Console;
 use runner::report::html::Html;
 use runner::report::json::Json;
 use runner::report::junit::JUnit;
-use runner::transport::Limits;
+use runner::transport::IoLimits;
 use runner::{
     Baseline, CaseEnv, Event, Profile, Reporter, RunConfig, RunError, Summary, Target, TlsMode,
     Trust, Verdict,
@@ -91,7 +91,7 @@ async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
             trust: Trust::Pem(id.cert_pem),
         },
         tls: None,
-        limits: Limits::default(),
+        limits: IoLimits::default(),
         profile: Profile {
             user: "demo".into(),
             password: "demo-password".into(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runner::transport::Limits;
+use runner::transport::IoLimits;
 use runner::{CaseEnv, Event, Profile, Reporter, RunConfig, Target, TlsMode, Trust, Verdict};
 use scenario::plan::Level;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -128,7 +128,7 @@ async fn every_misbehaviour_gets_a_verdict_and_the_run_goes_on() {
             trust: Trust::Insecure,
         },
         tls: None,
-        limits: Limits {
+        limits: IoLimits {
             io_timeout: Duration::from_millis(500),
             max_line: 4096,
             max_bytes: 1 << 20,

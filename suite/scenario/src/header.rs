@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Pos, Sink, WithExpected};
-use crate::plan::{ConnectionMode, Fixture, Level, Requirement, RfcRef};
+use crate::plan::{Condition, ConnectionMode, Fixture, Level, RfcRef};
 use crate::syntax::{CaseSyntax, HeaderLine, HEADER_KEYS};
 
 /// A case's header, every value checked.
@@ -15,7 +15,7 @@ pub(crate) struct Header {
     pub rfc: RfcRef,
     pub level: Level,
     pub requirement: String,
-    pub requires: Vec<Requirement>,
+    pub requires: Vec<Condition>,
     pub tags: Vec<String>,
     pub fixture: Fixture,
     pub mutates: bool,
@@ -78,7 +78,7 @@ struct Fields {
     rfc: Option<RfcRef>,
     level: Option<Level>,
     requirement: Option<String>,
-    requires: Vec<Requirement>,
+    requires: Vec<Condition>,
     tags: Vec<String>,
     fixture: Option<Fixture>,
     mutates: bool,
@@ -234,8 +234,8 @@ fn list_items(h: &HeaderLine, key: &str, sink: &mut Sink) -> (Vec<(String, usize
     (items, ok)
 }
 
-/// `requires: STLS, sasl plain, !USER, @TLS`: upper-cased, each item a [`Requirement`].
-fn requires(h: &HeaderLine, sink: &mut Sink, out: &mut Vec<Requirement>) -> bool {
+/// `requires: STLS, sasl plain, !USER, @TLS`: upper-cased, each item a [`Condition`].
+fn requires(h: &HeaderLine, sink: &mut Sink, out: &mut Vec<Condition>) -> bool {
     let (items, mut ok) = list_items(h, "requires", sink);
     for (item, at) in items {
         match requirement(&item.to_uppercase()) {
@@ -251,10 +251,10 @@ fn requires(h: &HeaderLine, sink: &mut Sink, out: &mut Vec<Requirement>) -> bool
 
 /// One `requires:` item (upper case): `@MODE`, `!TAG` or a capability; else the error and
 /// what was expected.
-fn requirement(item: &str) -> Result<Requirement, (String, String)> {
+fn requirement(item: &str) -> Result<Condition, (String, String)> {
     if item.starts_with('@') {
         return ConnectionMode::from_name(item)
-            .map(Requirement::Mode)
+            .map(Condition::Mode)
             .ok_or_else(|| {
                 let names: Vec<&str> = ConnectionMode::ALL.iter().map(|m| m.name()).collect();
                 (
@@ -268,8 +268,8 @@ fn requirement(item: &str) -> Result<Requirement, (String, String)> {
             "`!` names no capability".to_owned(),
             "`!TAG`, a capability the target must not announce, e.g. `!STLS`".to_owned(),
         )),
-        Some(tag) => Ok(Requirement::NotAnnounced(tag.to_owned())),
-        None => Ok(Requirement::Capability(item.to_owned())),
+        Some(tag) => Ok(Condition::NotAnnounced(tag.to_owned())),
+        None => Ok(Condition::Capability(item.to_owned())),
     }
 }
 

@@ -89,7 +89,7 @@ pub struct Case {
     pub requirement: String,
     /// What the target and the run must offer (`requires:`), else the case is not applicable
     /// (a capability) or skipped (a connection mode), with the reason.
-    pub requires: Vec<Requirement>,
+    pub requires: Vec<Condition>,
     /// Free tags for filtering.
     pub tags: Vec<String>,
     /// The maildrop the case needs.
@@ -120,7 +120,7 @@ pub struct Case {
 
 /// One item of a case's `requires:` header, checked by the compiler.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Requirement {
+pub enum Condition {
     /// A capability the target must have: a CAPA tag (RFC 2449 §6) in upper case with inner
     /// spaces collapsed (`TOP`, `SASL PLAIN`). `APOP` stands for a timestamp in the greeting
     /// (RFC 1939 §7), `CAPA` for CAPA itself answering `+OK`.
@@ -131,13 +131,13 @@ pub enum Requirement {
     Mode(ConnectionMode),
 }
 
-impl fmt::Display for Requirement {
+impl fmt::Display for Condition {
     /// As written in `requires:`, normalised: `SASL PLAIN`, `!STLS`, `@TLS`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Requirement::Capability(tag) => f.write_str(tag),
-            Requirement::NotAnnounced(tag) => write!(f, "!{tag}"),
-            Requirement::Mode(mode) => f.write_str(mode.name()),
+            Condition::Capability(tag) => f.write_str(tag),
+            Condition::NotAnnounced(tag) => write!(f, "!{tag}"),
+            Condition::Mode(mode) => f.write_str(mode.name()),
         }
     }
 }

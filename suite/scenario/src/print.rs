@@ -32,7 +32,7 @@ use crate::diagnostic::Sink;
 use crate::matcher::fixed_regex;
 use crate::pieces::{self, Frag, PatPieceSyn};
 use crate::plan::{
-    AExpr, Action, Assertion, BodyCheck, Case, Expr, Fixture, Func, Pattern, Piece, Requirement,
+    AExpr, Action, Assertion, BodyCheck, Case, Condition, Expr, Fixture, Func, Pattern, Piece,
     RfcRef, Step, Template, TemplatePiece,
 };
 
@@ -194,7 +194,7 @@ fn header(out: &mut String, case: &Case) -> Result<(), (&'static str, Reason)> {
     let _ = writeln!(out, "level: {}", case.level);
     let quoted = case.requirement.replace('\\', "\\\\").replace('"', "\\\"");
     let _ = writeln!(out, "requirement: \"{quoted}\"");
-    let requires: Vec<String> = case.requires.iter().map(Requirement::to_string).collect();
+    let requires: Vec<String> = case.requires.iter().map(Condition::to_string).collect();
     let requires_ok = requires.iter().all(|r| valid_requirement(r));
     check("requires", requires_ok, Reason::Invalid("capability"))?;
     list_line(out, "requires", &requires);

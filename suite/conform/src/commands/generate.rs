@@ -44,7 +44,7 @@ impl Started {
     }
 
     /// Restores the maildrop before each sequence, where the target can be restored.
-    pub fn reseed(&self) -> impl Fn() -> Result<(), String> + Sync {
+    pub fn reseed(&self) -> impl Fn() -> Result<(), fixture::ReseedError> + Sync {
         let reseed = self.ready.reseed.clone();
         move || reseed.as_ref().map_or(Ok(()), |r| r())
     }

@@ -30,7 +30,7 @@ use std::time::Instant;
 use client::transport::{Conn, WireError};
 
 use crate::maildrop::{Maildrop, View};
-pub use crate::ops::Step;
+pub use crate::ops::SequenceStep;
 use crate::ops::{Cmd, Method, MsgRef, Op, Who};
 use crate::rules::Rule;
 pub use crate::transcript::{Dir, TranscriptLine};
@@ -82,7 +82,7 @@ pub struct Divergence {
     /// Index of the step in the sequence.
     pub step: usize,
     /// The step.
-    pub op: Box<Step>,
+    pub op: Box<SequenceStep>,
     /// The command line sent (credentials masked), or what the client was doing.
     pub sent: String,
     /// What the model allows.
@@ -192,18 +192,23 @@ pub(crate) struct Execution<'a> {
     /// Unique-ids seen in this sequence, by message identity (scenario variable `uid_I`).
     pub(crate) uids: Vec<(usize, String)>,
     step: usize,
-    op: Step,
+    op: SequenceStep,
     pub(crate) sent: String,
 }
 
 /// Runs `ops` on `sessions` clients against the target, from a maildrop the model knows.
 pub async fn run(env: &Env, start: &Maildrop, ops: &[Op], sessions: u8) -> Outcome {
-    let steps: Vec<Step> = ops.iter().copied().map(Step::Model).collect();
+    let steps: Vec<SequenceStep> = ops.iter().copied().map(SequenceStep::Model).collect();
     run_steps(env, start, &steps, sessions).await
 }
 
 /// Runs `steps` (model and hostile) on `sessions` clients against the target.
-pub async fn run_steps(env: &Env, start: &Maildrop, steps: &[Step], sessions: u8) -> Outcome {
+pub async fn run_steps(
+    env: &Env,
+    start: &Maildrop,
+    steps: &[SequenceStep],
+    sessions: u8,
+) -> Outcome {
     let mut run = Execution {
         env,
         maildrop: start.clone(),
@@ -216,7 +221,7 @@ pub async fn run_steps(env: &Env, start: &Maildrop, steps: &[Step], sessions: u8
         script: Script::default(),
         uids: Vec::new(),
         step: 0,
-        op: steps.first().cloned().unwrap_or(Step::Model(Op {
+        op: steps.first().cloned().unwrap_or(SequenceStep::Model(Op {
             session: 0,
             cmd: Cmd::Noop,
             case: crate::ops::Spelling::Upper,
@@ -228,8 +233,8 @@ pub async fn run_steps(env: &Env, start: &Maildrop, steps: &[Step], sessions: u8
         run.step = i;
         run.op = step.clone();
         let done = match step {
-            Step::Model(op) => run.apply(op).await,
-            Step::Hostile(h) => run.hostile(h).await,
+            SequenceStep::Model(op) => run.apply(op).await,
+            SequenceStep::Hostile(h) => run.hostile(h).await,
         };
         if let Err(d) = done {
             divergence = Some(d);

@@ -14,7 +14,7 @@ use scenario::plan::{
 use crate::values::{eval, Bindings, Value};
 use client::capability::LoginMethod;
 use client::target::{Profile, Target};
-use client::transport::{Conn, Limits, Line, WireError};
+use client::transport::{Conn, IoLimits, Line, WireError};
 
 pub use client::transcript::{printable, Dir};
 
@@ -120,7 +120,7 @@ pub struct CaseEnv {
     /// Its TLS configuration.
     pub tls: Option<Arc<ClientConfig>>,
     /// I/O limits.
-    pub limits: Limits,
+    pub limits: IoLimits,
     /// The login.
     pub profile: Profile,
     /// The standard fixture's messages (for `B: fixture=` and `B: top=`).

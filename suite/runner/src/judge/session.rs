@@ -19,7 +19,7 @@ impl Run<'_> {
                 self.note(session, Dir::Note, "maildrop reseeded".into());
                 Ok(())
             }
-            Err(e) => Err(StepError::Reseed(e)),
+            Err(e) => Err(StepError::Reseed(e.to_string())),
         }
     }
 

@@ -2,8 +2,8 @@
 
 use super::{only_action, parse, show, steps, HEADER};
 use crate::plan::{
-    AExpr, Action, Assertion, BodyCheck, ConnectionMode, Expr, Fixture, Func, Level, Piece,
-    Requirement, RfcRef, TemplatePiece,
+    AExpr, Action, Assertion, BodyCheck, Condition, ConnectionMode, Expr, Fixture, Func, Level,
+    Piece, RfcRef, TemplatePiece,
 };
 
 /// The illustrative example of the language, verbatim (the first example of LANGUAGE.md).
@@ -36,7 +36,7 @@ fn design_example() {
         }
     );
     assert_eq!(c.level, Level::Must);
-    assert_eq!(c.requires, vec![Requirement::Capability("APOP".into())]);
+    assert_eq!(c.requires, vec![Condition::Capability("APOP".into())]);
     assert_eq!(
         c.requirement,
         "the server MUST ... compute the digest and compare it"
@@ -575,13 +575,13 @@ fn requirements_are_typed() {
     assert_eq!(
         c.requires,
         vec![
-            Requirement::Mode(ConnectionMode::Tls),
-            Requirement::NotAnnounced("STLS".into()),
-            Requirement::Capability("SASL PLAIN".into()),
-            Requirement::NotAnnounced("TOP".into()),
-            Requirement::Capability("CAPA".into()),
-            Requirement::Mode(ConnectionMode::ImplicitTls),
-            Requirement::Mode(ConnectionMode::Plaintext),
+            Condition::Mode(ConnectionMode::Tls),
+            Condition::NotAnnounced("STLS".into()),
+            Condition::Capability("SASL PLAIN".into()),
+            Condition::NotAnnounced("TOP".into()),
+            Condition::Capability("CAPA".into()),
+            Condition::Mode(ConnectionMode::ImplicitTls),
+            Condition::Mode(ConnectionMode::Plaintext),
         ]
     );
     let shown: Vec<String> = c.requires.iter().map(ToString::to_string).collect();

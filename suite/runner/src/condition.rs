@@ -1,9 +1,9 @@
-//! A case's `requires:` ([`Requirement`]s, checked by the compiler) against the run: its
+//! A case's `requires:` ([`Condition`]s, checked by the compiler) against the run: its
 //! connection mode (else the case is skipped, it is for another setup) and what the target
 //! implements (else the case is not applicable: RFC 2449 §5 lets a server leave out an
 //! optional command or extension; it is no failure).
 
-use scenario::plan::{ConnectionMode, Requirement};
+use scenario::plan::{Condition, ConnectionMode};
 
 use client::capability::Capabilities;
 use client::target::TlsMode;
@@ -19,12 +19,12 @@ fn mode_fits(mode: ConnectionMode, tls: TlsMode) -> bool {
 }
 
 /// Why `requires` is not met by the run's TLS mode, if it is not: the case is for another
-/// setup (skipped). Only the [`Requirement::Mode`] items count here.
-pub fn unmet_mode(requires: &[Requirement], tls: TlsMode) -> Option<String> {
+/// setup (skipped). Only the [`Condition::Mode`] items count here.
+pub fn unmet_mode(requires: &[Condition], tls: TlsMode) -> Option<String> {
     let unmet: Vec<&'static str> = requires
         .iter()
         .filter_map(|r| match r {
-            Requirement::Mode(mode) if !mode_fits(*mode, tls) => Some(mode.name()),
+            Condition::Mode(mode) if !mode_fits(*mode, tls) => Some(mode.name()),
             _ => None,
         })
         .collect();
@@ -37,19 +37,19 @@ pub fn unmet_mode(requires: &[Requirement], tls: TlsMode) -> Option<String> {
 }
 
 /// Why `requires` is not met by the target's capabilities, if it is not: the case is not
-/// applicable. A [`Requirement::Capability`] must be available (announced, or found by a
-/// probe), a [`Requirement::NotAnnounced`] tag must not be in CAPA; the modes are
+/// applicable. A [`Condition::Capability`] must be available (announced, or found by a
+/// probe), a [`Condition::NotAnnounced`] tag must not be in CAPA; the modes are
 /// [`unmet_mode`]'s.
-pub fn unmet_capability(requires: &[Requirement], caps: &Capabilities) -> Option<String> {
+pub fn unmet_capability(requires: &[Condition], caps: &Capabilities) -> Option<String> {
     let mut missing = Vec::new();
     let mut present = Vec::new();
     for r in requires {
         match r {
-            Requirement::Capability(tag) => missing.extend(caps.lacks(tag)),
-            Requirement::NotAnnounced(tag) if caps.announced.contains(tag) => {
+            Condition::Capability(tag) => missing.extend(caps.lacks(tag)),
+            Condition::NotAnnounced(tag) if caps.announced.contains(tag) => {
                 present.push(tag.as_str());
             }
-            Requirement::NotAnnounced(_) | Requirement::Mode(_) => {}
+            Condition::NotAnnounced(_) | Condition::Mode(_) => {}
         }
     }
     let mut why = Vec::new();
@@ -78,16 +78,16 @@ mod tests {
         c
     }
 
-    fn cap(tag: &str) -> Requirement {
-        Requirement::Capability(tag.to_owned())
+    fn cap(tag: &str) -> Condition {
+        Condition::Capability(tag.to_owned())
     }
 
-    const TLS: Requirement = Requirement::Mode(ConnectionMode::Tls);
+    const TLS: Condition = Condition::Mode(ConnectionMode::Tls);
 
     #[test]
     fn requirements_against_available_capabilities() {
         let c = caps(&["USER", "SASL PLAIN LOGIN"]);
-        let req = |r: &[Requirement]| unmet_capability(r, &c);
+        let req = |r: &[Condition]| unmet_capability(r, &c);
         assert_eq!(
             req(&[cap("USER"), cap("SASL LOGIN"), cap("CAPA"), TLS]),
             None
@@ -97,11 +97,11 @@ mod tests {
             Some("target does not implement TOP (not in CAPA)")
         );
         assert_eq!(
-            req(&[Requirement::NotAnnounced("USER".into())]).as_deref(),
+            req(&[Condition::NotAnnounced("USER".into())]).as_deref(),
             Some("target announces USER in CAPA")
         );
         assert_eq!(
-            req(&[cap("TOP"), Requirement::NotAnnounced("USER".into())]).as_deref(),
+            req(&[cap("TOP"), Condition::NotAnnounced("USER".into())]).as_deref(),
             Some("target does not implement TOP (not in CAPA); target announces USER in CAPA")
         );
         let mut probed = Capabilities::default();
@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn requirements_against_the_connection_mode() {
-        const PLAIN: Requirement = Requirement::Mode(ConnectionMode::Plaintext);
-        const IMPLICIT: Requirement = Requirement::Mode(ConnectionMode::ImplicitTls);
+        const PLAIN: Condition = Condition::Mode(ConnectionMode::Plaintext);
+        const IMPLICIT: Condition = Condition::Mode(ConnectionMode::ImplicitTls);
         assert_eq!(
             unmet_mode(&[TLS], TlsMode::None).as_deref(),
             Some("needs @TLS (this run is plaintext)")
