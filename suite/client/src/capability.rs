@@ -117,6 +117,18 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// What a server that answered CAPA with these lines announces (nothing probed yet).
+    pub fn from_capa_lines(lines: &[&str]) -> Capabilities {
+        let mut c = Capabilities {
+            capa: true,
+            ..Capabilities::default()
+        };
+        for line in lines {
+            add_capa_line(&mut c, line.as_bytes());
+        }
+        c
+    }
+
     /// Whether `tag` is available.
     pub fn has(&self, tag: &str) -> bool {
         tag == "CAPA" && self.capa || self.available.contains_key(tag)
@@ -195,14 +207,7 @@ mod tests {
     use super::*;
 
     fn caps(tags: &[&str]) -> Capabilities {
-        let mut c = Capabilities {
-            capa: true,
-            ..Capabilities::default()
-        };
-        for t in tags {
-            add_capa_line(&mut c, t.as_bytes());
-        }
-        c
+        Capabilities::from_capa_lines(tags)
     }
 
     #[test]

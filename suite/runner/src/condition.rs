@@ -65,17 +65,10 @@ pub fn unmet_capability(requires: &[Condition], caps: &Capabilities) -> Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use client::capability::{add_capa_line, Discovery};
+    use client::capability::Discovery;
 
     fn caps(tags: &[&str]) -> Capabilities {
-        let mut c = Capabilities {
-            capa: true,
-            ..Capabilities::default()
-        };
-        for t in tags {
-            add_capa_line(&mut c, t.as_bytes());
-        }
-        c
+        Capabilities::from_capa_lines(tags)
     }
 
     fn cap(tag: &str) -> Condition {
