@@ -50,7 +50,9 @@ pub struct TargetArgs {
     /// The environment variable holding the password [default: CONFORM_PASSWORD].
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
-    /// Seconds allowed for each connect, read and write [default: 10].
+    /// Deadline in seconds [default: 10]: for a connect, a TLS handshake, a write, and a whole
+    /// answer line; an answer (a multi-line body included) must then keep coming at 64 KiB/s
+    /// or more. Silence, a line that never ends or a slower drip is the server's failure.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Shell command (`sh -c`) that restores the target's maildrop to the standard fixture,
