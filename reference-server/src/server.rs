@@ -5,7 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pop3_proto::line::{split_line, LineError};
 use pop3_proto::multiline::Stuffer;
@@ -46,6 +46,10 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Most connections served at once; more are answered `-ERR [SYS/TEMP]` and closed.
     pub max_connections: usize,
+    /// How long a USER/PASS or APOP login waits for a maildrop another session holds before
+    /// `-ERR [IN-USE]`: a client that drops a connection and logs in again at once finds its
+    /// own closing session still holding the lock (default 2 s; zero refuses at once).
+    pub lock_wait: Duration,
     /// Deliberate defects (none by default).
     pub faults: Faults,
     /// Permitted variations (none by default: the server's own choices).
@@ -66,6 +70,7 @@ impl Config {
             write_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(30),
             max_connections: 512,
+            lock_wait: Duration::from_secs(2),
             faults: Faults::none(),
             variants: Variants::none(),
         }
@@ -266,7 +271,14 @@ struct Connection<'a> {
     buf: Vec<u8>,
     out: Vec<u8>,
     skipping: bool,
+    /// How long the line waiting for a locked maildrop may still wait.
+    lock_deadline: Option<Instant>,
+    /// The wait is over: the next line gets its refusal.
+    impatient: bool,
 }
+
+/// How often a login waiting for a locked maildrop looks again.
+const LOCK_POLL: Duration = Duration::from_millis(20);
 
 impl<'a> Connection<'a> {
     fn new(session: Session, cfg: &'a Config) -> Connection<'a> {
@@ -276,6 +288,8 @@ impl<'a> Connection<'a> {
             buf: Vec::with_capacity(1024),
             out: Vec::with_capacity(CHUNK + 1024),
             skipping: false,
+            lock_deadline: None,
+            impatient: false,
         }
     }
 
@@ -329,6 +343,21 @@ impl<'a> Connection<'a> {
                         let _ = timeout(self.cfg.write_timeout, stream.shutdown()).await;
                         return Ok(Exit::Closed);
                     }
+                    Output::LockBusy => {
+                        // the line stays buffered: answer what came before it, wait a
+                        // little for the holder (often this client's own closing session),
+                        // then hand the same line in again
+                        self.flush(stream).await?;
+                        let deadline = *self
+                            .lock_deadline
+                            .get_or_insert_with(|| Instant::now() + self.cfg.lock_wait);
+                        let now = Instant::now();
+                        if now >= deadline {
+                            self.impatient = true;
+                        } else {
+                            tokio::time::sleep((deadline - now).min(LOCK_POLL)).await;
+                        }
+                    }
                 }
             }
             self.flush(stream).await?;
@@ -362,7 +391,17 @@ impl<'a> Connection<'a> {
             let max = self.session.max_line();
             return match split_line(&self.buf, max) {
                 Ok(Decoded::Complete(line, used)) => {
-                    let out = self.session.handle_line(line);
+                    let out = if self.impatient {
+                        self.session.handle_line(line)
+                    } else {
+                        self.session.handle_line_patient(line)
+                    };
+                    if matches!(out, Output::LockBusy) {
+                        // not consumed: the same line is handled again after a wait
+                        return Some(out);
+                    }
+                    self.impatient = false;
+                    self.lock_deadline = None;
                     if self.cfg.faults.has(Fault::PipeliningAnswersFirstOnly) {
                         // what a read-one-line-then-flush-the-buffer server does
                         self.buf.clear();

@@ -65,6 +65,13 @@ pub enum Output {
     StartTls(Vec<u8>),
     /// Write the reply, then close the connection.
     Close(Vec<u8>),
+    /// The maildrop is locked by another session (answered only by
+    /// [`Session::handle_line_patient`]). Nothing changed: the connection may wait briefly for
+    /// the holder to let go — a client that drops a connection and logs in again at once
+    /// must not be turned away by its own closing session — and hand the same line in again,
+    /// or hand it to [`Session::handle_line`] for the refusal, `-ERR [IN-USE]`
+    /// (RFC 2449 §8.1.1).
+    LockBusy,
 }
 
 #[derive(Debug)]
@@ -105,6 +112,8 @@ pub struct Session {
     errors: u32,
     /// This session's number among the server's sessions.
     number: u64,
+    /// A login may answer [`Output::LockBusy`] instead of refusing at once.
+    lock_patience: bool,
 }
 
 static SESSIONS: AtomicU64 = AtomicU64::new(0);
@@ -147,6 +156,7 @@ impl Output {
                 head: f(&head),
                 content,
             },
+            Output::LockBusy => Output::LockBusy,
         }
     }
 }
@@ -188,6 +198,7 @@ impl Session {
                 tls,
                 timestamp,
                 errors: 0,
+                lock_patience: false,
                 number: SESSIONS.fetch_add(1, Ordering::Relaxed),
             },
             greeting,
@@ -255,6 +266,22 @@ impl Session {
     pub fn handle_line(&mut self, line: &[u8]) -> Output {
         let out = self.dispatch(line);
         self.account(out)
+    }
+
+    /// Like [`Session::handle_line`], but a USER/PASS or APOP login that finds the maildrop
+    /// locked answers [`Output::LockBusy`] and changes nothing, so that the connection can
+    /// wait for the holder and try the same line again.
+    pub fn handle_line_patient(&mut self, line: &[u8]) -> Output {
+        let keyword = line.split(|&b| b == b' ').next().unwrap_or_default();
+        // only a command that can be given again unchanged: not a SASL exchange's last line
+        self.lock_patience = matches!(self.phase, Phase::Authorization { .. })
+            && (keyword.eq_ignore_ascii_case(b"PASS") || keyword.eq_ignore_ascii_case(b"APOP"));
+        let out = self.dispatch(line);
+        self.lock_patience = false;
+        match out {
+            Output::LockBusy => Output::LockBusy,
+            out => self.account(out),
+        }
     }
 
     /// Counts consecutive -ERR replies and hangs up after [`MAX_CONSECUTIVE_ERRORS`].

@@ -343,3 +343,45 @@ async fn large_message_streams_with_exact_size() {
     assert_eq!(octets, size);
     assert_eq!(size, pop3_proto::multiline::wire_size(&m));
 }
+
+/// A login that finds the maildrop held by a session that is ending waits for it (up to
+/// `lock_wait`) instead of answering `-ERR [IN-USE]`: a client that drops a connection and
+/// logs in again at once gets in. With no wait, the refusal comes at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_waits_briefly_for_a_lock_that_is_being_released() {
+    for (wait, gets_in) in [(Duration::from_secs(2), true), (Duration::ZERO, false)] {
+        let (mut c, _store) = config(true);
+        c.lock_wait = wait;
+        let server = start(c).await;
+        let addr = server.plain_addr().unwrap();
+        let mut first = Raw::new(TcpStream::connect(addr).await.unwrap());
+        first.expect("+OK").await;
+        first
+            .send(format!("USER {USER}\r\nPASS {PASSWORD}\r\n").as_bytes())
+            .await;
+        first.expect("+OK").await;
+        first.expect("+OK").await;
+        let mut second = Raw::new(TcpStream::connect(addr).await.unwrap());
+        second.expect("+OK").await;
+        second
+            .send(format!("USER {USER}\r\nPASS {PASSWORD}\r\n").as_bytes())
+            .await;
+        second.expect("+OK").await;
+        // the first client goes away a little later, without QUIT
+        let started = std::time::Instant::now();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(first);
+        });
+        let answer = second.line().await.expect("an answer to PASS");
+        if gets_in {
+            assert!(answer.starts_with("+OK"), "{answer}");
+            assert!(started.elapsed() >= Duration::from_millis(250), "it waited");
+            // and the session works
+            second.send(b"STAT\r\n").await;
+            second.expect("+OK 7 ").await;
+        } else {
+            assert!(answer.starts_with("-ERR [IN-USE]"), "{answer}");
+        }
+    }
+}

@@ -45,7 +45,14 @@ impl Session {
             return Output::Reply(err("PASS must follow a successful USER"));
         };
         let good = self.ctx.users.check(&user, &password);
-        self.login(user, good)
+        match self.login(user.clone(), good) {
+            // nothing happened: the same PASS may come again after USER
+            Output::LockBusy => {
+                self.phase = Phase::Authorization { user: Some(user) };
+                Output::LockBusy
+            }
+            out => out,
+        }
     }
 
     pub(super) fn apop(&mut self, name: String, digest: String) -> Output {
@@ -69,6 +76,9 @@ impl Session {
         let key = self.ctx.store.lock_key(&user);
         let lock = self.ctx.locks.try_lock(key);
         if lock.is_none() && !self.fault(Fault::NoMaildropLock) {
+            if self.lock_patience {
+                return Output::LockBusy;
+            }
             self.phase = Phase::Authorization { user: None };
             return Output::Reply(err_code(ResponseCode::InUse, "maildrop already locked"));
         }

@@ -102,6 +102,7 @@ impl Transcript {
                 s.finish(&mut head);
                 head
             }
+            Output::LockBusy => unreachable!("handle_line refuses at once"),
         };
         self.server(&bytes);
         self.log[before..].to_owned()

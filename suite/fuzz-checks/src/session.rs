@@ -175,6 +175,9 @@ impl Wire<'_> {
                     self.check(&r, Expect::Close);
                     return true;
                 }
+                Output::LockBusy => {
+                    panic!("handle_line answered LockBusy: only the patient call may")
+                }
             }
         }
     }
