@@ -224,10 +224,12 @@ impl Ready {
             _ => Some(self.target.client_config()?),
         };
         Ok(CaseEnv {
-            target: self.target.clone(),
-            tls,
-            limits: limits(io_timeout),
-            profile: self.account.clone(),
+            endpoint: runner::client::Endpoint {
+                target: self.target.clone(),
+                tls,
+                limits: limits(io_timeout),
+                profile: self.account.clone(),
+            },
             fixture: Arc::new(fixture_messages()),
             login: None,
         })

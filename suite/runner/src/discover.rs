@@ -59,7 +59,7 @@ async fn look(
     method: LoginMethod,
     top: bool,
 ) -> Result<(Vec<String>, Vec<Option<String>>), ProbeError> {
-    let mut s = open_logged_in(&env.endpoint(), method).await?;
+    let mut s = open_logged_in(&env.endpoint, method).await?;
     let listing = listing(&mut s).await?;
     let mut ids = Vec::new();
     for n in 1..=listing.len().min(env.fixture.len()) {

@@ -375,7 +375,7 @@ async fn discover_target(
     config: &RunConfig,
     cases: &[Case],
 ) -> Result<Discovered, RunError> {
-    let (caps, first_listing) = client::probe::capabilities(&env.endpoint(), config.login)
+    let (caps, first_listing) = client::probe::capabilities(&env.endpoint, config.login)
         .await
         .map_err(|e| {
             let mut reason = e.to_string();
@@ -389,7 +389,7 @@ async fn discover_target(
                 );
             }
             RunError::Unreachable {
-                target: env.target.to_string(),
+                target: env.endpoint.target.to_string(),
                 reason,
             }
         })?;
@@ -435,11 +435,11 @@ pub async fn run(
         })
         .collect();
     for case in cases {
-        let verdict = triage(&case, &discovered, env.target.tls);
+        let verdict = triage(&case, &discovered, env.endpoint.target.tls);
         all.push((Arc::new(case), verdict));
     }
     reporter.event(&Event::Started {
-        target: &env.target,
+        target: &env.endpoint.target,
         total: all.len(),
         discovered: &discovered,
     });
@@ -467,7 +467,7 @@ pub async fn run(
     let mut results = Vec::new();
     while let Some((index, mut result)) = rx.recv().await {
         if let Some(b) = &config.baseline {
-            result.baseline = b.get(&result.case.id, env.target.tls).cloned();
+            result.baseline = b.get(&result.case.id, env.endpoint.target.tls).cloned();
         }
         reporter.event(&Event::CaseFinished(&result));
         results.push((index, result));

@@ -84,17 +84,19 @@ async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
         .await
         .unwrap();
     let env = CaseEnv {
-        target: Target {
-            host: "127.0.0.1".into(),
-            port: server.plain_addr().unwrap().port(),
-            tls: TlsMode::None,
-            trust: Trust::Pem(id.cert_pem),
-        },
-        tls: None,
-        limits: IoLimits::default(),
-        profile: Profile {
-            user: "demo".into(),
-            password: "demo-password".into(),
+        endpoint: runner::client::Endpoint {
+            target: Target {
+                host: "127.0.0.1".into(),
+                port: server.plain_addr().unwrap().port(),
+                tls: TlsMode::None,
+                trust: Trust::Pem(id.cert_pem),
+            },
+            tls: None,
+            limits: IoLimits::default(),
+            profile: Profile {
+                user: "demo".into(),
+                password: "demo-password".into(),
+            },
         },
         fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),
         login: None,
@@ -287,7 +289,7 @@ async fn unreachable_target_is_an_error_before_any_case() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let (_server, mut env, _) = bundled(Faults::none()).await;
-    env.target.port = port;
+    env.endpoint.target.port = port;
     let config = RunConfig {
         env,
         jobs: 1,

@@ -121,21 +121,23 @@ async fn every_misbehaviour_gets_a_verdict_and_the_run_goes_on() {
     let port = hostile().await;
     let cases = scenario::parse_str(std::path::Path::new("hostile.pop3"), CASES).unwrap();
     let env = CaseEnv {
-        target: Target {
-            host: "127.0.0.1".into(),
-            port,
-            tls: TlsMode::None,
-            trust: Trust::Insecure,
-        },
-        tls: None,
-        limits: IoLimits {
-            io_timeout: Duration::from_millis(500),
-            max_line: 4096,
-            max_bytes: 1 << 20,
-        },
-        profile: Profile {
-            user: "u".into(),
-            password: "p".into(),
+        endpoint: runner::client::Endpoint {
+            target: Target {
+                host: "127.0.0.1".into(),
+                port,
+                tls: TlsMode::None,
+                trust: Trust::Insecure,
+            },
+            tls: None,
+            limits: IoLimits {
+                io_timeout: Duration::from_millis(500),
+                max_line: 4096,
+                max_bytes: 1 << 20,
+            },
+            profile: Profile {
+                user: "u".into(),
+                password: "p".into(),
+            },
         },
         fixture: Arc::new(Vec::new()),
         login: None,

@@ -31,7 +31,7 @@ impl Started {
         let runtime = super::runtime()?;
         let ready = runtime.block_on(setup.start())?;
         let mut env = Env {
-            endpoint: ready.case_env(setup.io_timeout)?.endpoint(),
+            endpoint: ready.case_env(setup.io_timeout)?.endpoint,
             caps: Default::default(),
         };
         env.caps = runtime.block_on(model::check::discover(&env));

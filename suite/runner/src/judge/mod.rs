@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
-use rustls::ClientConfig;
 use scenario::plan::{
     AExpr, Action, Assertion, BodyCheck, Captures, Case, LineRegex, Pattern, Span, Template,
     TemplatePiece,
@@ -13,8 +12,7 @@ use scenario::plan::{
 
 use crate::values::{eval, Bindings, Value};
 use client::capability::LoginMethod;
-use client::target::{Profile, Target};
-use client::transport::{Conn, IoLimits, Line, WireError};
+use client::transport::{Conn, Line, WireError};
 
 pub use client::transcript::{printable, Dir};
 
@@ -100,29 +98,11 @@ impl Verdict {
     }
 }
 
-impl CaseEnv {
-    /// Where the probes connect, and as whom.
-    pub fn endpoint(&self) -> client::Endpoint {
-        client::Endpoint {
-            target: self.target.clone(),
-            tls: self.tls.clone(),
-            limits: self.limits,
-            profile: self.profile.clone(),
-        }
-    }
-}
-
 /// What a case needs to run.
 #[derive(Debug, Clone)]
 pub struct CaseEnv {
-    /// The target.
-    pub target: Target,
-    /// Its TLS configuration.
-    pub tls: Option<Arc<ClientConfig>>,
-    /// I/O limits.
-    pub limits: IoLimits,
-    /// The login.
-    pub profile: Profile,
+    /// The target, its TLS configuration, the limits of every read and write, the account.
+    pub endpoint: client::Endpoint,
     /// The standard fixture's messages (for `B: fixture=` and `B: top=`).
     pub fixture: Arc<Vec<Vec<u8>>>,
     /// How the `login` step logs in: chosen by the run from what the target offers
@@ -209,10 +189,10 @@ impl Run<'_> {
             None
         };
         let text = masked.unwrap_or(text);
-        if self.env.profile.password.is_empty() {
+        if self.env.endpoint.profile.password.is_empty() {
             text
         } else {
-            text.replace(&self.env.profile.password, "***")
+            text.replace(&self.env.endpoint.profile.password, "***")
         }
     }
 
@@ -353,14 +333,23 @@ pub async fn run_case(
         authorized: Vec::new(),
         regexes: Regexes::default(),
     };
-    run.vars.set("user", env.profile.user.clone().into_bytes());
     run.vars
-        .set("password", env.profile.password.clone().into_bytes());
-    match Conn::open(&env.target, env.tls.clone(), env.limits).await {
+        .set("user", env.endpoint.profile.user.clone().into_bytes());
+    run.vars.set(
+        "password",
+        env.endpoint.profile.password.clone().into_bytes(),
+    );
+    match Conn::open(
+        &env.endpoint.target,
+        env.endpoint.tls.clone(),
+        env.endpoint.limits,
+    )
+    .await
+    {
         Ok(c) => run.sessions.push(Some(c)),
         Err(e) => {
             let f = Failure {
-                message: format!("cannot connect to {}: {e}", env.target),
+                message: format!("cannot connect to {}: {e}", env.endpoint.target),
                 expected: "a connection".into(),
                 actual: e.to_string(),
                 span: case.span.clone(),

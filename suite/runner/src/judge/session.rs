@@ -25,7 +25,12 @@ impl Run<'_> {
 
     /// `open NAME`: connects session `session`.
     pub(super) async fn open(&mut self, session: usize) -> Result<(), StepError> {
-        let conn = Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+        let conn = Conn::open(
+            &self.env.endpoint.target,
+            self.env.endpoint.tls.clone(),
+            self.env.endpoint.limits,
+        )
+        .await?;
         if self.sessions.len() <= session {
             self.sessions.resize_with(session + 1, || None);
             self.in_sasl.resize(session + 1, false);
@@ -147,8 +152,12 @@ impl Run<'_> {
                     if let Some(mut old) = self.sessions.get_mut(session).and_then(Option::take) {
                         old.close().await;
                     }
-                    let conn =
-                        Conn::open(&self.env.target, self.env.tls.clone(), self.env.limits).await?;
+                    let conn = Conn::open(
+                        &self.env.endpoint.target,
+                        self.env.endpoint.tls.clone(),
+                        self.env.endpoint.limits,
+                    )
+                    .await?;
                     self.sessions[session] = Some(conn);
                     self.greetings[session] = None;
                     self.read(session).await?;
@@ -166,7 +175,7 @@ impl Run<'_> {
         method: LoginMethod,
     ) -> Result<(), StepError> {
         use client::login::{login, LoginError, Want};
-        let profile = self.env.profile.clone();
+        let profile = self.env.endpoint.profile.clone();
         let greeting = self.greetings.get(session).cloned().flatten();
         let mut exchange = SessionExchange { run: self, session };
         match login(&mut exchange, method, &profile, greeting.as_deref(), true).await {
