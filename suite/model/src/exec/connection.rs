@@ -6,7 +6,7 @@ use scenario::plan::{Action, Template};
 use scenario::print::session_name;
 
 use super::script::{ok_any, PatternBuilder};
-use super::{Divergence, Execution, Phase};
+use super::{ClientState, Divergence, Execution};
 use crate::rules::{self, Rule};
 use crate::transcript::{printable, Dir};
 
@@ -82,7 +82,7 @@ impl Execution<'_> {
         let session = &mut self.sessions[s];
         session.conn = Some(conn);
         session.name = name;
-        session.phase = Phase::Authorization { pending: None };
+        session.phase = ClientState::Authorization { pending: None };
         session.stamp = stamp.map(|v| (var, v));
         session.may_close = false;
         session.tls = self.env.endpoint.target.tls != client::TlsMode::None;
@@ -154,7 +154,7 @@ impl Execution<'_> {
     pub(crate) fn closed(&mut self, s: usize) {
         let session = &mut self.sessions[s];
         session.conn = None;
-        session.phase = Phase::Authorization { pending: None };
+        session.phase = ClientState::Authorization { pending: None };
         session.stamp = None;
         session.may_close = false;
         if self.lock == Some(s) {

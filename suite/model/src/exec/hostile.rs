@@ -12,7 +12,7 @@ use scenario::plan::{Action, Func, Template};
 use super::connection::Command;
 use super::judge::{malformed, Got, Want};
 use super::script::{call, eof, send_raw, var, PatternBuilder, TemplateBuilder};
-use super::{Divergence, Execution, Phase};
+use super::{ClientState, Divergence, Execution};
 use crate::ops::{Burst, Hostile};
 use crate::rules;
 use crate::transcript::{printable, Dir};
@@ -156,13 +156,13 @@ impl Execution<'_> {
                 break;
             }
             match (&self.sessions[s].phase, burst) {
-                (Phase::Authorization { .. }, _) => {
+                (ClientState::Authorization { .. }, _) => {
                     self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
                 }
-                (Phase::Transaction(_), Burst::Noop) => {
+                (ClientState::Transaction(_), Burst::Noop) => {
                     self.status(s, Want::Ok, None, rules::NOOP).await?;
                 }
-                (Phase::Transaction(_), Burst::Stat) => {
+                (ClientState::Transaction(_), Burst::Stat) => {
                     let expected = self.stat_expect(s);
                     let pattern = expected.pattern.clone();
                     let (got, line) = self.status(s, Want::Ok, Some(pattern), rules::STAT).await?;

@@ -7,7 +7,7 @@ use client::transport::{Line, WireError};
 use scenario::plan::{Action, Pattern};
 
 use super::script::{eof, err_any, ok_any};
-use super::{Divergence, Execution, Phase};
+use super::{ClientState, Divergence, Execution};
 use crate::rules::{self, Rule};
 use crate::transcript::{printable, Dir};
 
@@ -173,7 +173,8 @@ impl Execution<'_> {
                 Err(self.diverge(described, printable(&line.bytes), rule))
             }
             _ => {
-                if got == Got::Err && matches!(self.sessions[s].phase, Phase::Authorization { .. })
+                if got == Got::Err
+                    && matches!(self.sessions[s].phase, ClientState::Authorization { .. })
                 {
                     self.sessions[s].may_close = true;
                 }

@@ -8,7 +8,7 @@ use scenario::plan::{Expr, Func};
 use super::connection::Command;
 use super::judge::{Got, Want};
 use super::script::{call, string, var, TemplateBuilder};
-use super::{Divergence, Execution, Phase};
+use super::{ClientState, Divergence, Execution};
 use crate::maildrop::View;
 use crate::ops::{Method, Op, Secret, Who};
 use crate::rules::{self, Rule};
@@ -234,7 +234,7 @@ impl Execution<'_> {
         };
         let (got, _) = self.status(s, want, None, rule).await?;
         if got == Got::Ok {
-            self.sessions[s].phase = Phase::Transaction(View::of(&self.maildrop));
+            self.sessions[s].phase = ClientState::Transaction(View::of(&self.maildrop));
             self.sessions[s].may_close = false;
             self.lock = Some(s);
         } else {
@@ -245,7 +245,7 @@ impl Execution<'_> {
 
     /// The mailbox a USER named, while in AUTHORIZATION.
     fn set_pending(&mut self, s: usize, who: Option<Who>) {
-        if let Phase::Authorization { pending } = &mut self.sessions[s].phase {
+        if let ClientState::Authorization { pending } = &mut self.sessions[s].phase {
             *pending = who;
         }
     }

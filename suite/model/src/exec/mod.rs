@@ -126,7 +126,7 @@ pub struct Outcome {
 
 /// The RFC 1939 §3 state of a client's session, as the model keeps it.
 #[derive(Debug)]
-pub(crate) enum Phase {
+pub(crate) enum ClientState {
     /// AUTHORIZATION, with the mailbox of a USER answered +OK and not yet followed by PASS.
     Authorization { pending: Option<Who> },
     /// TRANSACTION: the session's view of the maildrop.
@@ -141,7 +141,7 @@ pub(crate) struct Session {
     pub(crate) index: usize,
     /// Its name there (`main`, `c2`, ...).
     pub(crate) name: String,
-    pub(crate) phase: Phase,
+    pub(crate) phase: ClientState,
     /// TLS is on (implicit, or STLS done).
     pub(crate) tls: bool,
     /// The greeting's APOP timestamp and the scenario variable that holds it.
@@ -156,7 +156,7 @@ impl Session {
             conn: None,
             index: 0,
             name: String::new(),
-            phase: Phase::Authorization { pending: None },
+            phase: ClientState::Authorization { pending: None },
             tls: false,
             stamp: None,
             may_close: false,
@@ -292,27 +292,27 @@ impl Execution<'_> {
     }
 
     pub(crate) fn in_transaction(&self, s: usize) -> bool {
-        matches!(self.sessions[s].phase, Phase::Transaction(_))
+        matches!(self.sessions[s].phase, ClientState::Transaction(_))
     }
 
     pub(crate) fn pending(&self, s: usize) -> Option<Who> {
         match self.sessions[s].phase {
-            Phase::Authorization { pending } => pending,
-            Phase::Transaction(_) => None,
+            ClientState::Authorization { pending } => pending,
+            ClientState::Transaction(_) => None,
         }
     }
 
     pub(crate) fn view(&self, s: usize) -> &View {
         match &self.sessions[s].phase {
-            Phase::Transaction(v) => v,
-            Phase::Authorization { .. } => unreachable!("TRANSACTION only"),
+            ClientState::Transaction(v) => v,
+            ClientState::Authorization { .. } => unreachable!("TRANSACTION only"),
         }
     }
 
     pub(crate) fn view_mut(&mut self, s: usize) -> &mut View {
         match &mut self.sessions[s].phase {
-            Phase::Transaction(v) => v,
-            Phase::Authorization { .. } => unreachable!("TRANSACTION only"),
+            ClientState::Transaction(v) => v,
+            ClientState::Authorization { .. } => unreachable!("TRANSACTION only"),
         }
     }
 
@@ -379,7 +379,7 @@ impl Execution<'_> {
 
     /// The number to send for `r` in session `s`, and what it names.
     pub(crate) fn pick(&self, s: usize, r: MsgRef) -> (u64, Pick) {
-        let Phase::Transaction(view) = &self.sessions[s].phase else {
+        let ClientState::Transaction(view) = &self.sessions[s].phase else {
             return match r {
                 MsgRef::Zero => (0, Pick::Zero),
                 MsgRef::Huge => (HUGE, Pick::Missing),

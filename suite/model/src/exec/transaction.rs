@@ -4,7 +4,7 @@
 
 use super::connection::Command;
 use super::judge::{Got, Want};
-use super::{Divergence, Execution, Phase, Pick};
+use super::{ClientState, Divergence, Execution, Pick};
 use crate::ops::{Cmd, MsgRef, Op};
 use crate::rules::{self, Rule};
 
@@ -62,7 +62,7 @@ impl Execution<'_> {
         self.send(s, Command::plain(Self::keyword(op, "RSET")))
             .await?;
         self.status(s, Want::Ok, None, rules::RSET).await?;
-        if let Phase::Transaction(v) = &mut self.sessions[s].phase {
+        if let ClientState::Transaction(v) = &mut self.sessions[s].phase {
             v.deleted.iter_mut().for_each(|d| *d = false);
         }
         Ok(())
@@ -89,7 +89,7 @@ impl Execution<'_> {
             Pick::Live(_) => {
                 self.status(s, Want::Ok, None, rules::DELE).await?;
                 self.script.mutates = true;
-                if let Phase::Transaction(v) = &mut self.sessions[s].phase {
+                if let ClientState::Transaction(v) = &mut self.sessions[s].phase {
                     v.deleted[n as usize - 1] = true;
                 }
             }
@@ -111,8 +111,8 @@ impl Execution<'_> {
         self.send(s, Command::plain(Self::keyword(op, "QUIT")))
             .await?;
         let update = match &self.sessions[s].phase {
-            Phase::Transaction(view) => Some(view.marked_identities()),
-            Phase::Authorization { .. } => None,
+            ClientState::Transaction(view) => Some(view.marked_identities()),
+            ClientState::Authorization { .. } => None,
         };
         let rule = if update.is_some() {
             rules::UPDATE
