@@ -277,6 +277,9 @@ struct Connection<'a> {
     impatient: bool,
 }
 
+/// Buffer capacity an idle connection keeps.
+const IDLE_BUFFER: usize = 4096;
+
 /// How often a login waiting for a locked maildrop looks again.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
@@ -285,11 +288,23 @@ impl<'a> Connection<'a> {
         Connection {
             session,
             cfg,
-            buf: Vec::with_capacity(1024),
-            out: Vec::with_capacity(CHUNK + 1024),
+            // grown on demand and given back when idle: an idle connection costs little
+            buf: Vec::new(),
+            out: Vec::new(),
             skipping: false,
             lock_deadline: None,
             impatient: false,
+        }
+    }
+
+    /// Gives back what a large answer or a burst of pipelined lines grew, before the
+    /// connection waits for its client (thousands of idle connections stay small).
+    fn release_idle_buffers(&mut self) {
+        if self.out.is_empty() && self.out.capacity() > IDLE_BUFFER {
+            self.out = Vec::new();
+        }
+        if self.buf.is_empty() && self.buf.capacity() > IDLE_BUFFER {
+            self.buf = Vec::new();
         }
     }
 
@@ -361,6 +376,7 @@ impl<'a> Connection<'a> {
                 }
             }
             self.flush(stream).await?;
+            self.release_idle_buffers();
             // The autologout timer (RFC 1939 §3): on expiry, close without UPDATE and
             // without a response.
             match timeout(self.cfg.autologout, stream.read_buf(&mut self.buf)).await {
