@@ -79,9 +79,19 @@ struct ReportArgs {
 
 /// Resolves the setup, selects the cases, runs them: exit 1 when a case fails the run.
 pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
+    // the signals first, so that a CI job cancelled while the scenarios load still gets its
+    // reports (the run then starts interrupted)
+    let runtime = super::runtime()?;
+    let (interrupter, interrupt) = Interrupt::channel();
+    let signals = {
+        let _inside = runtime.enter();
+        on_signals(interrupter)?
+    };
     let setup = Setup::resolve(&args.target, args.baseline.as_deref())?;
     let (cases, baseline) = selection(&args, &setup)?;
-    super::runtime()?.block_on(run_cases(&args, &setup, cases, baseline))
+    let ran = runtime.block_on(run_cases(&args, &setup, cases, baseline, interrupt));
+    signals.abort();
+    ran
 }
 
 /// The selected cases and the baseline (checked against every case, selected or not).
@@ -103,10 +113,8 @@ async fn run_cases(
     setup: &Setup,
     cases: Vec<Case>,
     baseline: Option<Baseline>,
+    interrupt: Interrupt,
 ) -> Result<Outcome, CliError> {
-    // first, so that a CI job cancelled during the setup still gets its reports
-    let (interrupter, interrupt) = Interrupt::channel();
-    let signals = on_signals(interrupter)?;
     let mut reporters = reporters(&args.reports, &cases)?;
     // `ready` keeps the bundled server running until the run ends
     let ready = setup.start().await?;
@@ -121,13 +129,13 @@ async fn run_cases(
         interrupt: Some(interrupt),
     };
     let ran = runner::run(cases, config, &mut reporters).await;
-    signals.abort();
     // a report that could not be written wins: the run's result would not be where CI reads it
     if !reporters.failed.is_empty() {
         return Err(CliError::Report(reporters.failed));
     }
     let summary = ran?;
-    if summary.interrupted.is_some() {
+    if let Some(why) = &summary.interrupted {
+        eprintln!("conform: interrupted ({why}): the reports are complete and say so");
         return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::failed_if(summary.run_failures > 0))
