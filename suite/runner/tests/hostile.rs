@@ -554,7 +554,7 @@ fn quit_cases(count: usize) -> Vec<scenario::plan::Case> {
             format!("id: d/c{i:02}\ntitle: t\nrfc: 1939 §6\nlevel: MUST\nrequirement: \"r\"\n---\nS: +OK {{*}}\nC: QUIT\nS: +OK {{*}}\n")
         })
         .collect();
-    scenario::parse_str(std::path::Path::new("dies.pop3"), &text.join("===\n")).unwrap()
+    scenario::parse_str(std::path::Path::new("dies.pop3"), text.join("===\n")).unwrap()
 }
 
 /// A server that answers `serve` connections (the discovery's among them) and then stops
@@ -616,11 +616,12 @@ async fn a_target_that_dies_mid_run_ends_the_rest_quickly() {
         .iter()
         .filter(|(_, v, _)| says(v, &format!("stopped answering after case {last}")))
         .collect();
-    // 20 cases: some passed, GONE_AFTER could not connect (one more, already started when
-    // the third ended), the rest were not run
+    // 20 cases: some passed, GONE_AFTER could not connect (a few more on a loaded machine:
+    // already started when the third ended, or queued by the server's last accept slot), the
+    // rest were not run
     let tried = 20 - passed.len() - gone.len();
     assert!(
-        (GONE_AFTER..=GONE_AFTER + 1).contains(&tried),
+        (GONE_AFTER..=GONE_AFTER + 3).contains(&tried) && gone.len() >= 8,
         "{:?}",
         c.results
     );
