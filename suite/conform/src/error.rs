@@ -16,6 +16,11 @@ const FAILED: u8 = 1;
 const USAGE: u8 = 2;
 /// The target was unreachable, or TLS failed, before any case ran.
 const UNREACHABLE: u8 = 3;
+/// A report could not be written in full (the path and the OS error are on standard error).
+const REPORT: u8 = 4;
+/// `SIGINT` or `SIGTERM` stopped the run; the reports are complete and say it was
+/// interrupted (128 + SIGINT, as a shell reports a job stopped by Ctrl-C).
+const INTERRUPTED: u8 = 130;
 
 /// A command that ran to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +30,8 @@ pub enum Outcome {
     /// A conformance failure (a case, a model divergence, a finding, a coverage gap, a
     /// missed fault).
     Failed,
+    /// A signal stopped the run; its reports are complete and marked interrupted.
+    Interrupted,
 }
 
 impl Outcome {
@@ -42,6 +49,7 @@ impl Outcome {
         match self {
             Outcome::Passed => OK,
             Outcome::Failed => FAILED,
+            Outcome::Interrupted => INTERRUPTED,
         }
     }
 }
@@ -79,6 +87,9 @@ pub enum CliError {
     /// The target was unreachable, or TLS failed, before any case ran.
     #[error("{0}")]
     Unreachable(String),
+    /// One report or more could not be written in full: each with its path and OS error.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nconform: "))]
+    Report(Vec<runner::ReportError>),
     /// The coverage matrix cannot be built: the catalogue's message, then which catalogue.
     #[error("{message}\nconform: the coverage matrix cannot be built (catalogue: {})", dir.display())]
     Coverage {
@@ -113,6 +124,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Unreachable(_) => UNREACHABLE,
+            CliError::Report(_) => REPORT,
             // a divergence or a failing selfcheck was found; the message says more
             CliError::SelfcheckNotClean
             | CliError::VariantFails
@@ -146,6 +158,7 @@ impl From<runner::RunError> for CliError {
         match e {
             runner::RunError::NothingSelected => CliError::NothingSelected,
             e @ runner::RunError::Unreachable { .. } => CliError::Unreachable(e.to_string()),
+            runner::RunError::Report(e) => CliError::Report(vec![e]),
         }
     }
 }
@@ -162,6 +175,8 @@ mod tests {
         assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
         assert_eq!(CliError::Unreachable("x".into()).exit_code(), 3);
         assert_eq!(CliError::SelfcheckNotClean.exit_code(), 1);
+        assert_eq!(CliError::Report(Vec::new()).exit_code(), 4);
+        assert_eq!(Outcome::Interrupted.exit_code(), 130);
         assert_eq!(
             CliError::NothingSelected.report(),
             "conform: no case selected"

@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use runner::{Event, Reporter};
+use runner::{Event, ReportError, Reporter};
 
 /// A bar of `len` steps, hidden unless standard error is a terminal.
 pub fn bar(len: u64, unit: &str) -> ProgressBar {
@@ -25,15 +25,16 @@ pub fn bar(len: u64, unit: &str) -> ProgressBar {
 pub struct Progress(pub ProgressBar);
 
 impl Reporter for Progress {
-    fn event(&mut self, event: &Event<'_>) {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
         match event {
             Event::Started { total, .. } => self.0.set_length(*total as u64),
             Event::CaseFinished(r) => {
                 self.0.set_message(r.case.id.clone());
                 self.0.inc(1);
             }
-            Event::Finished { .. } => self.0.finish_and_clear(),
+            Event::Finished { .. } | Event::SetupFailed { .. } => self.0.finish_and_clear(),
         }
+        Ok(())
     }
 }
 

@@ -234,3 +234,387 @@ fn no_progress_bar_without_a_terminal() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains('\u{1b}'), "{err}");
 }
+
+/// A report that cannot be written (`/dev/full`) ends the run with exit 4 naming the path
+/// and the OS error, never 0; the other reports are still written in full.
+#[test]
+fn a_report_that_cannot_be_written_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other");
+    for (flag, report) in [("--junit", "JUnit"), ("--json", "JSON"), ("--html", "HTML")] {
+        let (code, out, err) = run(conform()
+            .args(["run", "--filter", "rfc:1939/5", flag, "/dev/full"])
+            .arg(if flag == "--junit" {
+                "--html"
+            } else {
+                "--junit"
+            })
+            .arg(&other));
+        assert_eq!(code, 4, "{flag}: {out}{err}");
+        assert!(
+            err.contains(&format!(
+                "the {report} report could not be written to /dev/full"
+            )) && err.contains("No space left on device"),
+            "{err}"
+        );
+        // the other report is complete
+        let other = std::fs::read_to_string(&other).unwrap();
+        if flag == "--junit" {
+            assert!(other.trim_end().ends_with("</html>"));
+        } else {
+            assert_eq!(parse_junit(&other).failures, 0, "{other}");
+        }
+    }
+}
+
+/// What a JUnit document holds, read with quick-xml (which fails on a cut document).
+#[derive(Debug, Default)]
+struct JUnitDoc {
+    testcases: Vec<String>,
+    failures: usize,
+    errors: Vec<String>,
+    skipped: Vec<String>,
+    properties: Vec<(String, String)>,
+}
+
+fn parse_junit(xml: &str) -> JUnitDoc {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut doc = JUnitDoc::default();
+    let mut depth = 0usize;
+    let mut root_seen = false;
+    loop {
+        let event = reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("the JUnit XML does not parse: {e}\n{xml}"));
+        let attr = |e: &quick_xml::events::BytesStart<'_>, name: &str| {
+            e.try_get_attribute(name)
+                .unwrap()
+                .map(|a| a.unescape_value().unwrap().into_owned())
+                .unwrap_or_default()
+        };
+        match &event {
+            Event::Start(e) | Event::Empty(e) => {
+                root_seen |= e.name().as_ref() == b"testsuites";
+                match e.name().as_ref() {
+                    b"testcase" => doc.testcases.push(attr(e, "name")),
+                    b"failure" => doc.failures += 1,
+                    b"error" => doc.errors.push(attr(e, "message")),
+                    b"skipped" => doc.skipped.push(attr(e, "message")),
+                    b"property" => doc.properties.push((attr(e, "name"), attr(e, "value"))),
+                    _ => {}
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth -= 1,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(root_seen && depth == 0, "a complete document: {xml}");
+    doc
+}
+
+/// An unreachable target still writes valid reports: one error case `conform/target` with
+/// the reason, so that a JUnit consumer does not fail on an empty document.
+#[test]
+fn an_unreachable_target_still_writes_valid_reports() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json, html) = (
+        dir.path().join("j.xml"),
+        dir.path().join("r.jsonl"),
+        dir.path().join("r.html"),
+    );
+    std::fs::write(&junit, "an earlier report").unwrap();
+    let (code, out, err) = run(conform()
+        .args([
+            "run",
+            "--target",
+            &format!("127.0.0.1:{port}"),
+            "--user",
+            "x",
+        ])
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .env("CONFORM_PASSWORD", "x"));
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let doc = parse_junit(&std::fs::read_to_string(&junit).unwrap());
+    assert_eq!(doc.testcases.len(), 1, "{doc:?}");
+    assert!(doc.testcases[0].starts_with("conform/target "), "{doc:?}");
+    assert!(doc.errors[0].contains("refused"), "{doc:?}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["started", "case", "finished"]);
+    assert_eq!(lines[1]["id"], "conform/target");
+    assert_eq!(lines[1]["verdict"], "error");
+    assert_eq!(lines[2]["errors"], 1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("conform/target") && page.trim_end().ends_with("</html>"));
+    // no partial file is left beside the reports
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+}
+
+/// How a small in-test server misbehaves (`serve_hostile`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Hostile {
+    /// Logins, CAPA and the listings of an empty maildrop work; every other command waits
+    /// for ever (the SIGTERM test).
+    Slow,
+    /// CAPA answers 1,000,000 lines.
+    Capa1M,
+    /// Every multi-line answer (CAPA, LIST, UIDL, RETR, TOP) never ends.
+    EndlessMultiline,
+    /// Every answer but the login's is one line that never ends.
+    EndlessLine,
+    /// The greeting drips a byte every 0.25 s without a line end.
+    GreetingDrip,
+}
+
+/// A POP3 server on 127.0.0.1 (port of the system's choice) that logs anyone in with
+/// USER/PASS and misbehaves as `how`, one thread per connection.
+fn serve_hostile(how: Hostile) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let endless = |s: &mut std::net::TcpStream, line: &[u8]| {
+                    let chunk = line.repeat(64 * 1024 / line.len());
+                    while s.write_all(&chunk).is_ok() {}
+                };
+                if how == Hostile::GreetingDrip {
+                    for b in b"+OK slow".iter().cycle() {
+                        if s.write_all(&[*b]).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(250));
+                    }
+                }
+                let _ = s.write_all(b"+OK hostile\r\n");
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                    let word = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_uppercase();
+                    line.clear();
+                    let multiline =
+                        matches!(word.as_str(), "CAPA" | "LIST" | "UIDL" | "RETR" | "TOP");
+                    let answer: &[u8] = match (word.as_str(), how) {
+                        ("USER" | "PASS", _) => b"+OK\r\n",
+                        ("CAPA", Hostile::Slow) => b"+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.\r\n",
+                        ("STAT", Hostile::Slow) => b"+OK 0 0\r\n",
+                        ("LIST" | "UIDL", Hostile::Slow) => b"+OK\r\n.\r\n",
+                        ("QUIT", _) => {
+                            let _ = s.write_all(b"+OK bye\r\n");
+                            return;
+                        }
+                        ("CAPA", Hostile::Capa1M) => {
+                            let _ = s.write_all(b"+OK\r\n");
+                            let chunk = b"X-HOSTILE\r\n".repeat(10_000);
+                            for _ in 0..100 {
+                                if s.write_all(&chunk).is_err() {
+                                    return;
+                                }
+                            }
+                            b".\r\n"
+                        }
+                        (_, Hostile::EndlessMultiline) if multiline => {
+                            let _ = s.write_all(b"+OK\r\n");
+                            return endless(&mut s, b"1 100\r\n");
+                        }
+                        (_, Hostile::EndlessLine) => {
+                            let _ = s.write_all(b"+OK ");
+                            return endless(&mut s, b"x");
+                        }
+                        (_, Hostile::Slow) => {
+                            std::thread::sleep(std::time::Duration::from_secs(120));
+                            return;
+                        }
+                        ("STAT", _) => b"+OK 0 0\r\n",
+                        _ if multiline => b"+OK\r\n.\r\n",
+                        _ => b"-ERR no\r\n",
+                    };
+                    if s.write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `conform run` against 127.0.0.1:`port` as user `u`.
+fn against(port: u16) -> std::process::Command {
+    let mut c = conform();
+    c.args([
+        "run",
+        "--target",
+        &format!("127.0.0.1:{port}"),
+        "--user",
+        "u",
+    ])
+    .env("CONFORM_PASSWORD", "p");
+    c
+}
+
+/// SIGTERM (a cancelled CI job) during a run against a slow server: the run stops, exit
+/// 130, and the reports are complete, say that it was interrupted, and hold every case
+/// (the unfinished ones `not run: interrupted`, none of them a pass).
+#[test]
+fn sigterm_finishes_the_reports_and_exits_130() {
+    let port = serve_hostile(Hostile::Slow);
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json) = (dir.path().join("j.xml"), dir.path().join("r.jsonl"));
+    let mut child = against(port)
+        .args(["--timeout", "20", "--jobs", "2", "--junit"])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // once the cases have started (the header is out), every case waits on the server
+    let stdout = child.stdout.take().unwrap();
+    let (started, running) = std::sync::mpsc::channel();
+    let console = std::thread::spawn(move || {
+        use std::io::{BufRead, Read};
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut text = String::new();
+        while reader.read_line(&mut text).is_ok_and(|n| n > 0) {
+            if text.contains("conform: running") {
+                break;
+            }
+        }
+        let _ = started.send(());
+        let _ = reader.read_to_string(&mut text);
+        text
+    });
+    running
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the cases start");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < std::time::Duration::from_secs(10),
+            "conform did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let stdout = console.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(130), "{stdout}{stderr}");
+    assert!(stderr.contains("interrupted (SIGTERM)"), "{stderr}");
+    assert!(stdout.contains("INTERRUPTED (SIGTERM)"), "{stdout}");
+    let doc = parse_junit(&std::fs::read_to_string(&junit).unwrap());
+    assert!(
+        doc.properties
+            .contains(&("interrupted".into(), "SIGTERM".into())),
+        "{:?}",
+        doc.properties
+    );
+    let not_run = doc
+        .skipped
+        .iter()
+        .filter(|m| *m == "not run: interrupted (SIGTERM)")
+        .count();
+    assert!(not_run > 20, "{not_run} not run of {}", doc.testcases.len());
+    // every selected case is in the report
+    let selected = doc.properties.iter().find(|(n, _)| n == "cases").unwrap();
+    assert_eq!(doc.testcases.len().to_string(), selected.1);
+    let text = std::fs::read_to_string(&json).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "finished");
+    assert_eq!(last["interrupted"], true);
+    assert_eq!(text.lines().count(), doc.testcases.len() + 2);
+}
+
+/// The peak resident memory (VmHWM, KiB) of a running process, sampled until it exits;
+/// and its exit code.
+fn peak_rss(mut child: std::process::Child) -> (u64, Option<i32>) {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (peak, status.code());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Time and memory stay bounded whatever the server sends: the binary against each memory
+/// hungry behaviour ends within 60 s, with a non-zero exit and at most 96 MiB peak RSS.
+#[test]
+fn peak_memory_stays_bounded_against_hostile_servers() {
+    for how in [
+        Hostile::Capa1M,
+        Hostile::EndlessMultiline,
+        Hostile::EndlessLine,
+        Hostile::GreetingDrip,
+    ] {
+        let port = serve_hostile(how);
+        let t = std::time::Instant::now();
+        let child = against(port)
+            .args([
+                "--timeout",
+                "2",
+                "--filter",
+                "rfc:1939/5|rfc:1939/7|rfc:2449",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (kib, code) = peak_rss(child);
+        let took = t.elapsed();
+        eprintln!(
+            "{how:?}: exit {code:?}, {took:.2?}, peak RSS {:.1} MiB",
+            kib as f64 / 1024.0
+        );
+        assert!(matches!(code, Some(1 | 3)), "{how:?}: exit {code:?}");
+        assert!(
+            took < std::time::Duration::from_secs(60),
+            "{how:?}: {took:?}"
+        );
+        assert!(kib > 0 && kib <= 96 * 1024, "{how:?}: {kib} KiB");
+    }
+}

@@ -18,18 +18,21 @@ pub mod values;
 pub use client::{self, capability, target, transport};
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scenario::plan::{Case, Condition, Fixture, Level};
+use scenario::plan::{Case, Condition, Fixture, Level, RfcRef, Span};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
 
 pub use baseline::{Baseline, Deviation};
 pub use capability::{Capabilities, Discovery, LoginMethod};
 pub use condition::{unmet_capability, unmet_mode};
 pub use fixture::{Reseed, ReseedError};
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
+pub use report::ReportError;
 pub use target::{Profile, Target, TlsMode, Trust};
 
 /// One case's outcome.
@@ -93,6 +96,9 @@ pub struct Summary {
     pub outdated: usize,
     /// Wall time of the whole run.
     pub duration: Duration,
+    /// The run was interrupted (`SIGTERM`, `SIGINT`: the reason): the cases it had not
+    /// finished are `not run: interrupted` skips.
+    pub interrupted: Option<String>,
 }
 
 impl Summary {
@@ -136,19 +142,76 @@ pub enum Event<'a> {
     },
     /// A case finished (in completion order).
     CaseFinished(&'a CaseResult),
-    /// The run finished; results are in the selection's order.
+    /// The run finished (or was interrupted: [`Summary::interrupted`]); results are in the
+    /// selection's order.
     Finished {
         /// Every result, in order.
         results: &'a [CaseResult],
         /// The counts.
         summary: &'a Summary,
     },
+    /// The run could not start: the target was unreachable or TLS failed before any case (or
+    /// the run was interrupted then). The one event of such a run: `result` is the case
+    /// [`SETUP_CASE`], an error saying why (a skip when interrupted), so that a report says
+    /// why rather than being empty.
+    SetupFailed {
+        /// The target.
+        target: &'a Target,
+        /// The case `conform/target`.
+        result: &'a CaseResult,
+        /// The counts of that one result.
+        summary: &'a Summary,
+    },
 }
 
 /// Something that reads the event stream (Send: a run may go on another task or thread).
 pub trait Reporter: Send {
-    /// Handles one event.
-    fn event(&mut self, event: &Event<'_>);
+    /// Handles one event. An error means the report could not be written in full: the run
+    /// goes on to its end (so the other reporters' reports are complete) and then ends with
+    /// [`RunError::Report`]; the reporter still gets the rest of the stream.
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError>;
+}
+
+/// The id of the one case of a run that could not start ([`Event::SetupFailed`]).
+pub const SETUP_CASE: &str = "conform/target";
+
+/// Connections in a row that could not be made, after which the target counts as gone: the
+/// cases not yet started end at once as errors naming the last case that reached it.
+pub const GONE_AFTER: usize = 3;
+
+/// Stops a run from outside (a `SIGINT` or `SIGTERM`): it starts no more cases, abandons the
+/// running ones, reports every unfinished case as `not run: interrupted` and ends with the
+/// complete reports ([`Summary::interrupted`]).
+#[derive(Debug, Clone)]
+pub struct Interrupt(watch::Receiver<Option<String>>);
+
+/// The sending side of an [`Interrupt`].
+#[derive(Debug)]
+pub struct Interrupter(watch::Sender<Option<String>>);
+
+impl Interrupt {
+    /// A new interrupt and the handle that fires it.
+    pub fn channel() -> (Interrupter, Interrupt) {
+        let (tx, rx) = watch::channel(None);
+        (Interrupter(tx), Interrupt(rx))
+    }
+}
+
+impl Interrupter {
+    /// Interrupts the run; `why` is what the reports say (`SIGTERM`).
+    pub fn interrupt(&self, why: &str) {
+        self.0.send_replace(Some(why.to_owned()));
+    }
+}
+
+/// Resolves with the reason once `interrupt` fires; never without one.
+async fn interrupted(interrupt: &mut Option<Interrupt>) -> String {
+    if let Some(Interrupt(rx)) = interrupt {
+        if let Ok(why) = rx.wait_for(Option::is_some).await {
+            return why.clone().unwrap_or_default();
+        }
+    }
+    std::future::pending().await
 }
 
 /// A run that could not start.
@@ -165,6 +228,9 @@ pub enum RunError {
         /// Why.
         reason: String,
     },
+    /// A report could not be written in full (the run went on to its end).
+    #[error(transparent)]
+    Report(#[from] ReportError),
 }
 
 /// How to run.
@@ -184,6 +250,8 @@ pub struct RunConfig {
     pub expect: Vec<String>,
     /// How the `login` step logs in (`--login`); `None`: the first method that works.
     pub login: Option<LoginMethod>,
+    /// Stops the run from outside (`SIGINT`, `SIGTERM`).
+    pub interrupt: Option<Interrupt>,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -196,6 +264,7 @@ impl std::fmt::Debug for RunConfig {
             .field("baseline", &self.baseline)
             .field("expect", &self.expect)
             .field("login", &self.login)
+            .field("interrupt", &self.interrupt.is_some())
             .finish()
     }
 }
@@ -307,6 +376,8 @@ struct Task {
     wait_for: Option<oneshot::Receiver<()>>,
     /// The prerequisites' root causes, as they finish.
     prerequisites: Vec<watch::Receiver<Outcome>>,
+    /// Set when the target is gone: after what ([`GONE_AFTER`]).
+    gone: Arc<Mutex<Option<String>>>,
 }
 
 impl Task {
@@ -331,6 +402,20 @@ impl Task {
             }
         }
         let _permit = self.permits.acquire().await.expect("semaphore open");
+        let gone = self.gone.lock().map(|g| g.clone()).unwrap_or_default();
+        if let Some(after) = gone {
+            return result(
+                Verdict::Error(Failure {
+                    message: format!(
+                        "not run: the target stopped answering after {after} ({GONE_AFTER} connections in a row could not be made)"
+                    ),
+                    expected: "a target that answers".into(),
+                    actual: format!("no connection since {after}"),
+                    span: self.case.span.clone(),
+                }),
+                Vec::new(),
+            );
+        }
         if self.case.fixture == Fixture::Standard && self.touched.load(Ordering::SeqCst) {
             if let Err(why) = discover::fixture_present(&self.env, &self.caps).await {
                 return result(Verdict::Skip(format!(
@@ -410,7 +495,152 @@ async fn discover_target(
     })
 }
 
+/// The case of a run that could not start ([`SETUP_CASE`]).
+fn setup_case() -> Case {
+    Case {
+        id: SETUP_CASE.into(),
+        title: "the target can be reached (and its TLS set up) before the cases".into(),
+        rfc: RfcRef {
+            number: 1939,
+            section: "3".into(),
+        },
+        level: Level::Must,
+        requirement: "When the connection is established, the POP3 server sends a greeting.".into(),
+        requires: Vec::new(),
+        tags: vec!["setup".into()],
+        fixture: Fixture::Any,
+        mutates: false,
+        after: Vec::new(),
+        holds_maildrop: false,
+        logs_in_with_step: false,
+        span: Span {
+            file: Arc::new(PathBuf::from("--target")),
+            line: 1,
+            col: 1,
+        },
+        steps: Vec::new(),
+    }
+}
+
+/// The reporter, and the first error it gave.
+struct Stream<'r> {
+    reporter: &'r mut dyn Reporter,
+    error: Option<ReportError>,
+}
+
+impl Stream<'_> {
+    fn send(&mut self, event: &Event<'_>) {
+        if let Err(e) = self.reporter.event(event) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// The run's end: its summary, or the report that could not be written.
+    fn end(self, summary: Summary) -> Result<Summary, RunError> {
+        match self.error {
+            Some(e) => Err(RunError::Report(e)),
+            None => Ok(summary),
+        }
+    }
+
+    /// A run that could not start: the one case [`SETUP_CASE`] with `verdict`.
+    fn setup_failed(
+        &mut self,
+        target: &Target,
+        verdict: Verdict,
+        interrupted: Option<String>,
+        started: Instant,
+    ) -> Summary {
+        let why = match &verdict {
+            Verdict::Error(f) => f.message.clone(),
+            v => v.not_judged().unwrap_or_default(),
+        };
+        let result = CaseResult {
+            case: Arc::new(setup_case()),
+            verdict,
+            duration: started.elapsed(),
+            transcript: vec![Entry {
+                at: started.elapsed(),
+                session: 0,
+                dir: Dir::Note,
+                text: why,
+            }],
+            baseline: None,
+        };
+        let mut summary = Summary::count(std::slice::from_ref(&result), Level::Must);
+        summary.duration = started.elapsed();
+        summary.interrupted = interrupted;
+        self.send(&Event::SetupFailed {
+            target,
+            result: &result,
+            summary: &summary,
+        });
+        summary
+    }
+}
+
+/// Whether a case ended because its first connection could not be made (the judge's error
+/// before any line was exchanged).
+fn could_not_connect(r: &CaseResult) -> bool {
+    matches!(&r.verdict, Verdict::Error(f) if f.expected == "a connection")
+        && r.transcript.is_empty()
+}
+
+/// Watches the results for a target that has gone ([`GONE_AFTER`]).
+#[derive(Debug, Default)]
+struct Health {
+    /// Connections in a row that could not be made.
+    failed: usize,
+    /// The last case that reached the target.
+    last_alive: Option<String>,
+}
+
+impl Health {
+    fn saw(&mut self, r: &CaseResult, gone: &Mutex<Option<String>>) {
+        if could_not_connect(r) {
+            self.failed += 1;
+            if self.failed >= GONE_AFTER {
+                if let Ok(mut gone) = gone.lock() {
+                    gone.get_or_insert_with(|| match &self.last_alive {
+                        Some(id) => format!("case {id}"),
+                        None => "the discovery, before the first case".into(),
+                    });
+                }
+            }
+        } else if !r.transcript.is_empty() {
+            self.failed = 0;
+            self.last_alive = Some(r.case.id.clone());
+        }
+    }
+}
+
+/// What the run has received, in the selection's order.
+struct Collected<'c, 'r> {
+    stream: Stream<'r>,
+    results: Vec<Option<CaseResult>>,
+    health: Health,
+    gone: Arc<Mutex<Option<String>>>,
+    config: &'c RunConfig,
+    tls: TlsMode,
+}
+
+impl Collected<'_, '_> {
+    fn record(&mut self, index: usize, mut result: CaseResult) {
+        if let Some(b) = &self.config.baseline {
+            result.baseline = b.get(&result.case.id, self.tls).cloned();
+        }
+        self.health.saw(&result, &self.gone);
+        self.stream.send(&Event::CaseFinished(&result));
+        self.results[index] = Some(result);
+    }
+}
+
 /// Runs `cases` in order (results in that order), sending events to `reporter`.
+///
+/// A target that cannot be reached is [`RunError::Unreachable`] after one
+/// [`Event::SetupFailed`]; an [`Interrupt`] ends the run early with complete reports
+/// ([`Summary::interrupted`]); a reporter's error is [`RunError::Report`] once the run has
+/// ended.
 pub async fn run(
     cases: Vec<Case>,
     config: RunConfig,
@@ -420,8 +650,44 @@ pub async fn run(
         return Err(RunError::NothingSelected);
     }
     let started = Instant::now();
+    let mut stream = Stream {
+        reporter,
+        error: None,
+    };
+    let mut interrupt = config.interrupt.clone();
     let mut env = config.env.clone();
-    let discovered = discover_target(&mut env, &config, &cases).await?;
+    enum Setup {
+        Found(Result<Discovered, RunError>),
+        Interrupted(String),
+    }
+    let setup = tokio::select! {
+        biased;
+        why = interrupted(&mut interrupt) => Setup::Interrupted(why),
+        found = discover_target(&mut env, &config, &cases) => Setup::Found(found),
+    };
+    let discovered = match setup {
+        Setup::Found(Ok(discovered)) => discovered,
+        Setup::Found(Err(e)) => {
+            let verdict = Verdict::Error(Failure {
+                message: e.to_string(),
+                expected: "a connection, a greeting and an answer to CAPA".into(),
+                actual: match &e {
+                    RunError::Unreachable { reason, .. } => reason.clone(),
+                    e => e.to_string(),
+                },
+                span: setup_case().span,
+            });
+            stream.setup_failed(&env.endpoint.target, verdict, None, started);
+            return Err(stream.error.map_or(e, RunError::Report));
+        }
+        Setup::Interrupted(why) => {
+            let verdict = Verdict::Skip(format!(
+                "not run: interrupted ({why}) before the first case"
+            ));
+            let summary = stream.setup_failed(&env.endpoint.target, verdict, Some(why), started);
+            return stream.end(summary);
+        }
+    };
     let env = Arc::new(env);
     let caps = Arc::new(discovered.capabilities.clone());
     // the declared capabilities are cases of their own, first
@@ -438,11 +704,12 @@ pub async fn run(
         let verdict = triage(&case, &discovered, env.endpoint.target.tls);
         all.push((Arc::new(case), verdict));
     }
-    reporter.event(&Event::Started {
+    stream.send(&Event::Started {
         target: &env.endpoint.target,
         total: all.len(),
         discovered: &discovered,
     });
+    let selected: Vec<Arc<Case>> = all.iter().map(|(c, _)| c.clone()).collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
     // the verdicts decided before running come first in the live stream
     let mut runnable = Vec::new();
@@ -463,24 +730,59 @@ pub async fn run(
             None => runnable.push((index, case)),
         }
     }
-    spawn_cases(runnable, &config, env.clone(), caps, tx);
-    let mut results = Vec::new();
-    while let Some((index, mut result)) = rx.recv().await {
-        if let Some(b) = &config.baseline {
-            result.baseline = b.get(&result.case.id, env.endpoint.target.tls).cloned();
-        }
-        reporter.event(&Event::CaseFinished(&result));
-        results.push((index, result));
+    let gone = Arc::new(Mutex::new(None));
+    let tasks = spawn_cases(runnable, &config, env.clone(), caps, tx, &gone);
+    let mut got = Collected {
+        stream,
+        results: vec![None; selected.len()],
+        health: Health::default(),
+        gone,
+        config: &config,
+        tls: env.endpoint.target.tls,
+    };
+    let mut stopped = None;
+    loop {
+        let next = tokio::select! {
+            biased;
+            why = interrupted(&mut interrupt) => {
+                stopped = Some(why);
+                break;
+            }
+            next = rx.recv() => next,
+        };
+        let Some((index, result)) = next else { break };
+        got.record(index, result);
     }
-    results.sort_by_key(|(i, _)| *i);
-    let results: Vec<CaseResult> = results.into_iter().map(|(_, r)| r).collect();
+    if let Some(why) = &stopped {
+        for task in &tasks {
+            task.abort();
+        }
+        // what finished before the tasks stopped, then every case that did not
+        while let Ok((index, result)) = rx.try_recv() {
+            got.record(index, result);
+        }
+        for (index, case) in selected.iter().enumerate() {
+            if got.results[index].is_none() {
+                let result = CaseResult {
+                    case: case.clone(),
+                    verdict: Verdict::Skip(format!("not run: interrupted ({why})")),
+                    duration: Duration::ZERO,
+                    transcript: Vec::new(),
+                    baseline: None,
+                };
+                got.record(index, result);
+            }
+        }
+    }
+    let results: Vec<CaseResult> = got.results.drain(..).flatten().collect();
     let mut summary = Summary::count(&results, config.threshold);
     summary.duration = started.elapsed();
-    reporter.event(&Event::Finished {
+    summary.interrupted = stopped;
+    got.stream.send(&Event::Finished {
         results: &results,
         summary: &summary,
     });
-    Ok(summary)
+    got.stream.end(summary)
 }
 
 /// Starts one task per runnable case: at most `jobs` at once, cases that log in one at a
@@ -491,8 +793,10 @@ fn spawn_cases(
     env: Arc<CaseEnv>,
     caps: Arc<Capabilities>,
     tx: mpsc::UnboundedSender<(usize, CaseResult)>,
-) {
+    gone: &Arc<Mutex<Option<String>>>,
+) -> Vec<JoinHandle<()>> {
     let mut runnable = runnable;
+    let mut handles = Vec::with_capacity(runnable.len());
     // Without a way to restore the maildrop, cases that change it run last, and each case
     // that needs the fixture after one of them checks again that the maildrop still is it.
     if config.reseed.is_none() {
@@ -527,15 +831,17 @@ fn spawn_cases(
             touched: touched.clone(),
             wait_for,
             prerequisites,
+            gone: gone.clone(),
         };
         let tx = tx.clone();
-        tokio::spawn(async move {
+        handles.push(tokio::spawn(async move {
             let result = task.run().await;
             outcome.send_replace(Some(root_cause(&result)));
             let _ = tx.send((index, result));
             if let Some(done) = done {
                 let _ = done.send(());
             }
-        });
+        }));
     }
+    handles
 }

@@ -9,7 +9,8 @@ use runner::report::console::Console;
 use runner::report::html::Html;
 use runner::report::json::Json;
 use runner::report::junit::JUnit;
-use runner::{Baseline, Event, Reporter, RunConfig};
+use runner::report::ReportFile;
+use runner::{Baseline, Event, Interrupt, Interrupter, ReportError, Reporter, RunConfig};
 use scenario::plan::{Case, Level};
 
 use crate::args::TargetArgs;
@@ -78,9 +79,19 @@ struct ReportArgs {
 
 /// Resolves the setup, selects the cases, runs them: exit 1 when a case fails the run.
 pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
+    // the signals first, so that a CI job cancelled while the scenarios load still gets its
+    // reports (the run then starts interrupted)
+    let runtime = super::runtime()?;
+    let (interrupter, interrupt) = Interrupt::channel();
+    let signals = {
+        let _inside = runtime.enter();
+        on_signals(interrupter)?
+    };
     let setup = Setup::resolve(&args.target, args.baseline.as_deref())?;
     let (cases, baseline) = selection(&args, &setup)?;
-    super::runtime()?.block_on(run_cases(&args, &setup, cases, baseline))
+    let ran = runtime.block_on(run_cases(&args, &setup, cases, baseline, interrupt));
+    signals.abort();
+    ran
 }
 
 /// The selected cases and the baseline (checked against every case, selected or not).
@@ -102,7 +113,9 @@ async fn run_cases(
     setup: &Setup,
     cases: Vec<Case>,
     baseline: Option<Baseline>,
+    interrupt: Interrupt,
 ) -> Result<Outcome, CliError> {
+    let mut reporters = reporters(&args.reports, &cases)?;
     // `ready` keeps the bundled server running until the run ends
     let ready = setup.start().await?;
     let config = RunConfig {
@@ -113,10 +126,41 @@ async fn run_cases(
         baseline,
         expect: setup.expect.clone(),
         login: setup.login,
+        interrupt: Some(interrupt),
     };
-    let mut reporters = reporters(&args.reports, &cases)?;
-    let summary = runner::run(cases, config, &mut reporters).await?;
+    let ran = runner::run(cases, config, &mut reporters).await;
+    // a report that could not be written wins: the run's result would not be where CI reads it
+    if !reporters.failed.is_empty() {
+        return Err(CliError::Report(reporters.failed));
+    }
+    let summary = ran?;
+    if let Some(why) = &summary.interrupted {
+        eprintln!("conform: interrupted ({why}): the reports are complete and say so");
+        return Ok(Outcome::Interrupted);
+    }
     Ok(Outcome::failed_if(summary.run_failures > 0))
+}
+
+/// Fires `interrupter` on the first `SIGINT` or `SIGTERM` (the run then ends with complete
+/// reports, exit 130); a second one ends the process at once, without them.
+fn on_signals(interrupter: Interrupter) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind| signal(kind).context("listening for SIGINT and SIGTERM");
+    let mut int = listen(SignalKind::interrupt())?;
+    let mut term = listen(SignalKind::terminate())?;
+    Ok(tokio::spawn(async move {
+        let why = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        interrupter.interrupt(why);
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("conform: interrupted again: stopping without writing the reports");
+        std::process::exit(i32::from(Outcome::Interrupted.exit_code()));
+    }))
 }
 
 /// The console (above the progress bar), the bar, and the report files asked for.
@@ -127,7 +171,7 @@ fn reporters(reports: &ReportArgs, cases: &[Case]) -> Result<Fanout, CliError> {
         Box::new(progress::Progress(bar)),
     ];
     if let Some(path) = &reports.junit {
-        let mut junit = JUnit::new(report_file(path)?);
+        let mut junit = JUnit::new(report_file("JUnit", path)?);
         junit.properties = vec![
             ("scenario-digest".into(), scenario_digest(cases)),
             ("cases".into(), cases.len().to_string()),
@@ -135,12 +179,15 @@ fn reporters(reports: &ReportArgs, cases: &[Case]) -> Result<Fanout, CliError> {
         reporters.push(Box::new(junit));
     }
     if let Some(path) = &reports.json {
-        reporters.push(Box::new(Json::new(report_file(path)?)));
+        reporters.push(Box::new(Json::new(report_file("JSON", path)?)));
     }
     if let Some(path) = &reports.html {
-        reporters.push(Box::new(Html::new(report_file(path)?)));
+        reporters.push(Box::new(Html::new(report_file("HTML", path)?)));
     }
-    Ok(Fanout(reporters))
+    Ok(Fanout {
+        live: reporters,
+        failed: Vec::new(),
+    })
 }
 
 /// A digest of the scenarios that ran: MD5 over each case file's path and contents, in path
@@ -164,23 +211,44 @@ fn scenario_digest(cases: &[Case]) -> String {
     md5.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A report file, its folder made if needed.
-fn report_file(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, CliError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(std::io::BufWriter::new(file))
+/// A report file (written beside `path` and renamed into place when complete), its folder
+/// made if needed.
+fn report_file(report: &'static str, path: &Path) -> Result<ReportFile, CliError> {
+    ReportFile::create(path).map_err(|error| {
+        CliError::Report(vec![ReportError {
+            report,
+            to: path.display().to_string(),
+            error,
+        }])
+    })
 }
 
-/// Reporters fanned out from one event stream.
-struct Fanout(Vec<Box<dyn Reporter>>);
+/// Reporters fanned out from one event stream. A reporter whose report could not be written
+/// gets no more events; the others go on, and the run ends with every error.
+struct Fanout {
+    live: Vec<Box<dyn Reporter>>,
+    failed: Vec<ReportError>,
+}
 
 impl Reporter for Fanout {
-    fn event(&mut self, event: &Event<'_>) {
-        for r in &mut self.0 {
-            r.event(event);
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
+        let mut first = None;
+        let mut live = Vec::with_capacity(self.live.len());
+        for mut r in self.live.drain(..) {
+            match r.event(event) {
+                Ok(()) => live.push(r),
+                Err(e) => {
+                    // the runner keeps the first error of the stream; all are kept here
+                    first.get_or_insert_with(|| ReportError {
+                        report: e.report,
+                        to: e.to.clone(),
+                        error: std::io::Error::new(e.error.kind(), e.error.to_string()),
+                    });
+                    self.failed.push(e);
+                }
+            }
         }
+        self.live = live;
+        first.map_or(Ok(()), Err)
     }
 }

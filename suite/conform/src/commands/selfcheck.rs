@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use clap::Args;
 use reference_server::fault::Setup;
 use reference_server::{Fault, Faults, Variant, Variants};
-use runner::{CaseResult, Event, Reporter, RunConfig, TlsMode, Verdict};
+use runner::{CaseResult, Event, ReportError, Reporter, RunConfig, TlsMode, Verdict};
 use scenario::plan::{Case, Level};
 use tokio::sync::Semaphore;
 
@@ -122,10 +122,11 @@ impl Tally {
 struct Collect(Vec<CaseResult>);
 
 impl Reporter for Collect {
-    fn event(&mut self, event: &Event<'_>) {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
         if let Event::Finished { results, .. } = event {
             self.0 = results.to_vec();
         }
+        Ok(())
     }
 }
 
@@ -184,6 +185,7 @@ async fn run_once(
         baseline: None,
         expect: setup.expect.clone(),
         login: setup.login,
+        interrupt: None,
     };
     let mut collect = Collect::default();
     let mut outcome = match runner::run(cases, config, &mut collect).await {

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use super::ReportError;
 use crate::judge::Verdict;
 use crate::{CaseResult, Event, Reporter};
 
@@ -14,6 +15,8 @@ pub struct Console<W: Write> {
     pub timings: bool,
     /// Transcript lines shown before a failing step.
     pub context: usize,
+    /// What an error names (`standard output`).
+    pub to: String,
 }
 
 impl<W: Write> Console<W> {
@@ -23,6 +26,7 @@ impl<W: Write> Console<W> {
             out,
             timings: true,
             context: 12,
+            to: "standard output".into(),
         }
     }
 
@@ -102,6 +106,8 @@ impl<W: Write> Console<W> {
             } => self.started(target, *total, discovered)?,
             Event::CaseFinished(r) => self.case_line(r)?,
             Event::Finished { results, summary } => self.finished(results, summary)?,
+            // the binary says why, once, on standard error
+            Event::SetupFailed { .. } => {}
         }
         self.out.flush()
     }
@@ -191,6 +197,16 @@ impl<W: Write> Console<W> {
         if self.timings {
             writeln!(self.out, "finished in {:.2?}", summary.duration)?;
         }
+        if let Some(why) = &summary.interrupted {
+            let not_run = results
+                .iter()
+                .filter(|r| matches!(&r.verdict, Verdict::Skip(s) if s.starts_with("not run: interrupted")))
+                .count();
+            writeln!(
+                self.out,
+                "INTERRUPTED ({why}): {not_run} cases not run; the reports are complete and say so"
+            )?;
+        }
         self.counts(summary)
     }
 
@@ -222,7 +238,11 @@ impl<W: Write> Console<W> {
 }
 
 impl<W: Write + Send> Reporter for Console<W> {
-    fn event(&mut self, event: &Event<'_>) {
-        let _ = self.write(event);
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
+        self.write(event).map_err(|error| ReportError {
+            report: "console",
+            to: self.to.clone(),
+            error,
+        })
     }
 }

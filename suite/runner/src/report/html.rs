@@ -16,28 +16,29 @@
 //! `errors` and `skipped + known + na + blocked` are JUnit's `failures`, `errors` and
 //! `skipped`. Below them: what the target implements and how that was found, the maildrop,
 //! and the root causes of the failures with the cases each blocked.
+//!
+//! An interrupted run's status says `INTERRUPTED (SIGTERM)`; a run that could not start is a
+//! page with its one error case, `conform/target`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use scenario::plan::Level;
 
+use super::{Output, ReportError};
 use crate::judge::{Dir, Entry, Verdict};
 use crate::{CaseResult, Event, Reporter, Summary};
 
 /// Collects the target and writes the page at the end of the run.
 #[derive(Debug)]
-pub struct Html<W: Write> {
+pub struct Html<W: Output> {
     out: Option<W>,
     target: String,
     /// What discovery found, one line each (capabilities, login, maildrop, drift).
     discovered: Vec<String>,
     /// Record the date, durations and timestamps (off for snapshots).
     pub timings: bool,
-    /// Set when the page could not be written.
-    pub error: Option<String>,
 }
 
 /// How a case is shown, in the table's order.
@@ -150,7 +151,7 @@ pub fn escape(s: &str) -> String {
 mod assets;
 use assets::{SCRIPT, STYLE};
 
-impl<W: Write> Html<W> {
+impl<W: Output> Html<W> {
     /// An HTML reporter writing to `out` when the run finishes.
     pub fn new(out: W) -> Html<W> {
         Html {
@@ -158,7 +159,6 @@ impl<W: Write> Html<W> {
             target: String::new(),
             discovered: Vec::new(),
             timings: true,
-            error: None,
         }
     }
 
@@ -185,7 +185,12 @@ impl<W: Write> Html<W> {
     }
 
     fn header(&self, h: &mut String, t: &Tally, summary: &Summary) {
-        let (class, status) = if summary.run_failures > 0 {
+        let (class, status) = if let Some(why) = &summary.interrupted {
+            (
+                "bad",
+                format!("INTERRUPTED ({why}): the cases not finished were not run"),
+            )
+        } else if summary.run_failures > 0 {
             (
                 "bad",
                 format!("FAILED: {} failing the run", summary.run_failures),
@@ -549,9 +554,34 @@ fn table(h: &mut String, id: &str, what: &str, rows: &[(String, String, Tally)],
     h.push_str("</tbody></table>\n");
 }
 
-impl<W: Write + Send> Reporter for Html<W> {
-    fn event(&mut self, event: &Event<'_>) {
+impl<W: Output> Html<W> {
+    /// Writes the page and puts it in place.
+    fn write(&mut self, results: &[CaseResult], summary: &Summary) -> Result<(), ReportError> {
+        let page = self.render(results, summary);
+        let Some(mut out) = self.out.take() else {
+            return Ok(());
+        };
+        out.write_all(page.as_bytes())
+            .and_then(|()| out.complete())
+            .map_err(|error| ReportError {
+                report: "HTML",
+                to: out.name(),
+                error,
+            })
+    }
+}
+
+impl<W: Output> Reporter for Html<W> {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
         match event {
+            Event::SetupFailed {
+                target,
+                result,
+                summary,
+            } => {
+                self.target = target.to_string();
+                return self.write(std::slice::from_ref(*result), summary);
+            }
             Event::Started {
                 target, discovered, ..
             } => {
@@ -570,15 +600,9 @@ impl<W: Write + Send> Reporter for Html<W> {
                 }
             }
             Event::CaseFinished(_) => {}
-            Event::Finished { results, summary } => {
-                let page = self.render(results, summary);
-                if let Some(mut out) = self.out.take() {
-                    if let Err(e) = out.write_all(page.as_bytes()).and_then(|_| out.flush()) {
-                        self.error = Some(e.to_string());
-                    }
-                }
-            }
+            Event::Finished { results, summary } => return self.write(results, summary),
         }
+        Ok(())
     }
 }
 

@@ -5,32 +5,40 @@
 //!   capabilities the target announced;
 //! - one `{"event":"case", ...}` per case, in completion order: id, RFC, level, verdict,
 //!   duration, expected, actual, transcript;
-//! - last line: `{"event":"finished", ...}` — the counts.
+//! - last line: `{"event":"finished", ...}` — the counts, and `interrupted: true` when a
+//!   `SIGINT` or `SIGTERM` stopped the run (its unfinished cases are skips `not run:
+//!   interrupted`).
+//!
+//! A run that could not start (an unreachable target, a TLS setup error) writes the three
+//! kinds of line too: its one case is `conform/target`, an error that says why.
+//!
+//! Written to a file, the report is written under a temporary name beside it and renamed
+//! into place when the run ends ([`super::ReportFile`]); to follow a run as it goes, give a
+//! FIFO or `/dev/stdout`.
 //!
 //! Transcripts carry what the runner logged, credentials already masked (PASS, APOP and AUTH
 //! arguments, SASL answers: `***`).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::ReadError;
+use super::{Output, ReadError, ReportError};
 use crate::judge::{Dir, Verdict};
-use crate::{CaseResult, Event, Reporter};
+use crate::{CaseResult, Discovered, Event, Reporter, Target};
 
 /// The version of this format (`format` in the `started` line).
 pub const FORMAT: u32 = 1;
 
 /// Writes JSON Lines to `out`.
 #[derive(Debug)]
-pub struct Json<W: Write> {
+pub struct Json<W: Output> {
     out: W,
     /// Record durations and timestamps (off for snapshots).
     pub timings: bool,
-    /// Set when a line could not be written.
-    pub error: Option<String>,
+    /// A line could not be written: the error was returned, nothing more is written.
+    failed: bool,
 }
 
 /// One line of the report, `event` naming its kind. The writer writes these and
@@ -131,6 +139,9 @@ struct Finished {
     baselined_but_passing: usize,
     run_failures: usize,
     duration_ms: Option<u64>,
+    /// A `SIGINT` or `SIGTERM` stopped the run.
+    #[serde(default)]
+    interrupted: bool,
 }
 
 /// The ids of the cases a report says failed or errored (a known deviation is a failure
@@ -167,13 +178,13 @@ fn borrowed(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
-impl<W: Write> Json<W> {
+impl<W: Output> Json<W> {
     /// A JSON Lines reporter writing to `out`.
     pub fn new(out: W) -> Json<W> {
         Json {
             out,
             timings: true,
-            error: None,
+            failed: false,
         }
     }
 
@@ -182,14 +193,10 @@ impl<W: Write> Json<W> {
         self.out
     }
 
-    fn line(&mut self, value: &impl Serialize) {
-        let written = serde_json::to_writer(&mut self.out, value)
-            .map_err(|e| e.to_string())
-            .and_then(|()| self.out.write_all(b"\n").map_err(|e| e.to_string()))
-            .and_then(|()| self.out.flush().map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            self.error.get_or_insert(e);
-        }
+    fn line(&mut self, value: &impl Serialize) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
     }
 
     fn ms(&self, d: std::time::Duration) -> Option<u64> {
@@ -197,7 +204,7 @@ impl<W: Write> Json<W> {
             .then(|| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
-    fn case(&mut self, r: &CaseResult) {
+    fn case(&mut self, r: &CaseResult) -> std::io::Result<()> {
         let c = &r.case;
         let (verdict, failure, skip) = match &r.verdict {
             Verdict::Pass => (VerdictName::Pass, None, None),
@@ -248,61 +255,102 @@ impl<W: Write> Json<W> {
             },
             transcript,
         };
-        self.line(&Record::Case(line));
+        self.line(&Record::Case(line))
     }
-}
 
-impl<W: Write + Send> Reporter for Json<W> {
-    fn event(&mut self, event: &Event<'_>) {
+    fn started(
+        &mut self,
+        target: &Target,
+        total: usize,
+        discovered: &Discovered,
+    ) -> std::io::Result<()> {
+        let caps = &discovered.capabilities;
+        let inspection = discovered.inspection.as_ref();
+        self.line(&Record::Started(Started {
+            format: FORMAT,
+            suite_version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
+            target: target.to_string(),
+            total,
+            capabilities: caps
+                .announced
+                .iter()
+                .map(|c| Cow::Borrowed(c.as_str()))
+                .collect(),
+            capa: caps.capa,
+            available: caps
+                .available
+                .iter()
+                .map(|(tag, how)| (Cow::Borrowed(tag.as_str()), how.to_string()))
+                .collect(),
+            login: caps.login.map(|m| m.to_string()),
+            fixture: inspection.map(|i| match &i.fixture {
+                Ok(()) => "standard".to_owned(),
+                Err(why) => why.to_string(),
+            }),
+            drift: inspection
+                .and_then(|i| i.drift.as_deref())
+                .map(Cow::Borrowed),
+            declared: Cow::Borrowed(&discovered.declared),
+        }))
+    }
+
+    fn finished(&mut self, summary: &crate::Summary) -> std::io::Result<()> {
+        self.line(&Record::Finished(Finished {
+            passed: summary.passed,
+            failed: summary.failed,
+            errors: summary.errors,
+            skipped: summary.skipped,
+            not_applicable: summary.not_applicable,
+            blocked: summary.blocked,
+            known: summary.known,
+            baselined_but_passing: summary.outdated,
+            run_failures: summary.run_failures,
+            duration_ms: self.ms(summary.duration),
+            interrupted: summary.interrupted.is_some(),
+        }))?;
+        self.out.complete()
+    }
+
+    fn write(&mut self, event: &Event<'_>) -> std::io::Result<()> {
         match event {
             Event::Started {
                 target,
                 total,
                 discovered,
-            } => {
-                let caps = &discovered.capabilities;
-                let inspection = discovered.inspection.as_ref();
-                self.line(&Record::Started(Started {
-                    format: FORMAT,
-                    suite_version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
-                    target: target.to_string(),
-                    total: *total,
-                    capabilities: caps
-                        .announced
-                        .iter()
-                        .map(|c| Cow::Borrowed(c.as_str()))
-                        .collect(),
-                    capa: caps.capa,
-                    available: caps
-                        .available
-                        .iter()
-                        .map(|(tag, how)| (Cow::Borrowed(tag.as_str()), how.to_string()))
-                        .collect(),
-                    login: caps.login.map(|m| m.to_string()),
-                    fixture: inspection.map(|i| match &i.fixture {
-                        Ok(()) => "standard".to_owned(),
-                        Err(why) => why.to_string(),
-                    }),
-                    drift: inspection
-                        .and_then(|i| i.drift.as_deref())
-                        .map(Cow::Borrowed),
-                    declared: Cow::Borrowed(&discovered.declared),
-                }));
-            }
+            } => self.started(target, *total, discovered),
             Event::CaseFinished(r) => self.case(r),
-            Event::Finished { summary, .. } => self.line(&Record::Finished(Finished {
-                passed: summary.passed,
-                failed: summary.failed,
-                errors: summary.errors,
-                skipped: summary.skipped,
-                not_applicable: summary.not_applicable,
-                blocked: summary.blocked,
-                known: summary.known,
-                baselined_but_passing: summary.outdated,
-                run_failures: summary.run_failures,
-                duration_ms: self.ms(summary.duration),
-            })),
+            Event::Finished { summary, .. } => self.finished(summary),
+            Event::SetupFailed {
+                target,
+                result,
+                summary,
+            } => {
+                let nothing = Discovered {
+                    capabilities: Default::default(),
+                    inspection: None,
+                    declared: Vec::new(),
+                };
+                self.started(target, 1, &nothing)?;
+                self.case(result)?;
+                self.finished(summary)
+            }
         }
+    }
+}
+
+impl<W: Output> Reporter for Json<W> {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
+        if self.failed {
+            return Ok(());
+        }
+        self.write(event).map_err(|error| {
+            self.failed = true;
+            ReportError {
+                report: "JSON",
+                to: self.out.name(),
+                error,
+            }
+        })
     }
 }
 

@@ -11,15 +11,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use quick_xml::escape::escape;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 
-use super::ReadError;
+use super::{Output, ReadError, ReportError};
 use crate::judge::Verdict;
-use crate::{CaseResult, Event, Reporter};
+use crate::{CaseResult, Event, Reporter, Summary};
 
 /// The element of one case.
 const TESTCASE: &str = "testcase";
@@ -37,16 +36,16 @@ fn id_in_name(name: &str) -> &str {
     name.split(' ').next().unwrap_or_default()
 }
 
-/// Collects results and writes the XML at the end of the run.
+/// Collects results and writes the XML at the end of the run (or of its setup, when that
+/// failed: one error case [`crate::SETUP_CASE`]). An interrupted run's suites have the
+/// property `interrupted` (its reason).
 #[derive(Debug)]
-pub struct JUnit<W: Write> {
+pub struct JUnit<W: Output> {
     out: Option<W>,
     /// A fixed timestamp for reproducible output; now if `None`.
     pub timestamp: Option<SystemTime>,
     /// Record durations (off for snapshots).
     pub timings: bool,
-    /// Set when the XML could not be written.
-    pub error: Option<String>,
     /// `<property>`s written in every `<testsuite>` besides the target and the suite
     /// version, e.g. the scenario digest.
     pub properties: Vec<(String, String)>,
@@ -76,14 +75,13 @@ fn text(s: &str) -> String {
     escape(clean(s).as_str()).into_owned()
 }
 
-impl<W: Write> JUnit<W> {
+impl<W: Output> JUnit<W> {
     /// A JUnit reporter writing to `out` when the run finishes.
     pub fn new(out: W) -> JUnit<W> {
         JUnit {
             out: Some(out),
             timestamp: None,
             timings: true,
-            error: None,
             properties: Vec::new(),
             target: None,
         }
@@ -259,8 +257,42 @@ fn verdict_element(x: &mut String, r: &CaseResult) {
     }
 }
 
-impl<W: Write + Send> Reporter for JUnit<W> {
-    fn event(&mut self, event: &Event<'_>) {
+impl<W: Output> JUnit<W> {
+    /// Writes the document and puts it in place.
+    fn write(&mut self, results: &[CaseResult], summary: &Summary) -> Result<(), ReportError> {
+        if let Some(why) = &summary.interrupted {
+            self.properties.push(("interrupted".into(), why.clone()));
+        }
+        let xml = self.render(results);
+        let Some(mut out) = self.out.take() else {
+            return Ok(());
+        };
+        out.write_all(xml.as_bytes())
+            .and_then(|()| out.complete())
+            .map_err(|error| ReportError {
+                report: "JUnit",
+                to: out.name(),
+                error,
+            })
+    }
+}
+
+impl<W: Output> Reporter for JUnit<W> {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), ReportError> {
+        if let Event::SetupFailed {
+            target,
+            result,
+            summary,
+        } = event
+        {
+            self.target = Some(target.to_string());
+            let why = match &result.verdict {
+                Verdict::Fail(f) | Verdict::Error(f) => f.message.clone(),
+                v => v.not_judged().unwrap_or_default(),
+            };
+            self.properties.push(("setup-error".into(), why));
+            return self.write(std::slice::from_ref(*result), summary);
+        }
         if let Event::Started {
             target, discovered, ..
         } = event
@@ -275,14 +307,10 @@ impl<W: Write + Send> Reporter for JUnit<W> {
                 self.properties.push(("maildrop-drift".into(), drift));
             }
         }
-        if let Event::Finished { results, .. } = event {
-            let xml = self.render(results);
-            if let Some(mut out) = self.out.take() {
-                if let Err(e) = out.write_all(xml.as_bytes()).and_then(|_| out.flush()) {
-                    self.error = Some(e.to_string());
-                }
-            }
+        if let Event::Finished { results, summary } = event {
+            return self.write(results, summary);
         }
+        Ok(())
     }
 }
 

@@ -1,9 +1,14 @@
-//! Reporters: each reads the run's [`crate::Event`] stream.
+//! Reporters: each reads the run's [`crate::Event`] stream and says when its report could
+//! not be written in full ([`ReportError`]); a file report goes to a [`ReportFile`], put in
+//! place only when complete.
 
 pub mod console;
+pub mod file;
 pub mod html;
 pub mod json;
 pub mod junit;
+
+pub use file::{Output, ReportError, ReportFile};
 
 use crate::judge::{Dir, Entry};
 
