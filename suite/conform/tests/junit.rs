@@ -1,5 +1,5 @@
-//! The JUnit report read by a real JUnit consumer (python `junitparser`, installed with pip
-//! when missing): every case is there with its RFC-section classname, its transcript in
+//! The JUnit report read by a real JUnit consumer (python `junitparser`, from the venv
+//! `.ci/run` makes; the test skips loudly without it): every case is there with its RFC-section classname, its transcript in
 //! system-out, and the suite properties (target, suite version, scenario digest); the
 //! consumer's counts equal the report's attributes and conform's summary.
 
@@ -9,38 +9,29 @@ use std::process::Command;
 
 use common::{conform, root, run};
 
-/// Makes sure `junitparser` can be imported (pip install when missing).
-fn junitparser() {
-    let has = |py: &str| {
-        Command::new("python3")
-            .args(["-c", py])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if has("import junitparser") {
-        return;
-    }
-    let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "junitparser"])
+/// The python that has `junitparser` (`.ci/run` makes a venv with it and names it in
+/// `CONFORM_PYTHON`; else `python3`), or `None` — the test then skips with one loud line:
+/// tests install nothing themselves.
+fn junitparser() -> Option<String> {
+    let python = std::env::var("CONFORM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has = Command::new(&python)
+        .args(["-c", "import junitparser"])
         .output()
-        .expect("python3 runs");
-    if !installed.status.success()
-        && std::env::var("CONFORM_SKIP_JUNITPARSER").as_deref() != Ok("1")
-    {
-        panic!(
-            "junitparser could not be installed (`python3 -m pip install junitparser`): {}\nset CONFORM_SKIP_JUNITPARSER=1 to skip",
-            String::from_utf8_lossy(&installed.stderr)
-        );
+        .is_ok_and(|o| o.status.success());
+    if has {
+        return Some(python);
     }
-    assert!(
-        has("import junitparser"),
-        "junitparser still not importable"
+    eprintln!(
+        "SKIPPED junitparser_reads_the_report: {python} cannot import junitparser (.ci/run makes a venv with it: CONFORM_PYTHON)"
     );
+    None
 }
 
 #[test]
 fn junitparser_reads_the_report_and_its_counts_match() {
-    junitparser();
+    let Some(python) = junitparser() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("report.xml");
     // a run with failures, skips and passes: the bundled server with a defect
@@ -60,7 +51,7 @@ fn junitparser_reads_the_report_and_its_counts_match() {
     let skipped = number("skipped") + number("not applicable") + number("blocked");
     assert!(failed > 0 && passed > 0 && skipped > 0, "{last}");
 
-    let seen = Command::new("python3")
+    let seen = Command::new(&python)
         .arg(root().join("suite/conform/tests/junit/check.py"))
         .arg(&xml)
         .output()
