@@ -26,6 +26,9 @@ const EOF: &str = "eof";
 /// Compiles every case of a file. Cases with errors are left out (the errors are in the sink).
 pub(crate) fn compile_file(file: FileSyntax, sink: &mut Sink) -> Vec<Case> {
     let mut out = Vec::new();
+    // one compiled regex per distinct pattern of the file: `+OK {*}` stands in most cases,
+    // and a compiled regex costs kilobytes (clones share it)
+    let mut regexes: HashMap<String, LineRegex> = HashMap::new();
     let mut ids: HashMap<String, Pos> = HashMap::new();
     if file.cases.is_empty() {
         sink.error(Pos::new(1, 1), "no cases in this file")
@@ -45,7 +48,7 @@ pub(crate) fn compile_file(file: FileSyntax, sink: &mut Sink) -> Vec<Case> {
                 ids.insert(id, pos);
             }
         }
-        let steps = compile_steps(&case, sink);
+        let steps = compile_steps(&case, sink, &mut regexes);
         if let (Some(h), true) = (header, sink.diags.len() == before) {
             out.push(Case {
                 holds_maildrop: maildrop::holds_maildrop(h.mutates, &steps),
@@ -85,15 +88,22 @@ enum Bound {
 
 struct Compiler<'s> {
     sink: &'s mut Sink,
+    /// The file's compiled line regexes, by regex text.
+    regexes: &'s mut HashMap<String, LineRegex>,
     vars: HashMap<String, Bound>,
     /// Session names, in index order, with where they were opened (`main` has none).
     sessions: Vec<(String, Option<Pos>)>,
     current: usize,
 }
 
-fn compile_steps(case: &CaseSyntax, sink: &mut Sink) -> Vec<Step> {
+fn compile_steps(
+    case: &CaseSyntax,
+    sink: &mut Sink,
+    regexes: &mut HashMap<String, LineRegex>,
+) -> Vec<Step> {
     let mut c = Compiler {
         sink,
+        regexes,
         vars: HashMap::from([
             ("user".to_string(), Bound::Profile),
             ("password".to_string(), Bound::Profile),

@@ -168,8 +168,18 @@ impl Compiler<'_> {
     /// `at`). Its pieces compiled on their own; together they may still pass the regex
     /// crate's size limit, an error here rather than a line that never matches.
     pub(super) fn line_regex(&mut self, pattern: &Pattern, at: Pos) -> Option<LineRegex> {
+        if pattern.has_back_references() {
+            return None;
+        }
+        let text = pattern.regex_text(|_| None)?;
+        if let Some(re) = self.regexes.get(&text) {
+            return Some(re.clone());
+        }
         match fixed_regex(pattern)? {
-            Ok(re) => Some(re),
+            Ok(re) => {
+                self.regexes.insert(text, re.clone());
+                Some(re)
+            }
             Err(e) => {
                 self.sink
                     .error(
