@@ -10,22 +10,21 @@ pub mod baseline;
 pub mod condition;
 pub mod declared;
 pub mod discover;
+mod interrupt;
 pub mod judge;
 pub mod report;
+mod schedule;
+mod start;
 pub mod values;
 
 /// The client's modules, where the runner's users found them before the client was a crate.
 pub use client::{self, capability, target, transport};
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scenario::plan::{Case, Condition, Fixture, Level, RfcRef, Span};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
-use tokio::task::JoinHandle;
+use scenario::plan::{Case, Level};
+use tokio::sync::mpsc;
 
 pub use baseline::{Baseline, Deviation};
 pub use capability::{Capabilities, Discovery, LoginMethod};
@@ -34,6 +33,11 @@ pub use fixture::{Reseed, ReseedError};
 pub use judge::{CaseEnv, Dir, Entry, Failure, Verdict};
 pub use report::ReportError;
 pub use target::{Profile, Target, TlsMode, Trust};
+
+use interrupt::interrupted;
+pub use interrupt::{Interrupt, Interrupter};
+use schedule::*;
+use start::*;
 
 /// One case's outcome.
 #[derive(Debug, Clone)]
@@ -179,41 +183,6 @@ pub const SETUP_CASE: &str = "conform/target";
 /// cases not yet started end at once as errors naming the last case that reached it.
 pub const GONE_AFTER: usize = 3;
 
-/// Stops a run from outside (a `SIGINT` or `SIGTERM`): it starts no more cases, abandons the
-/// running ones, reports every unfinished case as `not run: interrupted` and ends with the
-/// complete reports ([`Summary::interrupted`]).
-#[derive(Debug, Clone)]
-pub struct Interrupt(watch::Receiver<Option<String>>);
-
-/// The sending side of an [`Interrupt`].
-#[derive(Debug)]
-pub struct Interrupter(watch::Sender<Option<String>>);
-
-impl Interrupt {
-    /// A new interrupt and the handle that fires it.
-    pub fn channel() -> (Interrupter, Interrupt) {
-        let (tx, rx) = watch::channel(None);
-        (Interrupter(tx), Interrupt(rx))
-    }
-}
-
-impl Interrupter {
-    /// Interrupts the run; `why` is what the reports say (`SIGTERM`).
-    pub fn interrupt(&self, why: &str) {
-        self.0.send_replace(Some(why.to_owned()));
-    }
-}
-
-/// Resolves with the reason once `interrupt` fires; never without one.
-async fn interrupted(interrupt: &mut Option<Interrupt>) -> String {
-    if let Some(Interrupt(rx)) = interrupt {
-        if let Ok(why) = rx.wait_for(Option::is_some).await {
-            return why.clone().unwrap_or_default();
-        }
-    }
-    std::future::pending().await
-}
-
 /// A run that could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -281,247 +250,6 @@ pub struct Discovered {
     pub declared: Vec<String>,
 }
 
-/// What happens to a case before it runs: it runs, or it gets this verdict at once.
-fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict> {
-    let caps = &discovered.capabilities;
-    if let Some(why) = unmet_mode(&case.requires, tls) {
-        return Some(Verdict::Skip(why));
-    }
-    if let Some(why) = unmet_capability(&case.requires, caps) {
-        // a missing capability the vendor declared is that declaration's failure
-        let declared = case.requires.iter().find_map(|r| match r {
-            Condition::Capability(tag) if discovered.declared.contains(tag) && !caps.has(tag) => {
-                Some(tag)
-            }
-            _ => None,
-        });
-        return Some(match declared {
-            Some(tag) => Verdict::Blocked {
-                by: declared::case_id(tag),
-            },
-            None => Verdict::NotApplicable(why),
-        });
-    }
-    if case.logs_in_with_step && caps.login.is_none() {
-        return Some(Verdict::Skip(
-            "no login method worked with the given account (USER/PASS, APOP, AUTH)".into(),
-        ));
-    }
-    if case.fixture == Fixture::Standard {
-        if let Some(Err(why)) = discovered.inspection.as_ref().map(|i| &i.fixture) {
-            return Some(Verdict::Skip(format!("needs the standard fixture: {why}")));
-        }
-    }
-    None
-}
-
-/// The selection in an order where every prerequisite (`after:`) comes before the cases
-/// that name it (otherwise the selection's order), so a case can wait for them.
-fn prerequisites_first(cases: Vec<(usize, Arc<Case>)>) -> Vec<(usize, Arc<Case>)> {
-    fn place(
-        i: usize,
-        cases: &[(usize, Arc<Case>)],
-        position: &HashMap<String, usize>,
-        placed: &mut [bool],
-        order: &mut Vec<usize>,
-    ) {
-        if placed[i] {
-            return;
-        }
-        placed[i] = true;
-        for p in &cases[i].1.after {
-            if let Some(&j) = position.get(p) {
-                place(j, cases, position, placed, order);
-            }
-        }
-        order.push(i);
-    }
-    let position: HashMap<String, usize> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, (_, c))| (c.id.clone(), i))
-        .collect();
-    let mut placed = vec![false; cases.len()];
-    let mut order = Vec::with_capacity(cases.len());
-    for i in 0..cases.len() {
-        place(i, &cases, &position, &mut placed, &mut order);
-    }
-    let mut slots: Vec<Option<(usize, Arc<Case>)>> = cases.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
-}
-
-/// The root cause a finished case passes on to the cases after it: its own id when it
-/// failed, its blocker's when it was blocked, none otherwise.
-fn root_cause(result: &CaseResult) -> Option<String> {
-    match &result.verdict {
-        Verdict::Fail(_) | Verdict::Error(_) => Some(result.case.id.clone()),
-        Verdict::Blocked { by } => Some(by.clone()),
-        _ => None,
-    }
-}
-
-/// A prerequisite's root cause once it has finished: `None` until then, `Some(None)` when
-/// it did not fail.
-type Outcome = Option<Option<String>>;
-
-/// Everything one case task needs.
-struct Task {
-    case: Arc<Case>,
-    env: Arc<CaseEnv>,
-    caps: Arc<Capabilities>,
-    permits: Arc<Semaphore>,
-    reseed: Option<Reseed>,
-    touched: Arc<AtomicBool>,
-    /// The previous login case's end (cases that log in run one at a time).
-    wait_for: Option<oneshot::Receiver<()>>,
-    /// The prerequisites' root causes, as they finish.
-    prerequisites: Vec<watch::Receiver<Outcome>>,
-    /// Set when the target is gone: after what ([`GONE_AFTER`]).
-    gone: Arc<Mutex<Option<String>>>,
-}
-
-impl Task {
-    async fn run(self) -> CaseResult {
-        if let Some(previous) = self.wait_for {
-            // an error only means the previous task ended without signalling: go on
-            let _ = previous.await;
-        }
-        let t = Instant::now();
-        let result = |verdict, transcript| CaseResult {
-            case: self.case.clone(),
-            verdict,
-            duration: t.elapsed(),
-            transcript,
-            baseline: None,
-        };
-        for mut p in self.prerequisites {
-            if let Ok(root) = p.wait_for(Option::is_some).await {
-                if let Some(Some(by)) = root.clone() {
-                    return result(Verdict::Blocked { by }, Vec::new());
-                }
-            }
-        }
-        let _permit = self.permits.acquire().await.expect("semaphore open");
-        let gone = self.gone.lock().map(|g| g.clone()).unwrap_or_default();
-        if let Some(after) = gone {
-            return result(
-                Verdict::Error(Failure {
-                    message: format!(
-                        "not run: the target stopped answering after {after} ({GONE_AFTER} connections in a row could not be made)"
-                    ),
-                    expected: "a target that answers".into(),
-                    actual: format!("no connection since {after}"),
-                    span: self.case.span.clone(),
-                }),
-                Vec::new(),
-            );
-        }
-        if self.case.fixture == Fixture::Standard && self.touched.load(Ordering::SeqCst) {
-            if let Err(why) = discover::fixture_present(&self.env, &self.caps).await {
-                return result(Verdict::Skip(format!(
-                    "needs the standard fixture, which an earlier case changed (give --reseed-cmd to restore it): {why}"
-                )), Vec::new());
-            }
-        }
-        let (mut verdict, mut transcript) =
-            judge::run_case(&self.case, &self.env, self.reseed.as_ref()).await;
-        if self.case.mutates {
-            match &self.reseed {
-                None => self.touched.store(true, Ordering::SeqCst),
-                Some(reseed) => {
-                    // let the server finish UPDATE before the maildrop is restored
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    if let Err(e) = reseed() {
-                        transcript.push(Entry {
-                            at: t.elapsed(),
-                            session: 0,
-                            dir: Dir::Note,
-                            text: format!("reseed failed: {e}"),
-                        });
-                        if verdict == Verdict::Pass {
-                            verdict = Verdict::Error(Failure {
-                                message: format!("reseeding the maildrop failed: {e}"),
-                                expected: "reseed".into(),
-                                actual: e.to_string(),
-                                span: self.case.span.clone(),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        result(verdict, transcript)
-    }
-}
-
-/// Discovers the target: capabilities, login, maildrop, and the vendor's declarations.
-async fn discover_target(
-    env: &mut CaseEnv,
-    config: &RunConfig,
-    cases: &[Case],
-) -> Result<Discovered, RunError> {
-    let (caps, first_listing) = client::probe::capabilities(&env.endpoint, config.login)
-        .await
-        .map_err(|e| {
-            let mut reason = e.to_string();
-            if matches!(
-                e,
-                client::probe::ProbeError::Wire(client::transport::WireError::Certificate(_))
-            ) {
-                // one setup error before any case, not one error per case
-                reason.push_str(
-                    " (give --ca FILE with the server's CA, or --insecure for a test server)",
-                );
-            }
-            RunError::Unreachable {
-                target: env.endpoint.target.to_string(),
-                reason,
-            }
-        })?;
-    env.login = caps.login;
-    let inspection = if cases.iter().any(|c| c.fixture == Fixture::Standard) {
-        Some(discover::inspect(env, &caps, first_listing).await)
-    } else {
-        None
-    };
-    Ok(Discovered {
-        capabilities: caps,
-        inspection,
-        declared: config
-            .expect
-            .iter()
-            .filter_map(|e| declared::normalise(e))
-            .collect(),
-    })
-}
-
-/// The case of a run that could not start ([`SETUP_CASE`]).
-fn setup_case() -> Case {
-    Case {
-        id: SETUP_CASE.into(),
-        title: "the target can be reached (and its TLS set up) before the cases".into(),
-        rfc: RfcRef {
-            number: 1939,
-            section: "3".into(),
-        },
-        level: Level::Must,
-        requirement: "When the connection is established, the POP3 server sends a greeting.".into(),
-        requires: Vec::new(),
-        tags: vec!["setup".into()],
-        fixture: Fixture::Any,
-        mutates: false,
-        after: Vec::new(),
-        holds_maildrop: false,
-        logs_in_with_step: false,
-        span: Span {
-            file: Arc::new(PathBuf::from("--target")),
-            line: 1,
-            col: 1,
-        },
-        steps: Vec::new(),
-    }
-}
-
 /// The reporter, and the first error it gave.
 struct Stream<'r> {
     reporter: &'r mut dyn Reporter,
@@ -576,41 +304,6 @@ impl Stream<'_> {
             summary: &summary,
         });
         summary
-    }
-}
-
-/// Whether a case ended because its first connection could not be made (the judge's error
-/// before any line was exchanged).
-fn could_not_connect(r: &CaseResult) -> bool {
-    matches!(&r.verdict, Verdict::Error(f) if f.expected == "a connection")
-        && r.transcript.is_empty()
-}
-
-/// Watches the results for a target that has gone ([`GONE_AFTER`]).
-#[derive(Debug, Default)]
-struct Health {
-    /// Connections in a row that could not be made.
-    failed: usize,
-    /// The last case that reached the target.
-    last_alive: Option<String>,
-}
-
-impl Health {
-    fn saw(&mut self, r: &CaseResult, gone: &Mutex<Option<String>>) {
-        if could_not_connect(r) {
-            self.failed += 1;
-            if self.failed >= GONE_AFTER {
-                if let Ok(mut gone) = gone.lock() {
-                    gone.get_or_insert_with(|| match &self.last_alive {
-                        Some(id) => format!("case {id}"),
-                        None => "the discovery, before the first case".into(),
-                    });
-                }
-            }
-        } else if !r.transcript.is_empty() {
-            self.failed = 0;
-            self.last_alive = Some(r.case.id.clone());
-        }
     }
 }
 
@@ -783,65 +476,4 @@ pub async fn run(
         summary: &summary,
     });
     got.stream.end(summary)
-}
-
-/// Starts one task per runnable case: at most `jobs` at once, cases that log in one at a
-/// time in order, every case after its prerequisites.
-fn spawn_cases(
-    runnable: Vec<(usize, Arc<Case>)>,
-    config: &RunConfig,
-    env: Arc<CaseEnv>,
-    caps: Arc<Capabilities>,
-    tx: mpsc::UnboundedSender<(usize, CaseResult)>,
-    gone: &Arc<Mutex<Option<String>>>,
-) -> Vec<JoinHandle<()>> {
-    let mut runnable = runnable;
-    let mut handles = Vec::with_capacity(runnable.len());
-    // Without a way to restore the maildrop, cases that change it run last, and each case
-    // that needs the fixture after one of them checks again that the maildrop still is it.
-    if config.reseed.is_none() {
-        runnable.sort_by_key(|(_, case)| case.mutates);
-    }
-    let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
-    let touched = Arc::new(AtomicBool::new(false));
-    let mut outcomes: HashMap<String, watch::Receiver<Outcome>> = HashMap::new();
-    // Cases that hold the maildrop (log in, or restore it) run one at a time, in order, so
-    // that none finds it locked by another: each waits for the previous one to finish.
-    let mut previous_login: Option<oneshot::Receiver<()>> = None;
-    for (index, case) in prerequisites_first(runnable) {
-        let (wait_for, done) = if case.holds_maildrop {
-            let (done, next) = oneshot::channel::<()>();
-            (previous_login.replace(next), Some(done))
-        } else {
-            (None, None)
-        };
-        let prerequisites = case
-            .after
-            .iter()
-            .filter_map(|p| outcomes.get(p).cloned())
-            .collect();
-        let (outcome, watcher) = watch::channel(None);
-        outcomes.insert(case.id.clone(), watcher);
-        let task = Task {
-            case,
-            env: env.clone(),
-            caps: caps.clone(),
-            permits: permits.clone(),
-            reseed: config.reseed.clone(),
-            touched: touched.clone(),
-            wait_for,
-            prerequisites,
-            gone: gone.clone(),
-        };
-        let tx = tx.clone();
-        handles.push(tokio::spawn(async move {
-            let result = task.run().await;
-            outcome.send_replace(Some(root_cause(&result)));
-            let _ = tx.send((index, result));
-            if let Some(done) = done {
-                let _ = done.send(());
-            }
-        }));
-    }
-    handles
 }
