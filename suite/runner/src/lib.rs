@@ -349,18 +349,9 @@ pub async fn run(
     };
     let mut interrupt = config.interrupt.clone();
     let mut env = config.env.clone();
-    enum Setup {
-        Found(Result<Discovered, RunError>),
-        Interrupted(String),
-    }
-    let setup = tokio::select! {
-        biased;
-        why = interrupted(&mut interrupt) => Setup::Interrupted(why),
-        found = discover_target(&mut env, &config, &cases) => Setup::Found(found),
-    };
-    let discovered = match setup {
-        Setup::Found(Ok(discovered)) => discovered,
-        Setup::Found(Err(e)) => {
+    let discovered = match setup(&mut env, &config, &cases, &mut interrupt).await {
+        Ok(discovered) => discovered,
+        Err(Unstarted::Failed(e)) => {
             let verdict = Verdict::Error(Failure {
                 message: e.to_string(),
                 expected: "a connection, a greeting and an answer to CAPA".into(),
@@ -373,7 +364,7 @@ pub async fn run(
             stream.setup_failed(&env.endpoint.target, verdict, None, started);
             return Err(stream.error.map_or(e, RunError::Report));
         }
-        Setup::Interrupted(why) => {
+        Err(Unstarted::Interrupted(why)) => {
             let verdict = Verdict::Skip(format!(
                 "not run: interrupted ({why}) before the first case"
             ));
@@ -383,20 +374,7 @@ pub async fn run(
     };
     let env = Arc::new(env);
     let caps = Arc::new(discovered.capabilities.clone());
-    // the declared capabilities are cases of their own, first
-    let mut all: Vec<(Arc<Case>, Option<Verdict>)> = discovered
-        .declared
-        .iter()
-        .map(|tag| {
-            let case = declared::case(tag);
-            let verdict = declared::verdict(&case, tag, &caps);
-            (Arc::new(case), Some(verdict))
-        })
-        .collect();
-    for case in cases {
-        let verdict = triage(&case, &discovered, env.endpoint.target.tls);
-        all.push((Arc::new(case), verdict));
-    }
+    let all = triaged(cases, &discovered, &caps, env.endpoint.target.tls);
     stream.send(&Event::Started {
         target: &env.endpoint.target,
         total: all.len(),
@@ -404,7 +382,87 @@ pub async fn run(
     });
     let selected: Vec<Arc<Case>> = all.iter().map(|(c, _)| c.clone()).collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
-    // the verdicts decided before running come first in the live stream
+    let runnable = decided_first(all, &tx);
+    let gone = Arc::new(Mutex::new(None));
+    let tasks = spawn_cases(runnable, &config, env.clone(), caps, tx, &gone);
+    let mut got = Collected {
+        stream,
+        results: vec![None; selected.len()],
+        health: Health::default(),
+        gone,
+        config: &config,
+        tls: env.endpoint.target.tls,
+    };
+    let stopped = got.receive(&mut rx, &mut interrupt).await;
+    if let Some(why) = &stopped {
+        for task in &tasks {
+            task.abort();
+        }
+        got.interrupted(&mut rx, &selected, why);
+    }
+    let results: Vec<CaseResult> = got.results.drain(..).flatten().collect();
+    let mut summary = Summary::count(&results, config.threshold);
+    summary.duration = started.elapsed();
+    summary.interrupted = stopped;
+    got.stream.send(&Event::Finished {
+        results: &results,
+        summary: &summary,
+    });
+    got.stream.end(summary)
+}
+
+/// Why a run did not reach its first case.
+enum Unstarted {
+    /// The target could not be reached, or its TLS set up.
+    Failed(RunError),
+    /// A signal came first.
+    Interrupted(String),
+}
+
+/// Discovers the target, unless an interrupt comes first.
+async fn setup(
+    env: &mut CaseEnv,
+    config: &RunConfig,
+    cases: &[Case],
+    interrupt: &mut Option<Interrupt>,
+) -> Result<Discovered, Unstarted> {
+    tokio::select! {
+        biased;
+        why = interrupted(interrupt) => Err(Unstarted::Interrupted(why)),
+        found = discover_target(env, config, cases) => found.map_err(Unstarted::Failed),
+    }
+}
+
+/// Every case with the verdict it gets before running, if any: the declared capabilities
+/// (`--expect`) first, as cases of their own, then the selection, triaged.
+fn triaged(
+    cases: Vec<Case>,
+    discovered: &Discovered,
+    caps: &Capabilities,
+    tls: TlsMode,
+) -> Vec<(Arc<Case>, Option<Verdict>)> {
+    let mut all: Vec<(Arc<Case>, Option<Verdict>)> = discovered
+        .declared
+        .iter()
+        .map(|tag| {
+            let case = declared::case(tag);
+            let verdict = declared::verdict(&case, tag, caps);
+            (Arc::new(case), Some(verdict))
+        })
+        .collect();
+    for case in cases {
+        let verdict = triage(&case, discovered, tls);
+        all.push((Arc::new(case), verdict));
+    }
+    all
+}
+
+/// Sends the verdicts decided before running (they come first in the live stream) and
+/// returns the cases that run, with their places in the selection.
+fn decided_first(
+    all: Vec<(Arc<Case>, Option<Verdict>)>,
+    tx: &mpsc::UnboundedSender<(usize, CaseResult)>,
+) -> Vec<(usize, Arc<Case>)> {
     let mut runnable = Vec::new();
     for (index, (case, verdict)) in all.into_iter().enumerate() {
         match verdict {
@@ -423,39 +481,41 @@ pub async fn run(
             None => runnable.push((index, case)),
         }
     }
-    let gone = Arc::new(Mutex::new(None));
-    let tasks = spawn_cases(runnable, &config, env.clone(), caps, tx, &gone);
-    let mut got = Collected {
-        stream,
-        results: vec![None; selected.len()],
-        health: Health::default(),
-        gone,
-        config: &config,
-        tls: env.endpoint.target.tls,
-    };
-    let mut stopped = None;
-    loop {
-        let next = tokio::select! {
-            biased;
-            why = interrupted(&mut interrupt) => {
-                stopped = Some(why);
-                break;
-            }
-            next = rx.recv() => next,
-        };
-        let Some((index, result)) = next else { break };
-        got.record(index, result);
-    }
-    if let Some(why) = &stopped {
-        for task in &tasks {
-            task.abort();
+    runnable
+}
+
+impl Collected<'_, '_> {
+    /// Records results as they come, until every case is in or an interrupt fires (its
+    /// reason is returned).
+    async fn receive(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<(usize, CaseResult)>,
+        interrupt: &mut Option<Interrupt>,
+    ) -> Option<String> {
+        loop {
+            let next = tokio::select! {
+                biased;
+                why = interrupted(interrupt) => return Some(why),
+                next = rx.recv() => next,
+            };
+            let (index, result) = next?;
+            self.record(index, result);
         }
-        // what finished before the tasks stopped, then every case that did not
+    }
+
+    /// After an interrupt: what finished before the tasks stopped, then every case that did
+    /// not, as `not run: interrupted`.
+    fn interrupted(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<(usize, CaseResult)>,
+        selected: &[Arc<Case>],
+        why: &str,
+    ) {
         while let Ok((index, result)) = rx.try_recv() {
-            got.record(index, result);
+            self.record(index, result);
         }
         for (index, case) in selected.iter().enumerate() {
-            if got.results[index].is_none() {
+            if self.results[index].is_none() {
                 let result = CaseResult {
                     case: case.clone(),
                     verdict: Verdict::Skip(format!("not run: interrupted ({why})")),
@@ -463,17 +523,8 @@ pub async fn run(
                     transcript: Vec::new(),
                     baseline: None,
                 };
-                got.record(index, result);
+                self.record(index, result);
             }
         }
     }
-    let results: Vec<CaseResult> = got.results.drain(..).flatten().collect();
-    let mut summary = Summary::count(&results, config.threshold);
-    summary.duration = started.elapsed();
-    summary.interrupted = stopped;
-    got.stream.send(&Event::Finished {
-        results: &results,
-        summary: &summary,
-    });
-    got.stream.end(summary)
 }
