@@ -32,6 +32,6 @@ pub mod users;
 pub mod variant;
 
 pub use fault::{Fault, Faults};
-pub use server::{Config, RunningServer};
+pub use server::{Config, Drained, RunningServer};
 pub use users::Users;
 pub use variant::{Variant, Variants};

@@ -54,6 +54,10 @@ pub struct Config {
     pub faults: Faults,
     /// Permitted variations (none by default: the server's own choices).
     pub variants: Variants,
+    /// How long [`RunningServer::shutdown`] waits for the sessions still running to end
+    /// (default 10 s): a command being answered, an UPDATE being applied, finishes; an idle
+    /// session is closed at once, without UPDATE (RFC 1939 §6).
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
@@ -73,6 +77,7 @@ impl Config {
             lock_wait: Duration::from_secs(2),
             faults: Faults::none(),
             variants: Variants::none(),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -84,6 +89,19 @@ pub struct RunningServer {
     implicit_tls: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// One permit per connection being served (all free: none is).
+    sessions: Arc<Semaphore>,
+    max_connections: usize,
+    shutdown_grace: Duration,
+}
+
+/// How [`RunningServer::shutdown`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Every session ended within the grace period.
+    All,
+    /// This many sessions were still running when the grace period ran out.
+    TimedOut(usize),
 }
 
 impl RunningServer {
@@ -112,13 +130,15 @@ impl RunningServer {
             faults: config.faults.clone(),
             variants: config.variants.clone(),
         });
+        let (stop, stopped) = watch::channel(false);
+        let (max_connections, shutdown_grace) = (config.max_connections, config.shutdown_grace);
         let shared = Arc::new(Shared {
             ctx,
             acceptor: config.tls.clone().map(TlsAcceptor::from),
             limits: Arc::new(Semaphore::new(config.max_connections)),
             config,
+            stopping: stopped.clone(),
         });
-        let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut bound = [None, None];
         for (slot, addr, implicit) in [(0, plain_addr, false), (1, tls_addr, true)] {
@@ -137,6 +157,9 @@ impl RunningServer {
             implicit_tls: bound[1],
             stop,
             tasks,
+            sessions: shared.limits.clone(),
+            max_connections,
+            shutdown_grace,
         })
     }
 
@@ -150,18 +173,35 @@ impl RunningServer {
         self.implicit_tls
     }
 
-    /// Stops accepting; sessions already running finish on their own.
-    pub async fn shutdown(self) {
+    /// Stops accepting and drains: each idle session is closed without UPDATE (RFC 1939 §6:
+    /// only a QUIT in TRANSACTION enters UPDATE), each session busy with a command finishes
+    /// it (an UPDATE is applied whole, an answer is sent whole), then closes. Waits for them
+    /// at most [`Config::shutdown_grace`]; sessions still running after it are left to the
+    /// runtime.
+    pub async fn shutdown(self) -> Drained {
         let _ = self.stop.send(true);
         for t in self.tasks {
-            let _ = t.await;
+            if !t.is_finished() {
+                let _ = t.await;
+            }
+        }
+        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
+        match timeout(self.shutdown_grace, self.sessions.acquire_many(all)).await {
+            Ok(_) => Drained::All,
+            Err(_) => Drained::TimedOut(
+                self.max_connections
+                    .saturating_sub(self.sessions.available_permits()),
+            ),
         }
     }
 
-    /// Runs until the listeners stop (for `conform serve`).
-    pub async fn wait(self) {
-        for t in self.tasks {
-            let _ = t.await;
+    /// Runs until the listeners stop (for `conform serve`, until a signal asks for
+    /// [`RunningServer::shutdown`]).
+    pub async fn listening(&mut self) {
+        for t in &mut self.tasks {
+            if !t.is_finished() {
+                let _ = t.await;
+            }
         }
     }
 }
@@ -171,6 +211,8 @@ struct Shared {
     acceptor: Option<TlsAcceptor>,
     limits: Arc<Semaphore>,
     config: Config,
+    /// Set by [`RunningServer::shutdown`]: idle sessions close.
+    stopping: watch::Receiver<bool>,
 }
 
 async fn accept_loop(
@@ -235,13 +277,13 @@ async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -
     if implicit {
         let mut tls = handshake(shared, tcp).await?;
         let (session, greeting) = Session::new(shared.ctx.clone(), true);
-        Connection::new(session, cfg)
+        Connection::new(session, shared)
             .run(&mut tls, Some(greeting))
             .await?;
         return Ok(());
     }
     let (session, greeting) = Session::new(shared.ctx.clone(), false);
-    let mut conn = Connection::new(session, cfg);
+    let mut conn = Connection::new(session, shared);
     if let Exit::StartTls = conn.run(&mut tcp, Some(greeting)).await? {
         // RFC 2595 §4 / CVE-2011-0411: whatever the client pipelined in plaintext after STLS
         // is discarded, never executed inside TLS.
@@ -262,12 +304,22 @@ async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -
     Ok(())
 }
 
+/// Resolves once [`RunningServer::shutdown`] is asked for; never when the server was
+/// dropped without it (its sessions then go on until they end).
+async fn shutdown_asked(stopping: &mut watch::Receiver<bool>) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Bytes of a message stuffed per write.
 const CHUNK: usize = 64 * 1024;
 
 struct Connection<'a> {
     session: Session,
     cfg: &'a Config,
+    /// The server's shutdown: closes the connection when it next waits for its client.
+    stopping: watch::Receiver<bool>,
     buf: Vec<u8>,
     out: Vec<u8>,
     skipping: bool,
@@ -284,10 +336,11 @@ const IDLE_BUFFER: usize = 4096;
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
 impl<'a> Connection<'a> {
-    fn new(session: Session, cfg: &'a Config) -> Connection<'a> {
+    fn new(session: Session, shared: &'a Shared) -> Connection<'a> {
         Connection {
             session,
-            cfg,
+            cfg: &shared.config,
+            stopping: shared.stopping.clone(),
             // grown on demand and given back when idle: an idle connection costs little
             buf: Vec::new(),
             out: Vec::new(),
@@ -378,8 +431,13 @@ impl<'a> Connection<'a> {
             self.flush(stream).await?;
             self.release_idle_buffers();
             // The autologout timer (RFC 1939 §3): on expiry, close without UPDATE and
-            // without a response.
-            match timeout(self.cfg.autologout, stream.read_buf(&mut self.buf)).await {
+            // without a response. So does the server's shutdown, between commands.
+            let read = timeout(self.cfg.autologout, stream.read_buf(&mut self.buf));
+            let read = tokio::select! {
+                read = read => read,
+                () = shutdown_asked(&mut self.stopping) => return Ok(Exit::Closed),
+            };
+            match read {
                 Err(_) | Ok(Ok(0)) => return Ok(Exit::Closed),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(e),

@@ -385,3 +385,82 @@ async fn a_login_waits_briefly_for_a_lock_that_is_being_released() {
         }
     }
 }
+
+/// A store with `USER`'s seven fixture messages and a second user whose first message is
+/// 4 MiB (a RETR of it outlasts the socket buffers while the client does not read).
+fn two_users_one_large() -> (Config, MemoryStore) {
+    let (mut c, store) = config(true);
+    let mut big = b"Subject: big\r\n\r\n".to_vec();
+    while big.len() < 4 << 20 {
+        big.extend_from_slice(b"a body line of the large message, to fill the socket buffers\r\n");
+    }
+    store.deliver("bob", big);
+    store.deliver("bob", b"Subject: small\r\n\r\nhello\r\n".to_vec());
+    let mut users = Users::new();
+    users.insert(USER, PASSWORD);
+    users.insert("bob", PASSWORD);
+    c.users = users;
+    (c, store)
+}
+
+/// Shutdown drains: an idle session is closed without UPDATE (RFC 1939 §6), a session busy
+/// with a command finishes it and the commands already sent (RETR answered whole, QUIT's
+/// UPDATE applied), no new connection is taken, and `shutdown` reports every session ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_sessions() {
+    let (c, store) = two_users_one_large();
+    let server = start(c).await;
+    let addr = server.plain_addr().unwrap();
+    let mut idle = connect(&server).await;
+    idle.login().await;
+    idle.cmd("DELE 1", "+OK").await;
+    let mut busy = connect(&server).await;
+    busy.expect("+OK").await;
+    busy.cmd("USER bob", "+OK").await;
+    busy.cmd(&format!("PASS {PASSWORD}"), "+OK").await;
+    // pipelined: the server is still writing the 4 MiB answer when the shutdown comes
+    busy.send(b"RETR 1\r\nDELE 2\r\nQUIT\r\n").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shutdown = tokio::spawn(server.shutdown());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(idle.line().await, None, "the idle session is closed");
+    assert!(
+        timeout(Duration::from_secs(2), TcpStream::connect(addr))
+            .await
+            .map_or(true, |c| c.is_err()),
+        "no new connection is accepted"
+    );
+    busy.expect("+OK").await;
+    let body = busy.body().await;
+    let octets: usize = body.iter().map(|l| l.len() + 2).sum();
+    assert!(octets >= 4 << 20, "the whole message: {octets} octets");
+    busy.expect("+OK").await; // DELE 2
+    busy.expect("+OK").await; // QUIT: UPDATE
+    assert_eq!(busy.line().await, None);
+    let drained = timeout(Duration::from_secs(5), shutdown)
+        .await
+        .expect("shutdown ends once the sessions have")
+        .unwrap();
+    assert_eq!(drained, reference_server::Drained::All);
+    assert_eq!(store.count(USER), 7, "no UPDATE for the idle session");
+    assert_eq!(store.count("bob"), 1, "the QUIT's UPDATE was applied");
+}
+
+/// A session that cannot finish (its client never reads a large answer) does not hold the
+/// shutdown beyond its grace period, and is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_up_after_its_grace_period() {
+    let (mut c, _store) = two_users_one_large();
+    c.shutdown_grace = Duration::from_millis(300);
+    let server = start(c).await;
+    let mut stuck = connect(&server).await;
+    stuck.expect("+OK").await;
+    stuck.cmd("USER bob", "+OK").await;
+    stuck.cmd(&format!("PASS {PASSWORD}"), "+OK").await;
+    stuck.send(b"RETR 1\r\n").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let drained = timeout(Duration::from_secs(5), server.shutdown())
+        .await
+        .expect("bounded by the grace period");
+    assert_eq!(drained, reference_server::Drained::TimedOut(1));
+}

@@ -58,6 +58,9 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
     // a login that meets the lock waits a little for the holder (the runner's own session of
     // the case before, ending); well under the shortest --timeout a run uses (the selfcheck's 1 s)
     config.lock_wait = std::time::Duration::from_millis(100);
+    // the selfcheck shuts one server down per fault: a session a fault left hanging is
+    // not waited for long
+    config.shutdown_grace = std::time::Duration::from_secs(1);
     config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());

@@ -267,6 +267,41 @@ fn a_report_that_cannot_be_written_exits_4() {
     }
 }
 
+/// The Markdown reports of `coverage` and `selfcheck` likewise: exit 4 naming the path and
+/// the OS error; an earlier file at a writable path is replaced only by a whole one.
+#[test]
+fn a_markdown_report_that_cannot_be_written_exits_4() {
+    let runs: [&[&str]; 2] = [
+        &["coverage", "--markdown", "/dev/full"],
+        &[
+            "selfcheck",
+            "--fault",
+            "message-zero-accepted",
+            "--variant",
+            "no-resp-codes",
+            "--markdown",
+            "/dev/full",
+        ],
+    ];
+    for args in runs {
+        let (code, out, err) = run(conform().args(args));
+        assert_eq!(code, 4, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("the Markdown report could not be written to /dev/full")
+                && err.contains("No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("COVERAGE.md");
+    let (code, out, err) = run(conform().arg("coverage").arg("--markdown").arg(&path));
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains('|'), "a whole matrix: {written}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+}
+
 /// What a JUnit document holds, read with quick-xml (which fails on a cut document).
 #[derive(Debug, Default)]
 struct JUnitDoc {

@@ -52,6 +52,9 @@ pub struct CaseResult {
     pub transcript: Vec<Entry>,
     /// The baseline's entry for this case in this run's TLS mode, if any.
     pub baseline: Option<Deviation>,
+    /// Whether the case's first connection to the target was made (false for a case that
+    /// did not run): a target that stops answering is told by cases that could not.
+    pub connected: bool,
 }
 
 impl CaseResult {
@@ -294,6 +297,7 @@ impl Stream<'_> {
                 text: why,
             }],
             baseline: None,
+            connected: false,
         };
         let mut summary = Summary::count(std::slice::from_ref(&result), Level::Must);
         summary.duration = started.elapsed();
@@ -475,6 +479,7 @@ fn decided_first(
                         duration: Duration::ZERO,
                         transcript: Vec::new(),
                         baseline: None,
+                        connected: false,
                     },
                 ));
             }
@@ -522,6 +527,7 @@ impl Collected<'_, '_> {
                     duration: Duration::ZERO,
                     transcript: Vec::new(),
                     baseline: None,
+                    connected: false,
                 };
                 self.record(index, result);
             }

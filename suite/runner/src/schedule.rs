@@ -118,17 +118,18 @@ impl Task {
             let _ = previous.await;
         }
         let t = Instant::now();
-        let result = |verdict, transcript| CaseResult {
+        let result = |verdict, transcript, connected| CaseResult {
             case: self.case.clone(),
             verdict,
             duration: t.elapsed(),
             transcript,
             baseline: None,
+            connected,
         };
         for mut p in self.prerequisites {
             if let Ok(root) = p.wait_for(Option::is_some).await {
                 if let Some(Some(by)) = root.clone() {
-                    return result(Verdict::Blocked { by }, Vec::new());
+                    return result(Verdict::Blocked { by }, Vec::new(), false);
                 }
             }
         }
@@ -145,17 +146,21 @@ impl Task {
                     span: self.case.span.clone(),
                 }),
                 Vec::new(),
+                false,
             );
         }
         if self.case.fixture == Fixture::Standard && self.touched.load(Ordering::SeqCst) {
             if let Err(why) = discover::fixture_present(&self.env, &self.caps).await {
                 return result(Verdict::Skip(format!(
                     "needs the standard fixture, which an earlier case changed (give --reseed-cmd to restore it): {why}"
-                )), Vec::new());
+                )), Vec::new(), false);
             }
         }
-        let (mut verdict, mut transcript) =
-            judge::run_case(&self.case, &self.env, self.reseed.as_ref()).await;
+        let judge::Judged {
+            mut verdict,
+            mut transcript,
+            connected,
+        } = judge::run_case(&self.case, &self.env, self.reseed.as_ref()).await;
         if self.case.mutates {
             match &self.reseed {
                 None => self.touched.store(true, Ordering::SeqCst),
@@ -181,15 +186,13 @@ impl Task {
                 }
             }
         }
-        result(verdict, transcript)
+        result(verdict, transcript, connected)
     }
 }
 
-/// Whether a case ended because its first connection could not be made (the judge's error
-/// before any line was exchanged).
+/// Whether a case ended because its first connection could not be made.
 pub(crate) fn could_not_connect(r: &CaseResult) -> bool {
-    matches!(&r.verdict, Verdict::Error(f) if f.expected == "a connection")
-        && r.transcript.is_empty()
+    matches!(r.verdict, Verdict::Error(_)) && !r.connected
 }
 
 /// Watches the results for a target that has gone ([`GONE_AFTER`]).
@@ -213,7 +216,7 @@ impl Health {
                     });
                 }
             }
-        } else if !r.transcript.is_empty() {
+        } else if r.connected {
             self.failed = 0;
             self.last_alive = Some(r.case.id.clone());
         }

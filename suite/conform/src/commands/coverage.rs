@@ -50,8 +50,7 @@ pub fn run(args: CoverageArgs) -> Result<Outcome, CliError> {
         print!("{}", matrix.text());
     }
     if let Some(path) = &args.markdown {
-        std::fs::write(path, matrix.markdown())
-            .with_context(|| format!("writing {}", path.display()))?;
+        super::write_report("Markdown", path, &matrix.markdown())?;
     }
     Ok(Outcome::failed_if(matrix.totals().gaps() > 0))
 }

@@ -298,10 +298,10 @@ pub fn run(args: SelfcheckArgs) -> Result<Outcome, CliError> {
     let report = super::runtime()?.block_on(check(&args, cases, faults, variants))?;
     print!("{}", tables::console(&report));
     if let Some(path) = &args.markdown {
-        write(path, &tables::markdown(&report))?;
+        super::write_report("Markdown", path, &tables::markdown(&report))?;
     }
     if let Some(path) = &args.totals {
-        write(path, &tables::totals_markdown(&report))?;
+        super::write_report("Markdown", path, &tables::totals_markdown(&report))?;
     }
     if !report.clean_ok() {
         return Err(CliError::SelfcheckNotClean);
@@ -313,13 +313,6 @@ pub fn run(args: SelfcheckArgs) -> Result<Outcome, CliError> {
         return Err(CliError::VariantFails);
     }
     Ok(Outcome::Passed)
-}
-
-fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 async fn check(

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::Args;
 use reference_server::maildrop::{MaildirStore, MemoryStore, Store};
 use reference_server::{
-    fixture, tls, Config, Fault, Faults, RunningServer, Users, Variant, Variants,
+    fixture, tls, Config, Drained, Fault, Faults, RunningServer, Users, Variant, Variants,
 };
 
 use crate::error::{CliError, Outcome};
@@ -171,7 +171,7 @@ fn store(args: &ServeArgs, users: &Users) -> Arc<dyn Store> {
 
 async fn serve(args: &ServeArgs, served: Served) -> Result<Outcome, CliError> {
     let tls_addr = (!served.no_tls).then_some(args.tls_listen);
-    let server = RunningServer::start(served.config.clone(), Some(args.listen), tls_addr)
+    let mut server = RunningServer::start(served.config.clone(), Some(args.listen), tls_addr)
         .await
         .with_context(|| format!("binding {} / {}", args.listen, args.tls_listen))?;
     // the banner is written once, and a closed stdout does not stop the server
@@ -179,9 +179,17 @@ async fn serve(args: &ServeArgs, served: Served) -> Result<Outcome, CliError> {
     let _ = stdout
         .write_all(banner(args, &served, &server).as_bytes())
         .and_then(|_| stdout.flush());
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     tokio::select! {
-        _ = server.wait() => {}
+        _ = server.listening() => {}
         _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    // drain: a command being answered or an UPDATE being applied finishes, idle sessions
+    // close without UPDATE (RFC 1939 §6)
+    if let Drained::TimedOut(left) = server.shutdown().await {
+        eprintln!("conform serve: {left} session(s) still running after the shutdown grace period");
     }
     Ok(Outcome::Passed)
 }

@@ -313,12 +313,19 @@ impl Run<'_> {
     }
 }
 
+/// What running a case gave.
+#[derive(Debug)]
+pub struct Judged {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The wire log.
+    pub transcript: Vec<Entry>,
+    /// Whether the first connection was made (else the verdict is the error saying why).
+    pub connected: bool,
+}
+
 /// Runs `case` and returns its verdict and transcript; `reseed` serves its `reseed` steps.
-pub async fn run_case(
-    case: &Case,
-    env: &CaseEnv,
-    reseed: Option<&crate::Reseed>,
-) -> (Verdict, Vec<Entry>) {
+pub async fn run_case(case: &Case, env: &CaseEnv, reseed: Option<&crate::Reseed>) -> Judged {
     let mut run = Run {
         env,
         reseed,
@@ -354,7 +361,11 @@ pub async fn run_case(
                 actual: e.to_string(),
                 span: case.span.clone(),
             };
-            return (Verdict::Error(f), run.log.into_entries());
+            return Judged {
+                verdict: Verdict::Error(f),
+                transcript: run.log.into_entries(),
+                connected: false,
+            };
         }
     }
     let verdict = run_steps(case, &mut run).await;
@@ -362,7 +373,11 @@ pub async fn run_case(
     for conn in run.sessions.iter_mut().filter_map(Option::as_mut) {
         conn.close().await;
     }
-    (verdict, run.log.into_entries())
+    Judged {
+        verdict,
+        transcript: run.log.into_entries(),
+        connected: true,
+    }
 }
 
 async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
