@@ -9,12 +9,12 @@
 
 mod args;
 mod bundled;
+mod catalogue;
 mod commands;
 mod error;
 mod profile;
 mod progress;
 mod reseed;
-mod scenarios;
 mod select;
 mod setup;
 
@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::commands::{coverage, fuzz, list, model, run, seed, selfcheck, serve};
+use crate::commands::{coverage, fuzz, list, model, run, scenarios, seed, selfcheck, serve};
 use crate::error::{CliError, Outcome};
 
 /// POP3 conformance test suite and fuzzing harness.
@@ -39,6 +39,8 @@ enum Commands {
     Run(Box<run::RunArgs>),
     /// List every case: id, RFC section, level, title.
     List(list::ListArgs),
+    /// The scenario catalogue built into this binary: `conform scenarios export DIR`.
+    Scenarios(scenarios::ScenariosArgs),
     /// Run the bundled reference POP3 server.
     Serve(Box<serve::ServeArgs>),
     /// Write the standard fixture maildrop into a Maildir or an mbox file a target serves.
@@ -81,6 +83,7 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
     match command {
         Commands::Run(args) => run::run(*args),
         Commands::List(args) => list::run(args),
+        Commands::Scenarios(args) => scenarios::run(args),
         Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(args),
         Commands::Coverage(args) => coverage::run(args),

@@ -59,6 +59,15 @@ pub enum SelectError {
         /// The report.
         path: PathBuf,
     },
+    /// The scenario paths hold no case at all.
+    #[error(
+        "no case selected: the scenario paths given hold no case (*.pop3 files with `id:` lines)"
+    )]
+    NoCases,
+    /// The options select no case: each unmatched term with the closest ids, tags, RFCs or
+    /// sections the catalogue has.
+    #[error("no case selected: {}", .0.join("; "))]
+    NothingMatches(Vec<String>),
 }
 
 /// The selection options.
@@ -239,12 +248,131 @@ impl SelectArgs {
             }
             None => None,
         };
-        cases.retain(|c| {
-            filters.iter().all(|f| f.matches(c))
-                && !excludes.iter().any(|f| f.matches(c))
-                && rerun.as_ref().map_or(true, |ids| ids.contains(&c.id))
-        });
+        if cases.is_empty() {
+            return Err(SelectError::NoCases);
+        }
+        let all = std::mem::take(cases);
+        *cases = all
+            .iter()
+            .filter(|c| {
+                filters.iter().all(|f| f.matches(c))
+                    && !excludes.iter().any(|f| f.matches(c))
+                    && rerun.as_ref().map_or(true, |ids| ids.contains(&c.id))
+            })
+            .cloned()
+            .collect();
+        if cases.is_empty() {
+            return Err(SelectError::NothingMatches(why_nothing(
+                &all,
+                &self.filter,
+                &filters,
+                &excludes,
+            )));
+        }
         Ok(())
+    }
+}
+
+/// Why `filters` and `excludes` select nothing from `all`: each filter term that matches no
+/// case, with the closest names the catalogue has; else how many each filter matches alone.
+fn why_nothing(all: &[Case], texts: &[String], filters: &[Expr], excludes: &[Expr]) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for expr in filters {
+        let unmatched: Vec<&Term> = expr
+            .0
+            .iter()
+            .filter(|t| !all.iter().any(|c| t.matches(c)))
+            .collect();
+        if unmatched.len() < expr.0.len() {
+            continue;
+        }
+        reasons.extend(unmatched.into_iter().map(|t| t.nearest(all)));
+    }
+    if reasons.is_empty() {
+        let counts: Vec<String> = texts
+            .iter()
+            .zip(filters)
+            .map(|(t, f)| {
+                let n = all.iter().filter(|c| f.matches(c)).count();
+                format!("--filter {t} matches {n}")
+            })
+            .collect();
+        let excluded = if excludes.is_empty() {
+            ""
+        } else {
+            " (and not an --exclude)"
+        };
+        reasons.push(format!(
+            "{}, but no case matches every filter{excluded}",
+            counts.join(", ")
+        ));
+    }
+    reasons
+}
+
+/// The names of `have` closest to `want` (edit distance), best first, at most three.
+fn closest<'a>(want: &str, have: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let want = want.to_ascii_lowercase();
+    let mut scored: Vec<(usize, &str)> = have
+        .into_iter()
+        .map(|h| (strsim::levenshtein(&want, &h.to_ascii_lowercase()), h))
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, h)| h).collect()
+}
+
+impl Term {
+    /// "`TERM` matches no case; closest: ..." for a term that matches none of `all`.
+    fn nearest(&self, all: &[Case]) -> String {
+        let list = |names: Vec<&str>| names.join(", ");
+        match self {
+            Term::Id(g) => {
+                // the glob's text without its stars, against the ids
+                let bare = g.replace('*', "");
+                format!(
+                    "no case id matches `{g}`; closest ids: {}",
+                    list(closest(&bare, all.iter().map(|c| c.id.as_str())))
+                )
+            }
+            Term::Rfc(n, None) => {
+                let mut rfcs: Vec<u32> = all.iter().map(|c| c.rfc.number).collect();
+                rfcs.sort_unstable();
+                rfcs.dedup();
+                let rfcs: Vec<String> = rfcs.iter().map(u32::to_string).collect();
+                format!(
+                    "no case of RFC {n}; closest: {} (the catalogue has RFC {})",
+                    list(closest(&n.to_string(), rfcs.iter().map(String::as_str))),
+                    rfcs.join(", ")
+                )
+            }
+            Term::Rfc(n, Some(sec)) => {
+                let sections: Vec<&str> = all
+                    .iter()
+                    .filter(|c| c.rfc.number == *n)
+                    .map(|c| c.rfc.section.as_str())
+                    .collect();
+                if sections.is_empty() {
+                    return Term::Rfc(*n, None).nearest(all);
+                }
+                format!(
+                    "no case of RFC {n} §{sec}; closest sections: {}",
+                    list(closest(sec, sections))
+                )
+            }
+            Term::Section(sec) => format!(
+                "no case in a section §{sec}; closest: {}",
+                list(closest(sec, all.iter().map(|c| c.rfc.section.as_str())))
+            ),
+            Term::Tag(t) => format!(
+                "no case is tagged `{t}`; closest tags: {}",
+                list(closest(
+                    t,
+                    all.iter().flat_map(|c| c.tags.iter().map(String::as_str))
+                ))
+            ),
+            Term::Level(l) => format!("no {l} case"),
+        }
     }
 }
 
@@ -333,6 +461,51 @@ S: +OK {*}
             ["rfc1939/7/a"]
         );
         assert_eq!(select(&[], &["rfc:1939"]), ["rfc2449/7/c"]);
+    }
+
+    fn nothing(filter: &[&str], exclude: &[&str]) -> String {
+        let mut c = cases();
+        let err = SelectArgs {
+            filter: filter.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            rerun_failed: None,
+        }
+        .apply(&mut c)
+        .unwrap_err();
+        assert!(matches!(err, SelectError::NothingMatches(_)), "{err}");
+        err.to_string()
+    }
+
+    /// A selection of nothing is an error naming what the catalogue has that is closest.
+    #[test]
+    fn an_empty_selection_names_the_closest() {
+        assert_eq!(
+            nothing(&["rfc:19399"], &[]),
+            "no case selected: no case of RFC 19399; closest: 1939, 2449 (the catalogue has RFC 1939, 2449)"
+        );
+        assert_eq!(
+            nothing(&["rfc:1939/8"], &[]),
+            "no case selected: no case of RFC 1939 §8; closest sections: 7, 70, 7.1"
+        );
+        assert_eq!(
+            nothing(&["tag:cap"], &[]),
+            "no case selected: no case is tagged `cap`; closest tags: capa, auth, state"
+        );
+        assert!(nothing(&["rfc1939/7/x*"], &[]).starts_with(
+            "no case selected: no case id matches `rfc1939/7/x*`; closest ids: rfc1939/7/a"
+        ),);
+        assert_eq!(
+            nothing(&["tag:capa", "level:must"], &[]),
+            "no case selected: --filter tag:capa matches 1, --filter level:must matches 2, but no case matches every filter"
+        );
+        assert_eq!(
+            nothing(&["tag:capa"], &["rfc:2449"]),
+            "no case selected: --filter tag:capa matches 1, but no case matches every filter (and not an --exclude)"
+        );
+        // a term that matches something makes its alternatives no mistake
+        assert!(nothing(&["tag:nope|tag:capa", "level:should"], &[]).contains("matches"));
+        let err = SelectArgs::default().apply(&mut Vec::new()).unwrap_err();
+        assert!(matches!(err, SelectError::NoCases), "{err}");
     }
 
     #[test]

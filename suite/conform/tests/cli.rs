@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{conform, run};
+use common::{conform, root, run};
 
 /// With no target, the bundled server starts in-process (plaintext): nothing fails, exit 0,
 /// and JUnit has every case (the catalogue test checks each case passes in some TLS mode).
@@ -652,4 +652,50 @@ fn peak_memory_stays_bounded_against_hostile_servers() {
         );
         assert!(kib > 0 && kib <= 96 * 1024, "{how:?}: {kib} KiB");
     }
+}
+
+/// The catalogue is inside the binary: a copy of it in an empty directory (nothing beside
+/// it, run from there) lists and runs every case against the bundled server.
+#[test]
+fn a_copied_binary_runs_the_whole_catalogue_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("conform");
+    std::fs::copy(env!("CARGO_BIN_EXE_conform"), &bin).unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let copy = || {
+        let mut c = std::process::Command::new(&bin);
+        c.current_dir(&empty);
+        c
+    };
+    let (code, listed, err) = run(copy().arg("list"));
+    assert_eq!(code, 0, "{err}");
+    let (_, repo_listed, _) = run(conform().arg("list").arg(root().join("scenarios")));
+    assert_eq!(
+        listed, repo_listed,
+        "the built-in catalogue is the repository's"
+    );
+    let (code, out, err) = run(copy().args(["run", "--json", "run.jsonl"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let json = std::fs::read_to_string(empty.join("run.jsonl")).unwrap();
+    let cases = json.lines().filter(|l| l.contains("\"case\"")).count();
+    assert!(cases > 400, "{cases} case lines:\n{out}");
+}
+
+/// A selection of nothing is exit 2 naming the closest the catalogue has, for `list` and
+/// `run`; so is a folder with no case in it.
+#[test]
+fn an_empty_selection_is_exit_2_naming_the_closest() {
+    for command in ["list", "run"] {
+        let (code, out, err) = run(conform().args([command, "--filter", "rfc:19399"]));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains("no case of RFC 19399; closest: 1939"), "{err}");
+        let (code, _, err) = run(conform().args([command, "--filter", "tag:uidll"]));
+        assert_eq!(code, 2);
+        assert!(err.contains("closest tags: uidl"), "{err}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(conform().arg("list").arg(empty.path()));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("hold no case"), "{err}");
 }

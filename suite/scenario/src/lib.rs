@@ -108,6 +108,29 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, Diagnostics> {
             Err(d) => diags.extend(d),
         }
     }
+    checked(cases, diags)
+}
+
+/// Compiles scenario files given as (name, text) — a catalogue built into a program — as
+/// [`load_paths`] compiles files it reads: all the errors together, ids unique, no
+/// prerequisite cycles. The names appear in spans and messages.
+pub fn load_sources<P: AsRef<Path>, T: AsRef<[u8]>>(
+    files: impl IntoIterator<Item = (P, T)>,
+) -> Result<Vec<Case>, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
+    for (name, text) in files {
+        match parse_str(name, text) {
+            Ok(c) => cases.extend(c),
+            Err(d) => diags.extend(d),
+        }
+    }
+    checked(cases, diags)
+}
+
+/// The cases of several files, checked together (unique ids, no prerequisite cycles), or
+/// every error found in them.
+fn checked(cases: Vec<Case>, mut diags: Vec<Diagnostic>) -> Result<Vec<Case>, Diagnostics> {
     diags.extend(duplicate_ids(&cases));
     diags.extend(prerequisite_cycles(&cases));
     if diags.is_empty() {

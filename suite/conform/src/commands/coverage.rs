@@ -3,19 +3,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 use scenario::coverage::{Catalogue, Matrix};
 
+use crate::catalogue::{built_in_requirements, load, BUILT_IN_ROOT};
 use crate::error::{CliError, Outcome};
-use crate::scenarios::{default_paths, load};
 
 /// Arguments of `conform coverage`.
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
-    /// Scenario files or folders (default: the bundled `scenarios/`).
+    /// Scenario files or folders (default: the catalogue built into conform).
     paths: Vec<PathBuf>,
-    /// The requirements catalogue folder (default: `requirements/` in the scenarios folder).
+    /// The requirements catalogue folder (default: the one built into conform).
     #[arg(long, value_name = "DIR")]
     requirements: Option<PathBuf>,
     /// Also write the whole matrix as Markdown here (`scenarios/COVERAGE.md` in the repo).
@@ -30,19 +29,19 @@ pub struct CoverageArgs {
 /// none (they are listed as MISSING), 2 when a case quotes something the catalogue lacks.
 pub fn run(args: CoverageArgs) -> Result<Outcome, CliError> {
     let cases = load(&args.paths)?;
-    let dir = match args.requirements {
-        Some(d) => d,
-        None => default_paths()
-            .into_iter()
-            .next()
-            .context("no scenarios folder")?
-            .join("requirements"),
+    let catalogue = match &args.requirements {
+        Some(dir) => Catalogue::load_dir(dir),
+        None => Catalogue::parse(&built_in_requirements()),
     };
-    let matrix = Catalogue::load_dir(&dir)
+    let dir = args
+        .requirements
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(BUILT_IN_ROOT).join("requirements"));
+    let matrix = catalogue
         .and_then(|c| Matrix::build(&c, &cases))
         .map_err(|e| CliError::Coverage {
             message: e.to_string(),
-            dir: dir.clone(),
+            dir,
         })?;
     if args.totals {
         print!("{}", matrix.totals_markdown());

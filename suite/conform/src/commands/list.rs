@@ -4,14 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::catalogue;
 use crate::error::{CliError, Outcome};
-use crate::scenarios;
 use crate::select::SelectArgs;
 
 /// Arguments of `conform list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Scenario files or folders (default: the bundled `scenarios/`).
+    /// Scenario files or folders (default: the catalogue built into conform; `conform
+    /// scenarios export DIR` writes it out).
     paths: Vec<PathBuf>,
     #[command(flatten)]
     select: SelectArgs,
@@ -19,7 +20,7 @@ pub struct ListArgs {
 
 /// Prints id, RFC section, level and title of every selected case, then the count.
 pub fn run(args: ListArgs) -> Result<Outcome, CliError> {
-    let mut cases = scenarios::load(&args.paths)?;
+    let mut cases = catalogue::load(&args.paths)?;
     args.select.apply(&mut cases)?;
     for c in &cases {
         println!(

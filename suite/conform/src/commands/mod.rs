@@ -7,6 +7,7 @@ mod generate;
 pub mod list;
 pub mod model;
 pub mod run;
+pub mod scenarios;
 pub mod seed;
 pub mod selfcheck;
 pub mod serve;

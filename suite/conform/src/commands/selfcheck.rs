@@ -27,14 +27,15 @@ use tokio::sync::Semaphore;
 
 use crate::error::{CliError, Outcome};
 use crate::setup::Setup as RunSetup;
-use crate::{bundled, scenarios};
+use crate::{bundled, catalogue};
 
 mod tables;
 
 /// Arguments of `conform selfcheck`.
 #[derive(Debug, Args)]
 pub struct SelfcheckArgs {
-    /// Scenario files or folders (default: the bundled `scenarios/`).
+    /// Scenario files or folders (default: the catalogue built into conform; `conform
+    /// scenarios export DIR` writes it out).
     paths: Vec<PathBuf>,
     /// Only this fault (repeatable; default: every fault).
     #[arg(long = "fault", value_name = "NAME")]
@@ -282,7 +283,7 @@ pub fn run(args: SelfcheckArgs) -> Result<Outcome, CliError> {
         list_variants();
         return Ok(Outcome::Passed);
     }
-    let cases = scenarios::load(&args.paths)?;
+    let cases = catalogue::load(&args.paths)?;
     // naming a fault or a variant runs only what is named
     let everything = args.faults.is_empty() && args.variants.is_empty();
     let faults: Vec<Fault> = if everything {
