@@ -22,7 +22,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::commands::{coverage, fuzz, list, model, run, scenarios, seed, selfcheck, serve};
+use crate::commands::{
+    coverage, fuzz, list, model, report, run, scenarios, seed, selfcheck, serve,
+};
 use crate::error::{CliError, Outcome};
 
 /// POP3 conformance test suite and fuzzing harness.
@@ -57,6 +59,9 @@ enum Commands {
     /// format strings, bare LF, pipelining, STLS with plaintext behind it) for --duration
     /// seconds; findings are written as scenario files.
     Fuzz(Box<fuzz::FuzzArgs>),
+    /// Compare runs from their JSON Lines reports: `merge` (a cases × runs page) and `diff`
+    /// (new failures, fixed cases; exit 1 on a regression).
+    Report(report::ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard
     /// output, e.g. `conform completions bash > /etc/bash_completion.d/conform`.
     Completions {
@@ -90,6 +95,7 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
         Commands::Selfcheck(args) => selfcheck::run(*args),
         Commands::Model(args) => model::run(*args),
         Commands::Fuzz(args) => fuzz::run(*args),
+        Commands::Report(args) => report::run(args),
         Commands::Completions { shell } => {
             // into a buffer first: clap_complete panics on a failed write (a closed pipe)
             let mut out = Vec::new();

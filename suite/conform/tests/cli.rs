@@ -699,3 +699,46 @@ fn an_empty_selection_is_exit_2_naming_the_closest() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("hold no case"), "{err}");
 }
+
+/// `report merge` puts runs side by side (a column per run, failing cells linked to their
+/// wire log); `report diff` lists new failures and fixes and exits 1 on a regression only.
+#[test]
+fn report_merge_and_diff_compare_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.jsonl");
+    let fault = dir.path().join("fault.jsonl");
+    let filter = ["--filter", "rfc:1939/5"];
+    let (code, out, err) = run(conform().arg("run").args(filter).arg("--json").arg(&clean));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(conform()
+        .arg("run")
+        .args(filter)
+        .args(["--fault", "message-zero-accepted", "--json"])
+        .arg(&fault));
+    assert_eq!(code, 1, "{out}{err}");
+    let html = dir.path().join("m.html");
+    let (code, out, err) = run(conform()
+        .args(["report", "merge"])
+        .arg(&clean)
+        .arg(&fault)
+        .arg("--html")
+        .arg(&html));
+    assert_eq!(code, 0, "{out}{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<th>clean</th><th>fault</th>"), "{page}");
+    assert!(page.contains("<td title=") && page.contains(">FAIL</a></td>"));
+    let (code, out, _) = run(conform().args(["report", "diff"]).arg(&clean).arg(&fault));
+    assert_eq!(code, 1, "a regression: {out}");
+    assert!(
+        out.contains("new failures (") && out.contains("rfc1939/5/retr-zero"),
+        "{out}"
+    );
+    let (code, out, _) = run(conform().args(["report", "diff"]).arg(&fault).arg(&clean));
+    assert_eq!(code, 0, "fixes only: {out}");
+    assert!(
+        out.contains("fixed (") && out.contains("0 new failures"),
+        "{out}"
+    );
+    let (code, _, err) = run(conform().args(["report", "diff"]).arg(&clean).arg(&html));
+    assert_eq!(code, 2, "not a JSON Lines report: {err}");
+}

@@ -6,6 +6,7 @@ pub mod fuzz;
 mod generate;
 pub mod list;
 pub mod model;
+pub mod report;
 pub mod run;
 pub mod scenarios;
 pub mod seed;

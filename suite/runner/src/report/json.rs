@@ -93,15 +93,152 @@ struct Line<'a> {
 }
 
 /// A case's verdict as the report spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-enum VerdictName {
+pub enum VerdictName {
+    /// `pass`
     Pass,
+    /// `fail`
     Fail,
+    /// `error`
     Error,
+    /// `skip`
     Skip,
+    /// `not-applicable`
     NotApplicable,
+    /// `blocked`
     Blocked,
+}
+
+impl VerdictName {
+    /// The console's word: PASS, FAIL, ERROR, SKIP, N/A, BLOCKED.
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictName::Pass => "PASS",
+            VerdictName::Fail => "FAIL",
+            VerdictName::Error => "ERROR",
+            VerdictName::Skip => "SKIP",
+            VerdictName::NotApplicable => "N/A",
+            VerdictName::Blocked => "BLOCKED",
+        }
+    }
+
+    /// A failure or an error.
+    pub fn failed(self) -> bool {
+        matches!(self, VerdictName::Fail | VerdictName::Error)
+    }
+}
+
+/// A whole report read back ([`read`]): for `conform report merge` and `diff`.
+#[derive(Debug, Clone, Default)]
+pub struct ReadReport {
+    /// The `started` line's target.
+    pub target: String,
+    /// The conform version that wrote it.
+    pub suite_version: String,
+    /// The `case` lines, in the report's order.
+    pub cases: Vec<ReadCase>,
+    /// Whether the `finished` line is there.
+    pub finished: bool,
+    /// A signal stopped the run.
+    pub interrupted: bool,
+}
+
+/// One `case` line read back.
+#[derive(Debug, Clone)]
+pub struct ReadCase {
+    /// The case id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// `RFC 1939 §5`.
+    pub rfc: String,
+    /// `MUST`, `SHOULD`, `MAY`.
+    pub level: String,
+    /// The verdict.
+    pub verdict: VerdictName,
+    /// The baseline's reason, for a known deviation.
+    pub known_deviation: Option<String>,
+    /// What went wrong (fail and error), else why it did not run.
+    pub reason: Option<String>,
+    /// The wire log as `C:`/`S:`/`#` lines (`[n]` before a later session's lines).
+    pub transcript: Vec<String>,
+}
+
+impl ReadCase {
+    /// A failure or an error the baseline does not list: it fails a run.
+    pub fn fails_the_run(&self) -> bool {
+        self.verdict.failed() && self.known_deviation.is_none()
+    }
+
+    /// The verdict as a report cell: `FAIL`, or `KNOWN` for a listed deviation.
+    pub fn outcome(&self) -> &'static str {
+        if self.verdict.failed() && self.known_deviation.is_some() {
+            "KNOWN"
+        } else {
+            self.verdict.label()
+        }
+    }
+}
+
+/// Reads a whole report this module wrote (any [`FORMAT`]-1 report); every line must be one
+/// it writes.
+pub fn read(text: &str) -> Result<ReadReport, ReadError> {
+    let mut report = ReadReport::default();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record<'_> = serde_json::from_str(line).map_err(|source| ReadError::Json {
+            line: n + 1,
+            source,
+        })?;
+        match record {
+            Record::Started(s) if s.format != FORMAT => {
+                return Err(ReadError::Format {
+                    found: s.format,
+                    reads: FORMAT,
+                })
+            }
+            Record::Started(s) => {
+                report.target = s.target;
+                report.suite_version = s.suite_version.into_owned();
+            }
+            Record::Case(c) => {
+                let sessions = c.transcript.iter().any(|l| l.session > 0);
+                report.cases.push(ReadCase {
+                    id: c.id.into_owned(),
+                    title: c.title.into_owned(),
+                    rfc: c.rfc,
+                    level: c.level,
+                    verdict: c.verdict,
+                    known_deviation: c.known_deviation.map(Cow::into_owned),
+                    reason: c.message.map(Cow::into_owned).or(c.skip_reason),
+                    transcript: c
+                        .transcript
+                        .iter()
+                        .map(|l| {
+                            let side = match l.dir {
+                                Side::Client => "C:",
+                                Side::Server => "S:",
+                                Side::Note => "#",
+                            };
+                            if sessions {
+                                format!("[{}] {side} {}", l.session + 1, l.text)
+                            } else {
+                                format!("{side} {}", l.text)
+                            }
+                        })
+                        .collect(),
+                });
+            }
+            Record::Finished(f) => {
+                report.finished = true;
+                report.interrupted = f.interrupted;
+            }
+        }
+    }
+    Ok(report)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,29 +285,12 @@ struct Finished {
 /// too: `--rerun-failed`), in the report's order. Every line must be one this module
 /// writes, of this [`FORMAT`].
 pub fn failed_ids(text: &str) -> Result<Vec<String>, ReadError> {
-    let mut ids = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: Record<'_> = serde_json::from_str(line).map_err(|source| ReadError::Json {
-            line: n + 1,
-            source,
-        })?;
-        match record {
-            Record::Started(s) if s.format != FORMAT => {
-                return Err(ReadError::Format {
-                    found: s.format,
-                    reads: FORMAT,
-                })
-            }
-            Record::Case(c) if matches!(c.verdict, VerdictName::Fail | VerdictName::Error) => {
-                ids.push(c.id.into_owned());
-            }
-            _ => {}
-        }
-    }
-    Ok(ids)
+    Ok(read(text)?
+        .cases
+        .into_iter()
+        .filter(|c| c.verdict.failed())
+        .map(|c| c.id)
+        .collect())
 }
 
 /// Text of the run, borrowed into a line.

@@ -2,6 +2,7 @@
 //! not be written in full ([`ReportError`]); a file report goes to a [`ReportFile`], put in
 //! place only when complete.
 
+pub mod compare;
 pub mod console;
 pub mod file;
 pub mod html;
