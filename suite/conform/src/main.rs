@@ -27,9 +27,79 @@ use crate::commands::{
 };
 use crate::error::{CliError, Outcome};
 
+/// Examples, for `--help` and the man page: the command, what it does.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "conform run",
+        "the catalogue against the bundled reference server",
+    ),
+    (
+        "conform run --target pop3s://127.0.0.1:995 --user test --ca ca.pem --junit junit.xml",
+        "against your server (the password in $CONFORM_PASSWORD)",
+    ),
+    (
+        "conform run --profile ci --tls starttls --baseline known.toml",
+        "options from conform.toml; known deviations reported apart",
+    ),
+    (
+        "conform list --filter rfc:1939/5",
+        "the cases of RFC 1939 section 5",
+    ),
+    (
+        "conform report diff old.jsonl new.jsonl",
+        "what changed between two runs (exit 1 on a regression)",
+    ),
+    (
+        "conform model --target 127.0.0.1:110 --user test --cases 1000",
+        "generated command sequences, a failure shrunk to a scenario",
+    ),
+];
+
+/// Exit status, for `--help` and the man page (the README's table).
+const EXIT_STATUS: &[(&str, &str)] = &[
+    (
+        "0",
+        "all required cases passed (or the command did what was asked)",
+    ),
+    (
+        "1",
+        "at least one conformance failure (or a regression, a finding)",
+    ),
+    (
+        "2",
+        "usage, configuration or scenario error; zero cases selected",
+    ),
+    (
+        "3",
+        "target unreachable, or TLS failed, before any case ran",
+    ),
+    (
+        "4",
+        "a report could not be written in full (the path and the OS error on stderr)",
+    ),
+    (
+        "130",
+        "interrupted by SIGINT or SIGTERM (the reports are complete and say so)",
+    ),
+];
+
+/// The text after `conform --help`'s options: the examples and the exit status.
+fn after_help() -> String {
+    let mut out = String::from("Examples:\n");
+    for (command, what) in EXAMPLES {
+        out.push_str(&format!("  {command}\n      {what}\n"));
+    }
+    out.push_str("\nExit status:\n");
+    for (code, what) in EXIT_STATUS {
+        out.push_str(&format!("  {code:<5}{what}\n"));
+    }
+    out
+}
+
 /// POP3 conformance test suite and fuzzing harness.
 #[derive(Debug, Parser)]
 #[command(name = "conform", version, about, long_about = None)]
+#[command(after_help = after_help())]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -106,13 +176,25 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
     }
 }
 
-/// The man page of `conform` and, after it, one section per subcommand.
+/// The man page of `conform` (with EXAMPLES and EXIT STATUS) and, after it, one section per
+/// subcommand.
 fn man() -> Result<Outcome, CliError> {
-    let command = Cli::command();
+    // the examples and exit codes get their own sections instead of clap's EXTRA
+    let command = Cli::command().after_help("");
     let mut out = Vec::new();
-    clap_mangen::Man::new(command.clone())
-        .render(&mut out)
-        .map_err(anyhow::Error::from)?;
+    let page = clap_mangen::Man::new(command.clone());
+    let render = |out: &mut Vec<u8>| -> std::io::Result<()> {
+        page.render_title(out)?;
+        page.render_name_section(out)?;
+        page.render_synopsis_section(out)?;
+        page.render_description_section(out)?;
+        page.render_options_section(out)?;
+        page.render_subcommands_section(out)?;
+        out.extend_from_slice(&roff_section("EXAMPLES", EXAMPLES));
+        out.extend_from_slice(&roff_section("EXIT STATUS", EXIT_STATUS));
+        page.render_version_section(out)
+    };
+    render(&mut out).map_err(anyhow::Error::from)?;
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("conform-{}", sub.get_name());
         let sub = sub.clone().display_name(name);
@@ -121,6 +203,24 @@ fn man() -> Result<Outcome, CliError> {
             .map_err(anyhow::Error::from)?;
     }
     print_all(&out)
+}
+
+/// A man page section of tagged paragraphs (`.TP`): each item, then its text.
+fn roff_section(name: &str, items: &[(&str, &str)]) -> Vec<u8> {
+    // roff: `\` is an escape, and a line starting with `.` or `'` would be a request
+    let text = |s: &str| {
+        let s = s.replace('\\', "\\e");
+        if s.starts_with(['.', '\'']) {
+            format!("\\&{s}")
+        } else {
+            s
+        }
+    };
+    let mut out = format!(".SH \"{name}\"\n");
+    for (item, what) in items {
+        out.push_str(&format!(".TP\n{}\n{}\n", text(item), text(what)));
+    }
+    out.into_bytes()
 }
 
 /// Writes `bytes` to standard output; a reader that went away (`| head`) is not an error.

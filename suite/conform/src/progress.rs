@@ -39,16 +39,17 @@ impl Reporter for Progress {
 }
 
 /// Standard output written above the bar (the bar steps aside for each write), so lines and
-/// bar do not mix when both go to the terminal.
+/// bar do not mix when both go to the terminal. Written through `anstream`, which drops ANSI
+/// colours when standard output is no terminal, `NO_COLOR` is set, or `--color never`.
 pub struct AboveBar(pub ProgressBar);
 
 impl Write for AboveBar {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.suspend(|| std::io::stdout().write_all(buf))?;
+        self.0.suspend(|| anstream::stdout().write_all(buf))?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stdout().flush()
+        anstream::stdout().flush()
     }
 }

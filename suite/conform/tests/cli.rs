@@ -742,3 +742,54 @@ fn report_merge_and_diff_compare_runs() {
     let (code, _, err) = run(conform().args(["report", "diff"]).arg(&clean).arg(&html));
     assert_eq!(code, 2, "not a JSON Lines report: {err}");
 }
+
+/// Help is wrapped (at most 100 columns when not on a terminal) and ends with examples and
+/// the exit status; the man page has EXAMPLES and EXIT STATUS sections.
+#[test]
+fn help_is_wrapped_with_examples_and_the_man_page_has_exit_status() {
+    for sub in [
+        &[][..],
+        &["run"],
+        &["list"],
+        &["model"],
+        &["fuzz"],
+        &["serve"],
+        &["seed"],
+        &["selfcheck"],
+        &["report"],
+        &["coverage"],
+    ] {
+        let (code, out, _) = run(conform().args(sub).arg("--help"));
+        assert_eq!(code, 0);
+        for line in out.lines() {
+            assert!(line.chars().count() <= 100, "{sub:?}: {line}");
+        }
+    }
+    let (_, out, _) = run(conform().arg("--help"));
+    assert!(out.contains("Examples:\n  conform run\n") && out.contains("Exit status:\n  0 "));
+    let (code, man, _) = run(conform().arg("man"));
+    assert_eq!(code, 0);
+    assert!(man.contains(".SH \"EXAMPLES\"") && man.contains(".SH \"EXIT STATUS\""));
+    assert!(man.contains(".TP\n130\ninterrupted by SIGINT"), "{man}");
+}
+
+/// The console of an all-pass run fits on one screen: the header, the groups of unjudged
+/// cases and the summary, no line per passing case (`--status-level pass` shows them).
+#[test]
+fn an_all_pass_console_fits_on_one_screen() {
+    let (code, out, err) = run(conform().arg("run"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.lines().count() <= 24, "{out}");
+    assert!(!out.contains("PASS "), "{out}");
+    assert!(
+        out.lines().last().unwrap().contains(" passed, 0 failed"),
+        "{out}"
+    );
+    let (_, all, _) = run(conform().args(["run", "--status-level", "pass", "--color", "always"]));
+    assert!(all.lines().count() > 400, "a line per case");
+    assert!(
+        all.contains('\u{1b}'),
+        "--color always colours even into a pipe"
+    );
+    assert!(!out.contains('\u{1b}'), "auto: no colour into a pipe");
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use runner::report::console::Console;
+use runner::report::console::{Console, StatusLevel};
 use runner::report::html::Html;
 use runner::report::json::Json;
 use runner::report::junit::JUnit;
@@ -76,6 +76,32 @@ struct ReportArgs {
     /// Write one self-contained HTML page here (summary, filterable cases, wire logs).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Which cases get a console line as they finish: `none`, `fail` (failures, errors,
+    /// known deviations), `skip` (also skipped, not applicable, blocked), `pass` (every
+    /// case). The failures' details and the summary are always shown.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
+    status_level: StatusLevelArg,
+    /// Colour the console: `auto` (when standard output is a terminal and NO_COLOR is not
+    /// set), `always`, `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    color: ColorArg,
+}
+
+/// `--status-level`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusLevelArg {
+    None,
+    Fail,
+    Skip,
+    Pass,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Resolves the setup, selects the cases, runs them: exit 1 when a case fails the run.
@@ -165,10 +191,22 @@ fn on_signals(interrupter: Interrupter) -> Result<tokio::task::JoinHandle<()>, C
 /// The console (above the progress bar), the bar, and the report files asked for.
 fn reporters(reports: &ReportArgs, cases: &[Case]) -> Result<Fanout, CliError> {
     let bar = progress::bar(cases.len() as u64, "cases");
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![
-        Box::new(Console::new(progress::AboveBar(bar.clone()))),
-        Box::new(progress::Progress(bar)),
-    ];
+    match reports.color {
+        ColorArg::Auto => {}
+        ColorArg::Always => anstream::ColorChoice::Always.write_global(),
+        ColorArg::Never => anstream::ColorChoice::Never.write_global(),
+    }
+    let mut console = Console::new(progress::AboveBar(bar.clone()));
+    // the standard output stream drops the colours when they are not wanted
+    console.colour = true;
+    console.status_level = match reports.status_level {
+        StatusLevelArg::None => StatusLevel::None,
+        StatusLevelArg::Fail => StatusLevel::Fail,
+        StatusLevelArg::Skip => StatusLevel::Skip,
+        StatusLevelArg::Pass => StatusLevel::Pass,
+    };
+    let mut reporters: Vec<Box<dyn Reporter>> =
+        vec![Box::new(console), Box::new(progress::Progress(bar))];
     if let Some(path) = &reports.junit {
         let mut junit = JUnit::new(report_file("JUnit", path)?);
         junit.properties = vec![
