@@ -109,6 +109,16 @@ impl Probe {
         }
     }
 
+    /// What the TLS session negotiated, on a TLS connection.
+    pub fn tls_session(&self) -> Option<crate::transport::TlsSession> {
+        self.conn.tls_session()
+    }
+
+    /// The greeting line (without its line end).
+    pub fn greeting(&self) -> &[u8] {
+        &self.greeting
+    }
+
     /// QUIT, then close.
     pub async fn quit(mut self) {
         let _ = self.ask(b"QUIT").await;

@@ -107,6 +107,17 @@ pub struct Line {
     pub crlf: bool,
 }
 
+/// What a TLS session negotiated ([`Conn::tls_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSession {
+    /// `TLSv1_3`, `TLSv1_2`.
+    pub version: String,
+    /// The IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: String,
+    /// The server's certificate chain as sent, leaf first (DER).
+    pub certificates: Vec<Vec<u8>>,
+}
+
 enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
@@ -227,6 +238,28 @@ impl Conn {
         self.answer_started = Instant::now();
         self.answer_octets = 0;
         Ok(())
+    }
+
+    /// What the TLS session negotiated (`None` on a plain connection): for `conform probe`.
+    pub fn tls_session(&self) -> Option<TlsSession> {
+        let Stream::Tls(tls) = &self.stream else {
+            return None;
+        };
+        let (_, session) = tls.get_ref();
+        Some(TlsSession {
+            version: session
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            cipher_suite: session
+                .negotiated_cipher_suite()
+                .map(|c| format!("{:?}", c.suite()))
+                .unwrap_or_default(),
+            certificates: session
+                .peer_certificates()
+                .map(|chain| chain.iter().map(|c| c.as_ref().to_vec()).collect())
+                .unwrap_or_default(),
+        })
     }
 
     /// Sends bytes; the answer's clock starts again.
