@@ -379,7 +379,11 @@ impl Worker {
     async fn missed(&self, miss: Miss) {
         match miss {
             Miss::InUse => {
-                self.tally.lock().expect("not poisoned").tally.lock_contention += 1;
+                self.tally
+                    .lock()
+                    .expect("not poisoned")
+                    .tally
+                    .lock_contention += 1;
                 tokio::time::sleep(IN_USE_PAUSE).await;
             }
             Miss::Failed(f) => {
@@ -628,5 +632,26 @@ mod tests {
             })
         );
         assert_eq!(largest_of(&[]), None);
+    }
+
+    #[test]
+    fn the_breaker_trips_after_three_failures_per_worker_in_a_row() {
+        let b = Breaker::new(2);
+        let f = Failure {
+            kind: stats::FailureKind::Connect,
+            unreachable: true,
+            message: "refused".into(),
+        };
+        for _ in 0..5 {
+            b.no_session(&f);
+        }
+        b.session_made();
+        for _ in 0..5 {
+            b.no_session(&f);
+        }
+        assert!(!b.tripped());
+        b.no_session(&f);
+        assert!(b.tripped());
+        assert_eq!(*b.last.lock().unwrap(), "refused");
     }
 }

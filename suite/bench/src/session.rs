@@ -167,3 +167,50 @@ impl Retriever {
         self.probe.quit().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use client::login::Want;
+
+    use super::*;
+
+    fn refused(answer: &[u8]) -> ProbeError {
+        ProbeError::Login(LoginError::Refused {
+            step: "PASS",
+            want: Want::Ok,
+            answer: answer.to_vec(),
+        })
+    }
+
+    #[test]
+    fn in_use_is_contention_and_the_rest_is_sorted_by_kind() {
+        assert!(matches!(
+            probe_failure(Stage::Login, &refused(b"-ERR [IN-USE] locked")),
+            Miss::InUse
+        ));
+        let kind = |stage, e: &ProbeError| match probe_failure(stage, e) {
+            Miss::Failed(f) => (f.kind, f.unreachable),
+            Miss::InUse => panic!("not contention: {e}"),
+        };
+        assert_eq!(
+            kind(Stage::Login, &refused(b"-ERR [AUTH] bad password")),
+            (FailureKind::Login, false)
+        );
+        let refused_connect =
+            ProbeError::Wire(WireError::Io(std::io::ErrorKind::ConnectionRefused.into()));
+        assert_eq!(
+            kind(Stage::Open, &refused_connect),
+            (FailureKind::Connect, true)
+        );
+        let timeout = ProbeError::Wire(WireError::Timeout(Duration::from_secs(1)));
+        assert_eq!(kind(Stage::Open, &timeout), (FailureKind::Timeout, true));
+        assert_eq!(
+            kind(Stage::Command, &timeout),
+            (FailureKind::Timeout, false)
+        );
+        let closed = ProbeError::Login(LoginError::Wire(WireError::Closed));
+        assert_eq!(kind(Stage::Login, &closed), (FailureKind::Closed, false));
+        let greeting = ProbeError::Greeting("-ERR go away".into());
+        assert_eq!(kind(Stage::Open, &greeting), (FailureKind::Protocol, true));
+    }
+}

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::commands::{coverage, fuzz, list, model, run, seed, selfcheck, serve};
+use crate::commands::{bench, coverage, fuzz, list, model, run, seed, selfcheck, serve};
 use crate::error::{CliError, Outcome};
 
 /// POP3 conformance test suite and fuzzing harness.
@@ -55,6 +55,10 @@ enum Commands {
     /// format strings, bare LF, pipelining, STLS with plaintext behind it) for --duration
     /// seconds; findings are written as scenario files.
     Fuzz(Box<fuzz::FuzzArgs>),
+    /// Load measurements: sessions/s (connect, login, STAT, QUIT) and RETR throughput of the
+    /// largest message, with latency percentiles, failures and lock contention; --against
+    /// measures a second server in the same run, side by side.
+    Bench(Box<bench::BenchArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard
     /// output, e.g. `conform completions bash > /etc/bash_completion.d/conform`.
     Completions {
@@ -87,6 +91,7 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
         Commands::Selfcheck(args) => selfcheck::run(*args),
         Commands::Model(args) => model::run(*args),
         Commands::Fuzz(args) => fuzz::run(*args),
+        Commands::Bench(args) => bench::run(*args),
         Commands::Completions { shell } => {
             // into a buffer first: clap_complete panics on a failed write (a closed pipe)
             let mut out = Vec::new();
