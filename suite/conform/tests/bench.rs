@@ -203,3 +203,28 @@ fn usage_errors() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_target_that_dies_during_the_bench_ends_it_with_exit_3() {
+    let served = serve(&["--allow-plaintext-auth"]);
+    let target = served.plain.clone();
+    // killed (on drop) half a second into a 20-second phase
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        drop(served);
+    });
+    let started = Instant::now();
+    let (code, stdout, stderr) = run(conform()
+        .arg("bench")
+        .args(["--target", &target, "--user", "demo"])
+        .env("CONFORM_PASSWORD", "demo-password")
+        .args(["--concurrency", "2", "--duration", "20", "--warmup", "0"]));
+    killer.join().unwrap();
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}

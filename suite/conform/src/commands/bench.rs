@@ -31,7 +31,8 @@ Examples:
 Workers log in round-robin over the accounts. A POP3 server locks the maildrop for a whole
 session (RFC 1939 §4): workers sharing an account wait for each other, and logins answered
 -ERR [IN-USE] are counted as lock contention, not as sessions. Give one account per worker
-(or --concurrency 1 with one account). The bundled server gets one account per worker.";
+(or --concurrency 1 with one account). The bundled server gets one account per worker (USER-1 ... USER-N, USER from --user or
+`demo`; `bench-N` as --against).";
 
 /// Arguments of `conform bench`.
 #[derive(Debug, Args)]
@@ -88,6 +89,12 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 /// Measures the target (and `--against`), prints the table, writes `--json`.
 pub fn run(args: BenchArgs) -> Result<Outcome, CliError> {
     let setup = Setup::resolve(&args.target, None)?;
+    if !args.target.expect.is_empty() {
+        return Err(CliError::Usage(
+            "--expect declares capabilities for `conform run`; the bench does not judge them"
+                .into(),
+        ));
+    }
     if args.against.is_none()
         && (args.against_user.is_some()
             || args.against_password_env.is_some()
