@@ -194,6 +194,12 @@ fn usage_errors() {
     let (code, _, stderr) = run(conform().args(["bench", "--against-user", "x"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("need --against"), "{stderr}");
+    // the bundled server's generated accounts are not for another server
+    let (code, _, stderr) = run(conform().args(["bench", "--against", "127.0.0.1:1"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--against-user"), "{stderr}");
+    let (code, _, stderr) = run(conform().args(["bench", "--expect", "TOP"]));
+    assert_eq!(code, 2, "{stderr}");
     let (code, _, stderr) = run(conform().args(["bench", "--duration", "soon"]));
     assert_eq!(code, 2, "{stderr}");
     let (code, stdout, _) = run(conform().args(["bench", "--help"]));

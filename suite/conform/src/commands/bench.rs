@@ -22,6 +22,10 @@ use crate::bundled;
 use crate::error::{CliError, Outcome};
 use crate::setup::{Destination, Setup};
 
+/// The password's variable of an `--against` server after the bundled one, without
+/// `--against-password-env` (the same default as `--password-env`'s).
+const DEFAULT_PASSWORD_ENV: &str = "CONFORM_PASSWORD";
+
 const EXAMPLES: &str = "\
 Examples:
   conform bench                                    # the bundled server, in-process
@@ -152,7 +156,7 @@ fn report_error(path: &Path, error: std::io::Error) -> CliError {
 /// What a side needs: the server (kept running while the bench runs) and the side.
 struct Started {
     side: Side,
-    _server: Option<RunningServer>,
+    server: Option<RunningServer>,
 }
 
 /// Starts what the sides need, checks them (preflight), and runs the phases, alternating
@@ -166,7 +170,7 @@ async fn measure(
     let first = first_side(setup, settings.concurrency).await?;
     let mut started = vec![first];
     if let Some(spec) = &args.against {
-        let mut second = against_side(args, spec, &started[0].side, settings.concurrency).await?;
+        let mut second = against_side(args, spec, &started[0], settings.concurrency).await?;
         if second.side.label == started[0].side.label {
             second.side.label.push_str(" 2");
         }
@@ -236,7 +240,7 @@ async fn first_side(setup: &Setup, concurrency: usize) -> Result<Started, CliErr
                     accounts: vec![ready.account],
                     login: setup.login,
                 },
-                _server: None,
+                server: None,
             })
         }
         Destination::Bundled(options) => {
@@ -248,7 +252,7 @@ async fn first_side(setup: &Setup, concurrency: usize) -> Result<Started, CliErr
                     accounts,
                     login: setup.login,
                 },
-                _server: Some(server),
+                server: Some(server),
             })
         }
     }
@@ -258,9 +262,11 @@ async fn first_side(setup: &Setup, concurrency: usize) -> Result<Started, CliErr
 async fn against_side(
     args: &BenchArgs,
     spec: &str,
-    first: &Side,
+    first: &Started,
     concurrency: usize,
 ) -> Result<Started, CliError> {
+    let first_bundled = first.server.is_some();
+    let first = &first.side;
     if spec.eq_ignore_ascii_case("bundled") {
         let options = bundled::Options {
             user: args.against_user.clone().unwrap_or_else(|| "bench".into()),
@@ -277,7 +283,7 @@ async fn against_side(
                 accounts,
                 login: first.login,
             },
-            _server: Some(server),
+            server: Some(server),
         });
     }
     let mut target = Target::parse(spec)?;
@@ -294,20 +300,29 @@ async fn against_side(
         },
     };
     let password = match &args.against_password_env {
-        Some(var) => Some(std::env::var(var).map_err(|e| {
-            CliError::Usage(format!(
-                "the --against password is read from ${var} (see --against-password-env): {e}"
-            ))
-        })?),
+        Some(var) => Some(password_from(var, "--against-password-env")?),
         None => None,
     };
     let accounts = match (&args.against_user, password) {
+        // the bundled server's generated accounts mean nothing to another server
+        (None, _) if first_bundled => {
+            return Err(CliError::Usage(
+                "--against a server of yours after the bundled one needs --against-user \
+                 (and its password in $CONFORM_PASSWORD or --against-password-env)"
+                    .into(),
+            ))
+        }
         (Some(user), password) => vec![Profile {
             user: user.clone(),
-            password: password
-                .or_else(|| first.accounts.first().map(|a| a.password.clone()))
-                .unwrap_or_default(),
+            password: match password {
+                Some(p) => p,
+                None if first_bundled => {
+                    password_from(DEFAULT_PASSWORD_ENV, "--against-password-env")?
+                }
+                None => first.accounts[0].password.clone(),
+            },
         }],
+        // the first's accounts (the same names on both servers), with another password
         (None, Some(password)) => first
             .accounts
             .iter()
@@ -325,7 +340,16 @@ async fn against_side(
             accounts,
             login: first.login,
         },
-        _server: None,
+        server: None,
+    })
+}
+
+/// The password in the variable `var` (named by `option`).
+fn password_from(var: &str, option: &str) -> Result<String, CliError> {
+    std::env::var(var).map_err(|e| {
+        CliError::Usage(format!(
+            "the --against password is read from ${var} (see {option}): {e}"
+        ))
     })
 }
 
@@ -543,7 +567,7 @@ fn table(report: &Report) -> String {
             if i == 0 {
                 line.push_str("  second/first");
             } else if let Some(x) = ratio {
-                line.push_str(&format!("  {x:.2}x"));
+                line.push_str(&format!("  {}x", ratio_text(*x)));
             }
         }
         out.push_str(line.trim_end());
@@ -567,6 +591,18 @@ fn table(report: &Report) -> String {
         }
     }
     out
+}
+
+/// A ratio with three significant digits or so (`20.1`, `2.92`, `0.046`, `0.0046`).
+fn ratio_text(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{x:.1}")
+    } else if x >= 0.1 || x == 0.0 {
+        format!("{x:.2}")
+    } else {
+        let digits = (-x.log10()).ceil() as usize + 1;
+        format!("{x:.digits$}")
+    }
 }
 
 /// The rows of one phase: completed, latency percentiles, lock contention, failures.
@@ -633,6 +669,15 @@ fn phase_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_keep_their_digits_when_small() {
+        assert_eq!(ratio_text(20.12), "20.1");
+        assert_eq!(ratio_text(2.918), "2.92");
+        assert_eq!(ratio_text(0.0463), "0.046");
+        assert_eq!(ratio_text(0.00458), "0.0046");
+        assert_eq!(ratio_text(0.0), "0.00");
+    }
 
     #[test]
     fn seconds_take_fractions_and_refuse_nonsense() {
