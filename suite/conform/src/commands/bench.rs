@@ -211,12 +211,17 @@ async fn measure(
 
 fn announce(p: &Prepared, phase: &str, settings: &Settings) {
     eprintln!(
-        "conform bench: {}: {phase} phase, {} workers, {:.1} s warm-up + {:.1} s",
+        "conform bench: {}: {phase} phase, {}, {:.1} s warm-up + {:.1} s",
         p.label(),
-        settings.concurrency,
+        workers(settings.concurrency),
         settings.warmup.as_secs_f64(),
         settings.duration.as_secs_f64()
     );
+}
+
+/// `1 worker`, `8 workers`.
+fn workers(n: usize) -> String {
+    format!("{n} worker{}", if n == 1 { "" } else { "s" })
 }
 
 fn bench_error(e: BenchError) -> CliError {
@@ -546,8 +551,8 @@ fn table(report: &Report) -> String {
         }
     }
     let mut out = format!(
-        "conform bench: {} workers, {:.1} s per phase after {:.1} s warm-up{}\n\n",
-        report.concurrency,
+        "conform bench: {}, {:.1} s per phase after {:.1} s warm-up{}\n\n",
+        workers(report.concurrency),
         report.duration_secs,
         report.warmup_secs,
         report
