@@ -141,7 +141,11 @@ impl Stream {
 /// A connection with a line buffer.
 pub struct Conn {
     stream: Stream,
+    /// What was read and not yet taken as lines: `buf[consumed..]` (lines are taken by
+    /// moving `consumed`, and the buffer is compacted only before a read, when what is left
+    /// is at most a partial line: taking a line never moves the rest of a 16 KiB read).
     buf: Vec<u8>,
+    consumed: usize,
     pushed_back: VecDeque<Line>,
     limits: IoLimits,
     read_total: usize,
@@ -178,6 +182,7 @@ impl Conn {
         let mut conn = Conn {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
+            consumed: 0,
             pushed_back: VecDeque::new(),
             limits,
             read_total: 0,
@@ -226,6 +231,7 @@ impl Conn {
             Stream::Closed => return Err(WireError::Closed),
         };
         self.buf.clear();
+        self.consumed = 0;
         let tls = timeout(
             self.limits.io_timeout,
             TlsConnector::from(config).connect(name, tcp),
@@ -295,6 +301,8 @@ impl Conn {
     async fn fill(&mut self, line_deadline: Instant) -> Result<usize, WireError> {
         let t = self.limits.io_timeout;
         let (deadline, rate) = self.read_deadline(line_deadline);
+        self.buf.drain(..self.consumed);
+        self.consumed = 0;
         self.buf.reserve(16 * 1024);
         let read = async {
             match self.stream.io() {
@@ -344,22 +352,17 @@ impl Conn {
         loop {
             // the codec splits (its answer does not depend on how the bytes arrived); a bare
             // LF ends a line too, flagged, so that the step judging it can say so
-            match pop3_proto::line::split_line(&self.buf, self.limits.max_line) {
-                Ok(pop3_proto::Decoded::Complete(_, used)) => {
-                    let mut line: Vec<u8> = self.buf.drain(..used).collect();
-                    line.truncate(used - 2);
-                    return Ok(Line {
-                        bytes: line,
-                        crlf: true,
-                    });
+            let unread = &self.buf[self.consumed..];
+            match pop3_proto::line::split_line(unread, self.limits.max_line) {
+                Ok(pop3_proto::Decoded::Complete(line, used)) => {
+                    let bytes = line.to_vec();
+                    self.consumed += used;
+                    return Ok(Line { bytes, crlf: true });
                 }
                 Err(pop3_proto::LineError::BareLineFeed { consumed }) => {
-                    let mut line: Vec<u8> = self.buf.drain(..consumed).collect();
-                    line.truncate(consumed - 1);
-                    return Ok(Line {
-                        bytes: line,
-                        crlf: false,
-                    });
+                    let bytes = unread[..consumed - 1].to_vec();
+                    self.consumed += consumed;
+                    return Ok(Line { bytes, crlf: false });
                 }
                 Err(_) => return Err(WireError::LineTooLong(self.limits.max_line)),
                 Ok(pop3_proto::Decoded::Incomplete) => {}

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::{
-    coverage, fuzz, list, model, report, run, scenarios, seed, selfcheck, serve,
+    bench, coverage, fuzz, list, model, report, run, scenarios, seed, selfcheck, serve,
 };
 use crate::error::{CliError, Outcome};
 
@@ -132,6 +132,10 @@ enum Commands {
     /// Compare runs from their JSON Lines reports: `merge` (a cases × runs page) and `diff`
     /// (new failures, fixed cases; exit 1 on a regression).
     Report(report::ReportArgs),
+    /// Load measurements: sessions/s (connect, login, STAT, QUIT) and RETR throughput of the
+    /// largest message, with latency percentiles, failures and lock contention; --against
+    /// measures a second server in the same run, side by side.
+    Bench(Box<bench::BenchArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard
     /// output, e.g. `conform completions bash > /etc/bash_completion.d/conform`.
     Completions {
@@ -166,6 +170,7 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
         Commands::Model(args) => model::run(*args),
         Commands::Fuzz(args) => fuzz::run(*args),
         Commands::Report(args) => report::run(args),
+        Commands::Bench(args) => bench::run(*args),
         Commands::Completions { shell } => {
             // into a buffer first: clap_complete panics on a failed write (a closed pipe)
             let mut out = Vec::new();

@@ -1,6 +1,7 @@
 //! One module per subcommand; each resolves its arguments once and returns an
 //! [`Outcome`](crate::error::Outcome) or a [`CliError`] that `main` prints.
 
+pub mod bench;
 pub mod coverage;
 pub mod fuzz;
 mod generate;
