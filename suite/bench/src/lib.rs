@@ -250,7 +250,7 @@ fn largest_of(listing: &[String]) -> Option<Largest> {
         let number = words.next().and_then(|n| n.parse().ok());
         let octets = words.next().and_then(|n| n.parse().ok());
         if let (Some(number), Some(octets)) = (number, octets) {
-            if best.map_or(true, |b| octets > b.octets) {
+            if best.is_none_or(|b| octets > b.octets) {
                 best = Some(Largest { number, octets });
             }
         }

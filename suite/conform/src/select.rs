@@ -257,7 +257,7 @@ impl SelectArgs {
             .filter(|c| {
                 filters.iter().all(|f| f.matches(c))
                     && !excludes.iter().any(|f| f.matches(c))
-                    && rerun.as_ref().map_or(true, |ids| ids.contains(&c.id))
+                    && rerun.as_ref().is_none_or(|ids| ids.contains(&c.id))
             })
             .cloned()
             .collect();

@@ -75,7 +75,7 @@ impl Deviation {
     pub fn applies(&self, mode: TlsMode) -> bool {
         self.modes
             .as_ref()
-            .map_or(true, |m| m.iter().any(|x| x == mode_name(mode)))
+            .is_none_or(|m| m.iter().any(|x| x == mode_name(mode)))
     }
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use runner::report::console::{Console, StatusLevel};
 use runner::report::html::Html;
 use runner::report::json::Json;
-use runner::report::junit::JUnit;
+use runner::report::junit::{JUnit, Transcripts};
 use runner::report::ReportFile;
 use runner::{Baseline, Event, Interrupt, Interrupter, ReportError, Reporter, RunConfig};
 use scenario::plan::{Case, Level};
@@ -70,6 +70,9 @@ struct ReportArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Which cases carry their C:/S: transcript in the JUnit report's system-out.
+    #[arg(long, value_enum, value_name = "WHICH", default_value = "failures")]
+    junit_transcripts: TranscriptsArg,
     /// Write a JSON Lines report here (one event per case; schema: suite/runner/JSON-REPORT.md).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -102,6 +105,27 @@ enum ColorArg {
     Auto,
     Always,
     Never,
+}
+
+/// Which JUnit cases carry their transcript.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TranscriptsArg {
+    /// Failures, errors and known deviations (a small report).
+    Failures,
+    /// Every case (an all-pass run of the catalogue: megabytes).
+    All,
+    /// None: the failure messages alone.
+    None,
+}
+
+impl From<TranscriptsArg> for Transcripts {
+    fn from(t: TranscriptsArg) -> Transcripts {
+        match t {
+            TranscriptsArg::Failures => Transcripts::Failures,
+            TranscriptsArg::All => Transcripts::All,
+            TranscriptsArg::None => Transcripts::None,
+        }
+    }
 }
 
 /// Resolves the setup, selects the cases, runs them: exit 1 when a case fails the run.
@@ -140,7 +164,7 @@ async fn run_cases(
     baseline: Option<Baseline>,
     interrupt: Interrupt,
 ) -> Result<Outcome, CliError> {
-    let mut reporters = reporters(&args.reports, &cases)?;
+    let mut reporters = reporters(&args.reports, &args.paths, &cases)?;
     // `ready` keeps the bundled server running until the run ends
     let ready = setup.start().await?;
     let config = RunConfig {
@@ -188,8 +212,9 @@ fn on_signals(interrupter: Interrupter) -> Result<tokio::task::JoinHandle<()>, C
     }))
 }
 
-/// The console (above the progress bar), the bar, and the report files asked for.
-fn reporters(reports: &ReportArgs, cases: &[Case]) -> Result<Fanout, CliError> {
+/// The console (above the progress bar), the bar, and the report files asked for; `paths`
+/// are the scenario files and folders given (JUnit shows case files relative to them).
+fn reporters(reports: &ReportArgs, paths: &[PathBuf], cases: &[Case]) -> Result<Fanout, CliError> {
     let bar = progress::bar(cases.len() as u64, "cases");
     match reports.color {
         ColorArg::Auto => {}
@@ -213,6 +238,8 @@ fn reporters(reports: &ReportArgs, cases: &[Case]) -> Result<Fanout, CliError> {
             ("scenario-digest".into(), scenario_digest(cases)),
             ("cases".into(), cases.len().to_string()),
         ];
+        junit.transcripts = reports.junit_transcripts.into();
+        junit.roots = paths.to_vec();
         reporters.push(Box::new(junit));
     }
     if let Some(path) = &reports.json {

@@ -178,11 +178,7 @@ pub fn check_baselined(server: &str, with: &[Run], bare: &Run, baseline: &str) -
     assert_eq!(bare.code, Some(1), "{}", bare.explain());
     let roots: BTreeSet<String> = baseline_entries(baseline)
         .into_iter()
-        .filter(|(_, modes)| {
-            modes
-                .as_ref()
-                .map_or(true, |m| m.iter().any(|x| x == "none"))
-        })
+        .filter(|(_, modes)| modes.as_ref().is_none_or(|m| m.iter().any(|x| x == "none")))
         .map(|(id, _)| id)
         .collect();
     assert_eq!(

@@ -1,37 +1,98 @@
-//! JUnit XML: a `<testsuite>` per RFC, a `<testcase>` per case (classname
-//! `rfc1939.7`), the failure message = requirement + expected vs actual, the C:/S:
-//! transcript in `<system-out>`, `<skipped message="reason"/>` for skipped cases.
+//! JUnit XML, written with the `junit-report` crate: one `<testsuite>` per RFC and TLS mode
+//! (`rfc1939 (starttls)`), one `<testcase>` per case.
 //!
-//! A baselined failure (a known deviation) is written as pytest writes an expected failure:
-//! `<skipped type="known-deviation" message="...">`, with the failure in system-out; a
-//! baselined case that passes says so in its system-out.
+//! **Names are stable and unique across TLS modes.** A testcase's `name` is the case id
+//! (`rfc1939/5/dele-leaves-gaps`), which does not change when a title is edited; its
+//! `classname` is the RFC section and the TLS mode (`rfc1939.5 (starttls)`). A CI that merges
+//! the three files of a run per TLS mode keeps every case apart: GitLab keys a test on
+//! classname + name, Jenkins on suite + classname + name, and both differ between modes.
+//! The title, level, requirement and where the step is (`scenarios/rfc1939/...pop3:12:1`,
+//! relative to the catalogue or to the folder given, never absolute) are in the failure
+//! message.
 //!
-//! Written with quick-xml's escaping rather than the junit-report crate, which cannot give a
-//! `<skipped>` element a message nor a skipped case its system-out.
+//! **Verdicts.** A failure is `<failure type="MUST violation" message="...">` (the message:
+//! title, RFC, level, requirement, expected vs actual; the body: the same, one per line), an
+//! error `<error type="target error">`; a case that was not judged is `<skipped type="...">`
+//! with its reason as the message (types `skip`, `not-applicable`, `blocked`). A baselined
+//! failure (a known deviation) is written as pytest writes an expected failure: `<skipped
+//! type="known-deviation">`, the failure in system-out; a baselined case that passes says so
+//! in its system-out.
+//!
+//! **Transcripts** (the C:/S: wire log) go in `<system-out>` of failures, errors and known
+//! deviations only ([`Transcripts::Failures`], the default): an all-pass run of the whole
+//! catalogue is about 60 KB (1.8 MB with every transcript). [`Transcripts::All`] adds them to every case
+//! (`conform run --junit-transcripts all`), [`Transcripts::None`] to none.
+//!
+//! **Valid for Jenkins' xunit plugin and read by junitparser** (both checked by
+//! `suite/conform/tests/junit.rs`): no `testcase/@file`, no `testsuites/@skipped` (the
+//! xunit JUnit schema has neither); `testsuite/@skipped` and `@time` with at most three
+//! decimals, which it has.
+//!
+//! Where quick-xml still writes: junit-report 0.9 has no `<properties>` and no counts on
+//! `<testsuites>` nor `skipped` on `<testsuite>`, and writes every `time` at full `f64`
+//! precision (`1.3450000000000002`, which the schema's time pattern refuses) on one line.
+//! [`decorate`] reads its document back with quick-xml and writes it again indented, with
+//! the suite properties (target, suite version, capabilities, interrupted, ...), those counts,
+//! and millisecond times; nothing else changes. The reader [`failed_ids`]
+//! (`--rerun-failed`) is quick-xml too: junit-report only writes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use quick_xml::escape::escape;
-use quick_xml::events::{BytesStart, Event as XmlEvent};
+use junit_report::{Report, TestCase, TestResult, TestSuite};
+use quick_xml::events::{BytesEnd, BytesStart, Event as XmlEvent};
+use quick_xml::XmlVersion;
 
 use super::{Output, ReadError, ReportError};
-use crate::judge::Verdict;
-use crate::{CaseResult, Event, Reporter, Summary};
+use crate::baseline::mode_name;
+use crate::judge::{Failure, Verdict};
+use crate::{CaseResult, Event, Reporter, Summary, TlsMode};
 
 /// The element of one case.
 const TESTCASE: &str = "testcase";
 /// The `type` of the `<skipped>` element of a known deviation (a baselined failure).
 const KNOWN_DEVIATION: &str = "known-deviation";
 
-/// A testcase's `name`: `ID [LEVEL] title`, so a CI's test view shows all three.
-fn testcase_name(case: &scenario::plan::Case) -> String {
-    format!("{} [{}] {}", case.id, case.level, case.title)
+/// Which cases carry their transcript in `<system-out>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transcripts {
+    /// Failures, errors and known deviations (the default: the report stays small).
+    #[default]
+    Failures,
+    /// Every case that has one.
+    All,
+    /// None: the failure messages alone.
+    None,
 }
 
-/// The case id in a testcase's `name` (the first word: see [`testcase_name`]; a report of
-/// another tool may have the id alone).
+/// Why the JUnit document could not be made (a bug, never the target's doing: the run then
+/// ends with exit 4, the report not written).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// junit-report could not write its document.
+    #[error("junit-report: {0}")]
+    JUnit(#[from] junit_report::Error),
+    /// junit-report's document did not read back.
+    #[error("reading junit-report's document back: {0}")]
+    Xml(#[from] quick_xml::Error),
+    /// The document is not UTF-8.
+    #[error("the document is not UTF-8: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+    /// A `time` attribute that is no number.
+    #[error("a time attribute that is no number: {0:?}")]
+    Time(String),
+}
+
+impl From<quick_xml::events::attributes::AttrError> for RenderError {
+    fn from(e: quick_xml::events::attributes::AttrError) -> RenderError {
+        RenderError::Xml(e.into())
+    }
+}
+
+/// The case id in a testcase's `name`: the name is the id; reports of conform before 0.2
+/// had `ID [LEVEL] title`, whose first word is the id.
 fn id_in_name(name: &str) -> &str {
     name.split(' ').next().unwrap_or_default()
 }
@@ -49,8 +110,18 @@ pub struct JUnit<W: Output> {
     /// `<property>`s written in every `<testsuite>` besides the target and the suite
     /// version, e.g. the scenario digest.
     pub properties: Vec<(String, String)>,
+    /// Which cases carry their transcript.
+    pub transcripts: Transcripts,
+    /// The scenario files and folders given (`conform run PATHS`): a case's file is shown
+    /// relative to the one it is under. Empty for the built-in catalogue, whose files are
+    /// named `scenarios/...` already.
+    pub roots: Vec<PathBuf>,
     /// The target, from the run's start.
     target: Option<String>,
+    /// The target's host (the suites' `hostname`).
+    host: String,
+    /// The run's TLS mode, in suite names and classnames.
+    mode: TlsMode,
 }
 
 /// Text for XML: the transcript may carry any byte shown as text; XML 1.0 forbids most
@@ -58,7 +129,9 @@ pub struct JUnit<W: Output> {
 fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+        if (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+        {
             let _ = write!(out, "\\x{:02X}", u32::from(c));
         } else {
             out.push(c);
@@ -67,12 +140,88 @@ fn clean(s: &str) -> String {
     out
 }
 
+/// An attribute value (junit-report escapes markup): one line, as parsers would make it.
 fn attr(s: &str) -> String {
-    escape(clean(s).as_str()).replace('\n', "&#10;")
+    clean(s).replace(['\r', '\n'], " ")
 }
 
-fn text(s: &str) -> String {
-    escape(clean(s).as_str()).into_owned()
+/// The content of a CDATA section (junit-report writes system-out and failure bodies as
+/// CDATA, verbatim): a `]]>` in it would end the section, so it is split in two sections
+/// there, which a reader joins back into the same text.
+fn cdata(s: &str) -> String {
+    clean(s).replace("]]>", "]]]]><![CDATA[>")
+}
+
+/// How a case's file is shown: never absolute. A relative path stays as it is (the built-in
+/// catalogue's `scenarios/rfc1939/...`, or what the user gave); an absolute one is made
+/// relative to the given folder it is under (a given file: its name), else to the working
+/// directory, else it is its file name.
+pub fn shown_path(file: &Path, roots: &[PathBuf]) -> String {
+    let plain = |p: &Path| {
+        p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    };
+    if file.is_relative() && plain(file) {
+        return file.display().to_string();
+    }
+    let name = || {
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let cwd = std::env::current_dir().ok();
+    for root in roots.iter().chain(cwd.as_ref()) {
+        let root = if root.is_relative() {
+            match &cwd {
+                Some(cwd) => cwd.join(root),
+                None => continue,
+            }
+        } else {
+            root.clone()
+        };
+        let absolute = if file.is_relative() {
+            cwd.as_ref().map(|c| c.join(file))
+        } else {
+            Some(file.to_path_buf())
+        };
+        if let Some(rest) = absolute.as_deref().and_then(|f| f.strip_prefix(&root).ok()) {
+            if rest.as_os_str().is_empty() {
+                return name();
+            }
+            if plain(rest) {
+                return rest.display().to_string();
+            }
+        }
+    }
+    name()
+}
+
+/// The counts of a set of results, as the suite elements carry them: a known deviation
+/// counts as skipped, as its testcase is written.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn of<'a>(rs: impl IntoIterator<Item = &'a CaseResult>) -> Counts {
+        let mut c = Counts::default();
+        for r in rs {
+            let known = r.known_deviation().is_some();
+            c.tests += 1;
+            match &r.verdict {
+                _ if known => c.skipped += 1,
+                Verdict::Fail(_) => c.failures += 1,
+                Verdict::Error(_) => c.errors += 1,
+                Verdict::Pass => {}
+                _ => c.skipped += 1,
+            }
+        }
+        c
+    }
 }
 
 impl<W: Output> JUnit<W> {
@@ -83,178 +232,239 @@ impl<W: Output> JUnit<W> {
             timestamp: None,
             timings: true,
             properties: Vec::new(),
+            transcripts: Transcripts::default(),
+            roots: Vec::new(),
             target: None,
+            host: "localhost".into(),
+            mode: TlsMode::None,
         }
     }
 
-    /// The `<properties>` of a suite: target, suite version, and [`JUnit::properties`].
-    fn properties(&self, x: &mut String) {
-        let fixed = [
+    /// The suite properties: target, suite version, and [`JUnit::properties`].
+    fn all_properties(&self) -> Vec<(String, String)> {
+        let mut all = vec![
             ("target".to_owned(), self.target.clone().unwrap_or_default()),
             (
                 "suite-version".to_owned(),
                 env!("CARGO_PKG_VERSION").to_owned(),
             ),
+            ("tls".to_owned(), mode_name(self.mode).to_owned()),
         ];
-        x.push_str("    <properties>\n");
-        for (name, value) in fixed.iter().chain(&self.properties) {
-            let _ = writeln!(
-                x,
-                "      <property name=\"{}\" value=\"{}\"/>",
-                attr(name),
-                attr(value)
-            );
-        }
-        x.push_str("    </properties>\n");
-    }
-
-    fn secs(&self, d: Duration) -> String {
-        if self.timings {
-            format!("{:.3}", d.as_secs_f64())
-        } else {
-            "0".into()
-        }
+        all.extend(self.properties.iter().cloned());
+        all
     }
 
     /// The whole document.
-    pub fn render(&self, results: &[CaseResult]) -> String {
-        let mut suites: BTreeMap<u32, Vec<&CaseResult>> = BTreeMap::new();
+    pub fn render(&self, results: &[CaseResult]) -> Result<String, RenderError> {
+        let mut by_rfc: BTreeMap<u32, Vec<&CaseResult>> = BTreeMap::new();
         for r in results {
-            suites.entry(r.case.rfc.number).or_default().push(r);
+            by_rfc.entry(r.case.rfc.number).or_default().push(r);
         }
-        let stamp =
-            humantime::format_rfc3339_seconds(self.timestamp.unwrap_or_else(SystemTime::now));
-        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let all: Vec<&CaseResult> = results.iter().collect();
-        let _ = writeln!(x, "<testsuites name=\"conform\" {}>", self.counts(&all));
-        for (rfc, cases) in &suites {
-            let _ = writeln!(
-                x,
-                "  <testsuite name=\"RFC {rfc}\" {} timestamp=\"{stamp}\">",
-                self.counts(cases)
-            );
-            self.properties(&mut x);
-            for r in cases {
-                self.testcase(&mut x, r);
-            }
-            x.push_str("  </testsuite>\n");
+        let stamp = self.timestamp.unwrap_or_else(SystemTime::now);
+        let stamp = time::OffsetDateTime::from(stamp);
+        let stamp = stamp.replace_nanosecond(0).unwrap_or(stamp);
+        let mode = mode_name(self.mode);
+        let mut report = Report::new();
+        let mut suites = Vec::new();
+        for (rfc, cases) in &by_rfc {
+            let mut suite = TestSuite::new(&format!("rfc{rfc} ({mode})"));
+            suite.set_timestamp(stamp);
+            suite.hostname = self.host.clone();
+            suite.add_testcases(cases.iter().map(|r| self.testcase(r)));
+            report.add_testsuite(suite);
+            suites.push(Counts::of(cases.iter().copied()));
         }
-        x.push_str("</testsuites>\n");
-        x
+        let mut xml = Vec::new();
+        report.write_xml(&mut xml)?;
+        decorate(&xml, &Counts::of(results), &suites, &self.all_properties())
     }
 
-    /// The `tests failures errors skipped time` attributes of a suite: a known deviation
-    /// counts as skipped, as its testcase is written.
-    fn counts(&self, rs: &[&CaseResult]) -> String {
-        let known = |r: &&&CaseResult| r.known_deviation().is_some();
-        let count = |f: &dyn Fn(&&&CaseResult) -> bool| rs.iter().filter(f).count();
+    /// A duration as the report gives it: to the millisecond, zero without timings.
+    fn time(&self, d: Duration) -> time::Duration {
+        if self.timings {
+            time::Duration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        } else {
+            time::Duration::ZERO
+        }
+    }
+
+    /// A failure's "expected, got, at", the step's file shown relative.
+    fn failure_text(&self, f: &Failure) -> String {
         format!(
-            "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\"",
-            rs.len(),
-            count(&|r| matches!(r.verdict, Verdict::Fail(_)) && !known(r)),
-            count(&|r| matches!(r.verdict, Verdict::Error(_)) && !known(r)),
-            count(&|r| r.verdict.not_judged().is_some() || known(r)),
-            self.secs(rs.iter().map(|r| r.duration).sum()),
+            "{}: expected {}, got {} (at {}:{}:{})",
+            f.message,
+            f.expected,
+            f.actual,
+            shown_path(&f.span.file, &self.roots),
+            f.span.line,
+            f.span.col
         )
     }
 
-    fn testcase(&self, x: &mut String, r: &CaseResult) {
+    fn testcase(&self, r: &CaseResult) -> TestCase {
         let c = &r.case;
+        let mode = mode_name(self.mode);
         let section = c.rfc.section.replace('.', "_");
         let classname = if section.is_empty() {
-            format!("rfc{}", c.rfc.number)
+            format!("rfc{} ({mode})", c.rfc.number)
         } else {
-            format!("rfc{}.{section}", c.rfc.number)
+            format!("rfc{}.{section} ({mode})", c.rfc.number)
         };
-        let _ = writeln!(
-            x,
-            "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" time=\"{}\">",
-            attr(&testcase_name(c)),
-            attr(&classname),
-            attr(&c.span.file.display().to_string()),
-            self.secs(r.duration),
-        );
+        let name = c.id.as_str();
+        let time = self.time(r.duration);
+        let what = format!("{} — {} {}: \"{}\"", c.title, c.rfc, c.level, c.requirement);
         let mut out = String::new();
-        if let Some(d) = r.known_deviation() {
-            let _ = writeln!(
-                x,
-                "      <skipped type=\"{KNOWN_DEVIATION}\" message=\"{}\"/>",
-                attr(&format!("known deviation (baseline): {}", d.reason))
-            );
+        let failed = r.failed();
+        let mut tc = if let Some(d) = r.known_deviation() {
             if let Verdict::Fail(f) | Verdict::Error(f) = &r.verdict {
-                let _ = writeln!(
-                    out,
-                    "known deviation: {}: expected {}, got {} (at {})",
-                    f.message, f.expected, f.actual, f.span
-                );
+                let _ = writeln!(out, "known deviation: {what} — {}", self.failure_text(f));
             }
+            skipped(
+                name,
+                KNOWN_DEVIATION,
+                &format!("known deviation (baseline): {}", d.reason),
+            )
         } else {
-            verdict_element(x, r);
-        }
+            match &r.verdict {
+                Verdict::Pass => TestCase::success(name, time),
+                Verdict::Skip(why) => skipped(name, "skip", why),
+                Verdict::NotApplicable(why) => {
+                    skipped(name, "not-applicable", &format!("not applicable: {why}"))
+                }
+                Verdict::Blocked { by } => skipped(
+                    name,
+                    "blocked",
+                    &format!("blocked by {by}, which failed (one root cause)"),
+                ),
+                Verdict::Fail(f) | Verdict::Error(f) => {
+                    let message = attr(&format!("{what} — {}", self.failure_text(f)));
+                    let body = Some(cdata(&format!(
+                        "{}\n{}\nexpected: {}\nactual:   {}\nat {}:{}:{}",
+                        what,
+                        f.message,
+                        f.expected,
+                        f.actual,
+                        shown_path(&f.span.file, &self.roots),
+                        f.span.line,
+                        f.span.col
+                    )));
+                    let mut tc = if matches!(r.verdict, Verdict::Fail(_)) {
+                        TestCase::failure(name, time, &format!("{} violation", c.level), &message)
+                    } else {
+                        TestCase::error(name, time, "target error", &message)
+                    };
+                    if let TestResult::Failure { cause, .. } | TestResult::Error { cause, .. } =
+                        &mut tc.result
+                    {
+                        *cause = body;
+                    }
+                    tc
+                }
+            }
+        };
+        tc.time = time;
+        tc.set_classname(&classname);
         if r.baseline_outdated() {
             out.push_str("baselined, but passes now: remove it from the baseline\n");
         }
-        out.push_str(&super::transcript_text(&r.transcript));
-        if !out.is_empty() {
-            let _ = writeln!(x, "      <system-out>{}</system-out>", text(&out));
+        let with_transcript = match self.transcripts {
+            Transcripts::All => true,
+            Transcripts::Failures => failed,
+            Transcripts::None => false,
+        };
+        if with_transcript {
+            out.push_str(&super::transcript_text(&r.transcript));
         }
-        x.push_str("    </testcase>\n");
+        if !out.is_empty() {
+            tc.set_system_out(&cdata(&out));
+        }
+        tc
     }
 }
 
-/// The element that says a case's verdict (none for a pass): `<skipped>` with its type,
-/// `<failure>` with the requirement, or `<error>`.
-fn verdict_element(x: &mut String, r: &CaseResult) {
-    let c = &r.case;
-    match &r.verdict {
-        Verdict::Pass => {}
-        Verdict::Skip(why) => {
-            let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(why));
+/// A `<skipped>` case of this type, with its reason.
+fn skipped(name: &str, kind: &str, why: &str) -> TestCase {
+    TestCase::skipped_with_cause(name, kind, &attr(why))
+}
+
+/// junit-report's document, written again indented with what junit-report 0.9 cannot write
+/// (see the module doc): `<testsuites name="conform" tests failures errors time>`, each
+/// `<testsuite>`'s `skipped` and `<properties>`, and every `time` to the millisecond.
+/// `suites` are the counts of the suites in the document's order.
+fn decorate(
+    xml: &[u8],
+    all: &Counts,
+    suites: &[Counts],
+    properties: &[(String, String)],
+) -> Result<String, RenderError> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    let mut suites = suites.iter();
+    let mut buf = Vec::new();
+    let write = |w: &mut quick_xml::Writer<Vec<u8>>, e: XmlEvent<'_>| {
+        w.write_event(e).map_err(quick_xml::Error::from)
+    };
+    loop {
+        let event = reader.read_event_into(&mut buf)?;
+        match event {
+            XmlEvent::Eof => break,
+            XmlEvent::Start(ref e) | XmlEvent::Empty(ref e)
+                if e.name().as_ref() == b"testsuites" =>
+            {
+                let mut top = BytesStart::new("testsuites");
+                top.push_attribute(("name", "conform"));
+                top.push_attribute(("tests", all.tests.to_string().as_str()));
+                top.push_attribute(("failures", all.failures.to_string().as_str()));
+                top.push_attribute(("errors", all.errors.to_string().as_str()));
+                // no `skipped` here: the xunit schema has none on <testsuites>
+                write(&mut writer, XmlEvent::Start(top))?;
+                if matches!(event, XmlEvent::Empty(_)) {
+                    write(&mut writer, XmlEvent::End(BytesEnd::new("testsuites")))?;
+                }
+            }
+            XmlEvent::Start(e) if e.name().as_ref() == b"testsuite" => {
+                let counts = suites.next().copied().unwrap_or_default();
+                let mut suite = with_times(&e)?;
+                suite.push_attribute(("skipped", counts.skipped.to_string().as_str()));
+                write(&mut writer, XmlEvent::Start(suite))?;
+                write(&mut writer, XmlEvent::Start(BytesStart::new("properties")))?;
+                for (name, value) in properties {
+                    let mut p = BytesStart::new("property");
+                    p.push_attribute(("name", attr(name).as_str()));
+                    p.push_attribute(("value", attr(value).as_str()));
+                    write(&mut writer, XmlEvent::Empty(p))?;
+                }
+                write(&mut writer, XmlEvent::End(BytesEnd::new("properties")))?;
+            }
+            XmlEvent::Start(e) => write(&mut writer, XmlEvent::Start(with_times(&e)?))?,
+            XmlEvent::Empty(e) => write(&mut writer, XmlEvent::Empty(with_times(&e)?))?,
+            e => write(&mut writer, e)?,
         }
-        Verdict::NotApplicable(why) => {
-            let _ = writeln!(
-                x,
-                "      <skipped type=\"not-applicable\" message=\"{}\"/>",
-                attr(&format!("not applicable: {why}"))
-            );
-        }
-        Verdict::Blocked { by } => {
-            let _ = writeln!(
-                x,
-                "      <skipped type=\"blocked\" message=\"{}\"/>",
-                attr(&format!("blocked by {by}, which failed (one root cause)"))
-            );
-        }
-        Verdict::Fail(f) => {
-            let _ = writeln!(
-                x,
-                "      <failure type=\"{} violation\" message=\"{}\">{}</failure>",
-                c.level,
-                attr(&format!(
-                    "{} {}: \"{}\" — {}: expected {}, got {} (at {})",
-                    c.rfc, c.level, c.requirement, f.message, f.expected, f.actual, f.span
-                )),
-                text(&format!(
-                    "{}\nexpected: {}\nactual:   {}\nat {}",
-                    f.message, f.expected, f.actual, f.span
-                )),
-            );
-        }
-        Verdict::Error(f) => {
-            let _ = writeln!(
-                x,
-                "      <error type=\"target error\" message=\"{}\">{}</error>",
-                attr(&format!(
-                    "{}: expected {}, got {} (at {})",
-                    f.message, f.expected, f.actual, f.span
-                )),
-                text(&format!(
-                    "{}\nexpected: {}\nactual:   {}\nat {}",
-                    f.message, f.expected, f.actual, f.span
-                )),
-            );
+        buf.clear();
+    }
+    let mut out = writer.into_inner();
+    out.push(b'\n');
+    // junit-report wrote UTF-8 from `String`s and the reader passed it through unchanged
+    Ok(String::from_utf8(out)?)
+}
+
+/// `e` with its `time` attribute (if any) to the millisecond: `1.345`, not
+/// `1.3450000000000002`.
+fn with_times(e: &BytesStart<'_>) -> Result<BytesStart<'static>, RenderError> {
+    let mut out = BytesStart::new(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+    for a in e.attributes() {
+        let a = a?;
+        if a.key.as_ref() == b"time" {
+            let value = a.normalized_value(XmlVersion::Implicit1_0)?;
+            let secs: f64 = value
+                .parse()
+                .map_err(|_| RenderError::Time(value.clone().into_owned()))?;
+            out.push_attribute(("time", format!("{secs:.3}").as_str()));
+        } else {
+            out.push_attribute(a);
         }
     }
+    Ok(out.into_owned())
 }
 
 impl<W: Output> JUnit<W> {
@@ -263,17 +473,25 @@ impl<W: Output> JUnit<W> {
         if let Some(why) = &summary.interrupted {
             self.properties.push(("interrupted".into(), why.clone()));
         }
-        let xml = self.render(results);
         let Some(mut out) = self.out.take() else {
             return Ok(());
         };
-        out.write_all(xml.as_bytes())
+        self.render(results)
+            .map_err(std::io::Error::other)
+            .and_then(|xml| out.write_all(xml.as_bytes()))
             .and_then(|()| out.complete())
             .map_err(|error| ReportError {
                 report: "JUnit",
                 to: out.name(),
                 error,
             })
+    }
+
+    /// The target of the run, its host and TLS mode.
+    fn target(&mut self, target: &crate::Target) {
+        self.target = Some(target.to_string());
+        self.host.clone_from(&target.host);
+        self.mode = target.tls;
     }
 }
 
@@ -285,7 +503,7 @@ impl<W: Output> Reporter for JUnit<W> {
             summary,
         } = event
         {
-            self.target = Some(target.to_string());
+            self.target(target);
             let why = match &result.verdict {
                 Verdict::Fail(f) | Verdict::Error(f) => f.message.clone(),
                 v => v.not_judged().unwrap_or_default(),
@@ -297,7 +515,7 @@ impl<W: Output> Reporter for JUnit<W> {
             target, discovered, ..
         } = event
         {
-            self.target = Some(target.to_string());
+            self.target(target);
             // what the target implements and how that was found, for the CI's test view
             self.properties.push((
                 "capabilities".into(),
@@ -316,7 +534,9 @@ impl<W: Output> Reporter for JUnit<W> {
 
 /// The ids of the cases a JUnit report says failed or errored, a known deviation included
 /// (`--rerun-failed`), in the report's order: a `<testcase>` holding a `<failure>`, an
-/// `<error>`, or a `<skipped type="known-deviation">`, the elements [`JUnit`] writes.
+/// `<error>`, or a `<skipped type="known-deviation">`, the elements [`JUnit`] writes. The id
+/// is the testcase's name (its first word in reports of conform before 0.2). Read with
+/// quick-xml: junit-report only writes.
 pub fn failed_ids(xml: &str) -> Result<Vec<String>, ReadError> {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut ids = Vec::new();
@@ -352,7 +572,9 @@ fn attribute(e: &BytesStart<'_>, name: &str) -> Result<Option<String>, ReadError
     let Some(a) = e.try_get_attribute(name).map_err(quick_xml::Error::from)? else {
         return Ok(None);
     };
-    Ok(Some(a.unescape_value()?.into_owned()))
+    Ok(Some(
+        a.normalized_value(XmlVersion::Implicit1_0)?.into_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -367,8 +589,9 @@ mod tests {
 <testcase name="c" classname="x"><skipped message="why"/></testcase>
 <testcase name="d" classname="x"><skipped type="known-deviation" message="k"/></testcase>
 <testcase name="e&amp;f" classname="x"><error message="m"/></testcase>
+<testcase name="g/h" classname="rfc1939.5 (starttls)"><failure message="m"><![CDATA[x]]></failure></testcase>
 </testsuite></testsuites>"#;
-        assert_eq!(failed_ids(xml).unwrap(), ["b", "d", "e&f"]);
+        assert_eq!(failed_ids(xml).unwrap(), ["b", "d", "e&f", "g/h"]);
         assert!(failed_ids("<testsuites><testcase name=\"a\"></x>").is_err());
     }
 
@@ -380,19 +603,78 @@ mod tests {
         let clean = include_str!("../../tests/snapshots/bundled__junit_clean.snap");
         let body = |snap: &'static str| snap.splitn(3, "---\n").nth(2).unwrap();
         assert_eq!(failed_ids(body(clean)).unwrap(), Vec::<String>::new());
-        let known = failed_ids(body(baseline)).unwrap();
-        assert_eq!(known.len(), 1, "{known:?}");
-        let failed = failed_ids(body(fault)).unwrap();
-        assert_eq!(failed.len(), 1, "{failed:?}");
-        assert!(!failed[0].contains(' '), "{failed:?}");
+        assert_eq!(failed_ids(body(baseline)).unwrap(), ["demo/gaps"]);
+        assert_eq!(failed_ids(body(fault)).unwrap(), ["demo/gaps"]);
     }
 
     #[test]
-    fn control_characters_and_markup_are_escaped() {
+    fn control_characters_and_cdata_ends_are_kept_readable() {
+        assert_eq!(attr("a<b>\"c\"\n\u{0}"), "a<b>\"c\" \\x00");
+        assert_eq!(cdata("]]> & <x>\u{7}"), "]]]]><![CDATA[> & <x>\\x07");
+    }
+
+    #[test]
+    fn files_are_never_shown_absolute() {
+        let roots = [PathBuf::from("/srv/cases"), PathBuf::from("/srv/one.pop3")];
+        let shown = |p: &str| shown_path(Path::new(p), &roots);
         assert_eq!(
-            attr("a<b>\"c\"\n\u{0}"),
-            "a&lt;b&gt;&quot;c&quot;&#10;\\x00"
+            shown("scenarios/rfc1939/stat.pop3"),
+            "scenarios/rfc1939/stat.pop3"
         );
-        assert_eq!(text("]]> & <x>"), "]]&gt; &amp; &lt;x&gt;");
+        assert_eq!(shown("/srv/cases/rfc1939/stat.pop3"), "rfc1939/stat.pop3");
+        assert_eq!(shown("/srv/one.pop3"), "one.pop3");
+        assert_eq!(shown("/elsewhere/x/two.pop3"), "two.pop3");
+        assert_eq!(shown("../up/three.pop3"), "three.pop3");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            shown_path(&cwd.join("here/four.pop3"), &[]),
+            "here/four.pop3"
+        );
+    }
+
+    /// A failure with a `]]>` and control characters in its transcript: the document parses
+    /// and the text reads back as it was shown.
+    #[test]
+    fn a_hostile_transcript_stays_well_formed() {
+        use crate::judge::{Dir, Entry};
+        let case = crate::start::setup_case();
+        let failure = Failure {
+            message: "line does not match".into(),
+            expected: "+OK".into(),
+            actual: "]]><x>\u{1}".into(),
+            span: case.span.clone(),
+        };
+        let result = CaseResult {
+            case: std::sync::Arc::new(case),
+            verdict: Verdict::Fail(failure),
+            duration: Duration::from_millis(1345),
+            transcript: vec![Entry {
+                at: Duration::ZERO,
+                session: 0,
+                dir: Dir::Server,
+                text: "]]><![CDATA[ \u{0}".into(),
+            }],
+            baseline: None,
+            connected: true,
+        };
+        let junit = JUnit::new(Vec::new());
+        let xml = junit.render(std::slice::from_ref(&result)).unwrap();
+        assert_eq!(failed_ids(&xml).unwrap(), ["conform/target"], "{xml}");
+        assert!(xml.contains("time=\"1.345\""), "{xml}");
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut out = String::new();
+        let mut in_out = false;
+        loop {
+            match reader.read_event().unwrap() {
+                XmlEvent::Start(e) => in_out = e.name().as_ref() == b"system-out",
+                XmlEvent::CData(t) if in_out => {
+                    out.push_str(std::str::from_utf8(&t).unwrap());
+                }
+                XmlEvent::End(_) => in_out = false,
+                XmlEvent::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(out, "S: ]]><![CDATA[ \\x00\n", "{xml}");
     }
 }
