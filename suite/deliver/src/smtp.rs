@@ -312,15 +312,15 @@ pub async fn deliver(
         octets += data.len() as u64;
         wire.send(&dot_stuffed(&data), &step).await?;
         let mut failures = Vec::new();
-        let replies = match dialect {
-            Dialect::Smtp => 1,
-            Dialect::Lmtp => accepted.len(),
+        // SMTP: one reply for the message; LMTP: one per accepted recipient, in order
+        let steps: Vec<String> = match dialect {
+            Dialect::Smtp => vec![format!("end of DATA of message {number}")],
+            Dialect::Lmtp => accepted
+                .iter()
+                .map(|r| format!("delivery of message {number} to <{r}>"))
+                .collect(),
         };
-        for k in 0..replies {
-            let step = match dialect {
-                Dialect::Smtp => format!("end of DATA of message {number}"),
-                Dialect::Lmtp => format!("delivery of message {number} to <{}>", accepted[k]),
-            };
+        for step in steps {
             let reply = read_reply(&mut wire, &step).await?;
             if reply.code / 100 != 2 {
                 failures.push(format!("{step} refused: {reply}"));

@@ -385,9 +385,9 @@ async fn pop3_session(endpoint: &Endpoint) -> anyhow::Result<probe::Probe> {
     let method = caps
         .login
         .context("no POP3 login method works with --user and its password")?;
-    Ok(probe::open_logged_in(endpoint, method)
+    probe::open_logged_in(endpoint, method)
         .await
-        .with_context(|| format!("POP3 login ({})", method.name()))?)
+        .with_context(|| format!("POP3 login ({})", method.name()))
 }
 
 /// STAT's message count.
@@ -678,6 +678,45 @@ mod tests {
             );
         }
         messages
+    }
+
+    #[test]
+    fn a_maildir_is_never_seeded_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = dir.path().join("Maildir");
+        let count = || {
+            ["cur", "new"]
+                .iter()
+                .map(|s| std::fs::read_dir(md.join(s)).unwrap().count())
+                .sum::<usize>()
+        };
+        seed_maildir(&md, false).unwrap();
+        assert_eq!(count(), 7);
+        let err = seed_maildir(&md, false).unwrap_err().to_string();
+        assert!(
+            err.contains("holds 7 messages: nothing written (--replace"),
+            "{err}"
+        );
+        assert_eq!(count(), 7);
+        seed_maildir(&md, true).unwrap();
+        assert_eq!(count(), 7);
+    }
+
+    #[test]
+    fn imap_urls() {
+        let (a, tls, m) = parse_imap_url("imaps://mail.test/Seed%20Box").unwrap();
+        assert_eq!(
+            (a.to_string(), tls, m.as_str()),
+            ("mail.test:993".into(), true, "Seed Box")
+        );
+        let (a, tls, m) = parse_imap_url("imap://127.0.0.1:1143").unwrap();
+        assert_eq!(
+            (a.to_string(), tls, m.as_str()),
+            ("127.0.0.1:1143".into(), false, "INBOX")
+        );
+        for bad in ["pop3://x/INBOX", "imap:///INBOX", "imap://x/%zz", "x"] {
+            assert!(parse_imap_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
