@@ -116,7 +116,7 @@ enum Commands {
     /// Run the bundled reference POP3 server.
     Serve(Box<serve::ServeArgs>),
     /// Write the standard fixture maildrop into a Maildir or an mbox file a target serves.
-    Seed(seed::SeedArgs),
+    Seed(Box<seed::SeedArgs>),
     /// The coverage matrix: each RFC requirement (quoted) and the cases that cover it.
     Coverage(coverage::CoverageArgs),
     /// The suite tests itself: the catalogue against the reference server with one deliberate
@@ -164,7 +164,7 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
         Commands::List(args) => list::run(args),
         Commands::Scenarios(args) => scenarios::run(args),
         Commands::Serve(args) => serve::run(*args),
-        Commands::Seed(args) => seed::run(args),
+        Commands::Seed(args) => seed::run(*args),
         Commands::Coverage(args) => coverage::run(args),
         Commands::Selfcheck(args) => selfcheck::run(*args),
         Commands::Model(args) => model::run(*args),
