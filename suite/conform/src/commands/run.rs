@@ -54,9 +54,14 @@ pub struct RunArgs {
     /// Which failures fail the run.
     #[arg(long, value_enum, default_value = "must")]
     level: LevelArg,
-    /// Cases run at once (cases that log in are serialised: the maildrop lock).
-    #[arg(long, default_value_t = 4)]
+    /// Cases run at once. Cases that may log in take an account each (one case per account
+    /// at a time: RFC 1939 §4's maildrop lock; repeat --user for more); cases that cannot log
+    /// in (wrong credentials, which a server may answer only after a delay) run beside them.
+    #[arg(long, default_value_t = 16)]
     jobs: usize,
+    /// List the 10 slowest cases with their wall times after the summary.
+    #[arg(long)]
+    profile_time: bool,
     /// Known deviations of the target (TOML): they are reported apart and do not fail the
     /// run; a baselined case that passes is flagged.
     #[arg(long, value_name = "FILE")]
@@ -115,7 +120,7 @@ async fn run_cases(
     baseline: Option<Baseline>,
     interrupt: Interrupt,
 ) -> Result<Outcome, CliError> {
-    let mut reporters = reporters(&args.reports, &cases)?;
+    let mut reporters = reporters(&args.reports, &cases, args.profile_time)?;
     // `ready` keeps the bundled server running until the run ends
     let ready = setup.start().await?;
     let config = RunConfig {
@@ -123,6 +128,7 @@ async fn run_cases(
         jobs: args.jobs,
         threshold: args.level.into(),
         reseed: ready.reseed.clone(),
+        more_accounts: ready.more_accounts(),
         baseline,
         expect: setup.expect.clone(),
         login: setup.login,
@@ -164,12 +170,14 @@ fn on_signals(interrupter: Interrupter) -> Result<tokio::task::JoinHandle<()>, C
 }
 
 /// The console (above the progress bar), the bar, and the report files asked for.
-fn reporters(reports: &ReportArgs, cases: &[Case]) -> Result<Fanout, CliError> {
+fn reporters(reports: &ReportArgs, cases: &[Case], profile_time: bool) -> Result<Fanout, CliError> {
     let bar = progress::bar(cases.len() as u64, "cases");
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![
-        Box::new(Console::new(progress::AboveBar(bar.clone()))),
-        Box::new(progress::Progress(bar)),
-    ];
+    let mut console = Console::new(progress::AboveBar(bar.clone()));
+    if profile_time {
+        console.slowest = 10;
+    }
+    let mut reporters: Vec<Box<dyn Reporter>> =
+        vec![Box::new(console), Box::new(progress::Progress(bar))];
     if let Some(path) = &reports.junit {
         let mut junit = JUnit::new(report_file("JUnit", path)?);
         junit.properties = vec![

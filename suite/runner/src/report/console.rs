@@ -17,6 +17,9 @@ pub struct Console<W: Write> {
     pub context: usize,
     /// What an error names (`standard output`).
     pub to: String,
+    /// List this many slowest cases with their wall times at the end (`--profile-time`);
+    /// 0: none.
+    pub slowest: usize,
 }
 
 impl<W: Write> Console<W> {
@@ -27,6 +30,7 @@ impl<W: Write> Console<W> {
             timings: true,
             context: 12,
             to: "standard output".into(),
+            slowest: 0,
         }
     }
 
@@ -194,6 +198,7 @@ impl<W: Write> Console<W> {
                 summary.errors
             )?;
         }
+        self.slowest(results)?;
         if self.timings {
             writeln!(self.out, "finished in {:.2?}", summary.duration)?;
         }
@@ -208,6 +213,23 @@ impl<W: Write> Console<W> {
             )?;
         }
         self.counts(summary)
+    }
+
+    /// The slowest cases, slowest first: where a run's time goes (each refused login may
+    /// cost the server's failure delay; a case's time does not count the wait for its
+    /// account).
+    fn slowest(&mut self, results: &[CaseResult]) -> std::io::Result<()> {
+        if self.slowest == 0 {
+            return Ok(());
+        }
+        let mut by_time: Vec<&CaseResult> = results.iter().collect();
+        by_time.sort_by(|a, b| b.duration.cmp(&a.duration));
+        by_time.truncate(self.slowest);
+        writeln!(self.out, "slowest {} cases:", by_time.len())?;
+        for r in by_time {
+            writeln!(self.out, "  {:>9.2?}  {}", r.duration, r.case.id)?;
+        }
+        Ok(())
     }
 
     /// The closing line: `N passed, N failed, N skipped[, N not applicable, N blocked][, ...]`.
