@@ -252,7 +252,9 @@ impl Task {
         }
         let (mut verdict, mut transcript) =
             judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold).await;
-        if self.case.mutates {
+        if self.case.may_change_maildrop() {
+            // still this case's: the restore is done before another case has the account
+            hold.take().await;
             match lane.reseed.clone() {
                 None => lane.touched.store(true, Ordering::SeqCst),
                 Some(reseed) => {

@@ -78,6 +78,31 @@ pub(crate) fn failed_logins(steps: &[Step]) -> usize {
         .sum()
 }
 
+/// Whether a case may leave the maildrop changed on some server: it says it mutates, has a
+/// `reseed` step (new mail), or sends DELE (a line starting with it, as for logins). A case
+/// that marks a message and then RSETs, drops the connection or quits from AUTHORIZATION
+/// leaves the maildrop as it was on a compliant server (RFC 1939 §5 RSET, §6: deletions only
+/// in UPDATE) but not on a faulty one, whose damage would then reach every later case on
+/// the account: the runner restores the maildrop after each such case, so that a fault's
+/// verdicts do not depend on the order the cases ran in.
+pub(crate) fn may_change_maildrop(mutates: bool, steps: &[Step]) -> bool {
+    // a case that cannot log in cannot change the maildrop either
+    mutates
+        || holds_maildrop(false, steps)
+            && steps.iter().any(|s| match &s.action {
+                Action::Reseed => true,
+                Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
+                    TemplatePiece::Literal(bytes) => bytes.split(|&c| c == b'\n').any(|line| {
+                        line.trim_ascii_start()
+                            .to_ascii_uppercase()
+                            .starts_with(b"DELE")
+                    }),
+                    TemplatePiece::Expr(_) => false,
+                }),
+                _ => false,
+            })
+}
+
 /// Whether a sent line (its literal text) starts with a login command, in any case, after
 /// leading blanks.
 fn starts_login(line: &[u8]) -> bool {

@@ -416,6 +416,15 @@ impl Step {
 }
 
 impl Case {
+    /// Whether the case may leave the maildrop changed on some server, compliant or not: it
+    /// mutates, has a `reseed` step, or sends DELE (which a faulty server may apply although
+    /// the case then RSETs or drops the connection, RFC 1939 §5, §6). The runner restores
+    /// the maildrop after each such case (with `--reseed-cmd`, or the bundled server's own),
+    /// so that no case's verdict depends on what ran before it on the account.
+    pub fn may_change_maildrop(&self) -> bool {
+        crate::maildrop::may_change_maildrop(self.mutates, &self.steps)
+    }
+
     /// The failed logins the case makes, estimated from its text: each line it sends that
     /// starts with PASS, APOP or AUTH without using `password`. A server may delay every
     /// refused login (Dovecot's `auth_failure_delay`, 2 s by default), so the runner starts

@@ -42,11 +42,19 @@ fn the_reseed_step_holds() {
 #[test]
 fn a_login_with_the_password_holds() {
     assert!(holds("C: PASS {password}\n"));
-    assert!(holds("C: APOP {user} {apop(stamp, password)}\n".replace("stamp", "\"<1@x>\"").as_str()));
+    assert!(holds(
+        "C: APOP {user} {apop(stamp, password)}\n"
+            .replace("stamp", "\"<1@x>\"")
+            .as_str()
+    ));
     assert!(holds("C: AUTH PLAIN {plain(\"\", user, password)}\n"));
     // a SASL answer on its own line
-    assert!(holds("C: AUTH CRAM-MD5\nS: + {c}\nC: {cram_md5(c, user, password)}\n"));
-    assert!(holds("C: AUTH LOGIN\nS: + {*}\nC: {base64(user)}\nS: + {*}\nC: {base64(password)}\n"));
+    assert!(holds(
+        "C: AUTH CRAM-MD5\nS: + {c}\nC: {cram_md5(c, user, password)}\n"
+    ));
+    assert!(holds(
+        "C: AUTH LOGIN\nS: + {*}\nC: {base64(user)}\nS: + {*}\nC: {base64(password)}\n"
+    ));
     // inside a pipelined batch, or anywhere in a line: the secret is what logs in
     assert!(holds("C!: NOOP{crlf()}PASS {password}{crlf()}\n"));
     assert!(holds("C: X {password}\n"));
@@ -58,7 +66,9 @@ fn a_login_without_the_password_holds_nothing() {
     assert!(!holds("C: PASS secret\n"));
     assert!(!holds("C: APOP {user} 0123456789abcdef0123456789abcdef\n"));
     assert!(!holds("C: AUTH PLAIN {plain(\"\", user, \"wrong\")}\n"));
-    assert!(!holds("C: AUTH CRAM-MD5\nS: + {c}\nC: {cram_md5(c, user, \"wrong secret\")}\n"));
+    assert!(!holds(
+        "C: AUTH CRAM-MD5\nS: + {c}\nC: {cram_md5(c, user, \"wrong secret\")}\n"
+    ));
     assert!(!holds("C: AUTH PLAIN\nS: + {*}\nC: *\nS: -ERR {*}\n"));
     assert!(!holds("C:   pass secret\nC: Auth\nC: USER {user}\n"));
     assert!(!holds("C!: NOOP{crlf()}PASS x{crlf()}\n"));
@@ -77,5 +87,24 @@ fn failed_logins_count_the_login_lines_without_the_password() {
     assert_eq!(n("C: NOOP PASS\nC: USER u\nC: CAPA\n"), 0);
     assert_eq!(n("C!: {\"NOOP\\r\\nPASS x\\r\\n\"}\n"), 0);
     // a line with the password is a login that may succeed, no failed one
-    assert_eq!(n("C: PASS {password}\nC: AUTH PLAIN {plain(\"\", user, password)}\n"), 0);
+    assert_eq!(
+        n("C: PASS {password}\nC: AUTH PLAIN {plain(\"\", user, password)}\n"),
+        0
+    );
+}
+
+#[test]
+fn a_case_that_may_change_the_maildrop_mutates_sends_dele_or_reseeds() {
+    let may = |body: &str| case(body).may_change_maildrop();
+    // marks then RSET: nothing changes on a compliant server, but a faulty one may delete
+    assert!(may(
+        "S: +OK {*}\nlogin\nC: DELE 1\nS: +OK {*}\nC: RSET\nS: +OK {*}\n"
+    ));
+    assert!(may("S: +OK {*}\nlogin\nC!:  dele 1{crlf()}\n"));
+    assert!(may("S: +OK {*}\nlogin\nC: QUIT\nS: +OK {*}\neof\nreseed\n"));
+    let text = HEADER.replace("---\n", "mutates: yes\n---\n") + "S: +OK {*}\n";
+    assert!(parse(&text).remove(0).may_change_maildrop());
+    // no login, no change: DELE before login is refused (RFC 1939 §3)
+    assert!(!may("S: +OK {*}\nC: DELE 1\nS: -ERR {*}\n"));
+    assert!(!may("S: +OK {*}\nlogin\nC: LIST\nS: +OK {*}\n"));
 }
