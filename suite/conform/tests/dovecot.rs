@@ -120,8 +120,7 @@ impl Dovecot {
             c.args(["--user", &self.user]);
             self.reseed_cmd()
         };
-        c
-            .arg("--target")
+        c.arg("--target")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--password-env")
             .arg(PASSWORD_VAR)
@@ -310,7 +309,10 @@ fn dovecot_verdicts_are_the_same_serial_and_parallel() {
     }
     let (serial, parallel) = (&maps[0], &maps[1]);
     assert!(serial.len() > 100, "the subset ran: {}", serial.len());
-    assert_eq!(serial, parallel, "serial (one account) vs parallel (four accounts)");
+    assert_eq!(
+        serial, parallel,
+        "serial (one account) vs parallel (four accounts)"
+    );
 }
 
 /// Dovecot's distinct deviations in a plain run: the baseline's entries for plain runs.

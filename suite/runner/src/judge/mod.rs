@@ -332,6 +332,8 @@ pub(crate) struct Hold {
     pub(crate) lock: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Held since the first step that needed it.
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// How long taking it waited for another case (not the case's own time).
+    pub(crate) waited: Duration,
 }
 
 impl Hold {
@@ -340,6 +342,7 @@ impl Hold {
         Hold {
             lock: Some(lock),
             guard: None,
+            waited: Duration::ZERO,
         }
     }
 
@@ -347,7 +350,9 @@ impl Hold {
     pub(crate) async fn take(&mut self) {
         if self.guard.is_none() {
             if let Some(lock) = &self.lock {
+                let t = Instant::now();
                 self.guard = Some(lock.clone().lock_owned().await);
+                self.waited += t.elapsed();
             }
         }
     }

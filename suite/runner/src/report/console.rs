@@ -223,7 +223,7 @@ impl<W: Write> Console<W> {
             return Ok(());
         }
         let mut by_time: Vec<&CaseResult> = results.iter().collect();
-        by_time.sort_by(|a, b| b.duration.cmp(&a.duration));
+        by_time.sort_by_key(|r| std::cmp::Reverse(r.duration));
         by_time.truncate(self.slowest);
         writeln!(self.out, "slowest {} cases:", by_time.len())?;
         for r in by_time {
