@@ -334,7 +334,7 @@ impl Health {
 /// Starts one task per runnable case: at most `jobs` at once; the costliest first (the most
 /// failed logins, [`Case::failed_logins`]: a server may delay each); every case after its
 /// prerequisites; a case that holds the maildrop ([`Case::holds_maildrop`]) on an account of
-/// its own from its first step that may log in to its end (one holding case per account at
+/// its own from its first step that tries to log in to its end (one holding case per account at
 /// a time), the others beside them on the first account. Results are collected in the
 /// selection's order whatever the schedule.
 pub(crate) fn spawn_cases(

@@ -40,6 +40,21 @@ pub(crate) fn may_log_in(step: &Step) -> bool {
     }
 }
 
+/// Whether a step tries to log in, with whatever credentials: [`may_log_in`], or a line
+/// that starts with PASS, APOP or AUTH. A holding case takes its account from its first
+/// such step: on a server that wrongly accepts a wrong secret, even a login meant to fail
+/// takes the maildrop's lock, and must not meet another case's session there.
+pub(crate) fn tries_login(step: &Step) -> bool {
+    may_log_in(step)
+        || match &step.action {
+            Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
+                TemplatePiece::Literal(bytes) => bytes.split(|&c| c == b'\n').any(starts_login),
+                TemplatePiece::Expr(_) => false,
+            }),
+            _ => false,
+        }
+}
+
 /// Whether a case has a `login` step.
 pub(crate) fn logs_in_with_step(steps: &[Step]) -> bool {
     steps.iter().any(|s| matches!(s.action, Action::Login))

@@ -408,10 +408,20 @@ impl Step {
     /// Whether this step may take the maildrop: a `login` or `reseed` step, or a line sent
     /// with an expression that uses `password` (RFC 1939 §4: the lock comes with the first
     /// successful login, and none succeeds without the password). A case that holds the
-    /// maildrop ([`Case::holds_maildrop`]) needs its account to itself from its first such
-    /// step on; the steps before it (failed logins, say) run beside other cases.
+    /// maildrop ([`Case::holds_maildrop`]) is one with such a step.
     pub fn may_log_in(&self) -> bool {
         crate::maildrop::may_log_in(self)
+    }
+
+    /// Whether this step tries to log in, with whatever credentials: [`Step::may_log_in`],
+    /// or a line that starts with PASS, APOP or AUTH (any case, after leading blanks). A case
+    /// that holds the maildrop needs its account to itself from its first such step on: a
+    /// server that wrongly accepts a wrong secret takes the lock for it too, and another
+    /// case's session must not meet that lock (the case would then see `-ERR [IN-USE]`
+    /// where a run one case at a time sees the fault). The steps before it run beside
+    /// other cases.
+    pub fn tries_login(&self) -> bool {
+        crate::maildrop::tries_login(self)
     }
 }
 

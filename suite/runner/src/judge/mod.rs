@@ -323,8 +323,8 @@ pub async fn run_case(
 }
 
 /// An account's maildrop held by one case at a time (RFC 1939 §4: a server may lock it for
-/// a session that logged in): taken at the case's first step that may log in
-/// ([`scenario::plan::Step::may_log_in`]), or earlier by the scheduler, and kept until the
+/// a session that logged in): taken at the case's first step that tries to log in
+/// ([`scenario::plan::Step::tries_login`]), or earlier by the scheduler, and kept until the
 /// case (and the reseed after it) ends. Without a lock, nothing is waited for.
 #[derive(Debug, Default)]
 pub(crate) struct Hold {
@@ -358,7 +358,7 @@ impl Hold {
     }
 }
 
-/// [`run_case`], taking `hold` before the first step that may log in.
+/// [`run_case`], taking `hold` before the first step that tries to log in.
 pub(crate) async fn run_holding(
     case: &Case,
     env: &CaseEnv,
@@ -413,7 +413,7 @@ pub(crate) async fn run_holding(
 
 async fn run_steps(case: &Case, run: &mut Run<'_>, hold: &mut Hold) -> Verdict {
     for step in &case.steps {
-        if step.may_log_in() {
+        if step.tries_login() {
             hold.take().await;
         }
         if let Err(e) = run.step(step.session, &step.action).await {

@@ -108,3 +108,19 @@ fn a_case_that_may_change_the_maildrop_mutates_sends_dele_or_reseeds() {
     assert!(!may("S: +OK {*}\nC: DELE 1\nS: -ERR {*}\n"));
     assert!(!may("S: +OK {*}\nlogin\nC: LIST\nS: +OK {*}\n"));
 }
+
+#[test]
+fn a_login_attempt_with_any_credentials_tries_to_log_in() {
+    let steps = |body: &str| case(body).steps;
+    let tries: Vec<bool> =
+        steps("S: +OK {*}\nC: PASS wrong\nC: APOP u 0123\nC: NOOP\nC: X {password}\nlogin\n")
+            .iter()
+            .map(|s| s.tries_login())
+            .collect();
+    assert_eq!(tries, [false, true, true, false, true, true]);
+    let may: Vec<bool> = steps("C: PASS wrong\nC: X {password}\n")
+        .iter()
+        .map(|s| s.may_log_in())
+        .collect();
+    assert_eq!(may, [false, true]);
+}
