@@ -252,6 +252,14 @@ impl Task {
         }
         let (mut verdict, mut transcript) =
             judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold).await;
+        if holds && refused_in_use_alone(&verdict, &transcript) {
+            // the session of the case before on this account may still be ending on the
+            // server (its mail process, after the client saw the close): RFC 1939 §4 lets the
+            // server refuse then; once more, a moment later
+            tokio::time::sleep(IN_USE_RETRY).await;
+            (verdict, transcript) =
+                judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold).await;
+        }
         if self.case.may_change_maildrop() {
             // still this case's: the restore is done before another case has the account
             hold.take().await;
@@ -294,6 +302,18 @@ impl Task {
             baseline: None,
         }
     }
+}
+
+/// How long a case refused `[IN-USE]` on its only session waits before it runs again.
+const IN_USE_RETRY: Duration = Duration::from_millis(500);
+
+/// Whether a case failed because its login was refused `-ERR [IN-USE]` (RFC 2449 §8.1.2)
+/// while it had one session only: the lock was not its own, so it can only be an earlier
+/// case's session still ending (the account is this case's alone), and the case is run
+/// once more. A case that meets `[IN-USE]` from its own second session expects it.
+fn refused_in_use_alone(verdict: &Verdict, transcript: &[Entry]) -> bool {
+    matches!(verdict, Verdict::Fail(f) if f.actual.starts_with("-ERR [IN-USE]"))
+        && transcript.iter().all(|e| e.session == 0)
 }
 
 /// Whether a case ended because its first connection could not be made (the judge's error
