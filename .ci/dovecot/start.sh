@@ -4,15 +4,20 @@
 #   .ci/dovecot/start.sh DIR
 #
 # Writes into DIR (created if missing): dovecot.conf (from dovecot.conf.in beside this script),
-# users (a passwd-file with one user), Maildir/ (empty; seed it with `conform seed --maildir
-# DIR/Maildir --replace`), cert.pem/key.pem (self-signed for 127.0.0.1 and localhost), run/
+# users (a passwd-file with four users, one password: conform, conform2, conform3, conform4, an
+# account pool for `conform run --user ... --user ...`), Maildir/ (conform's; empty: seed it
+# with `conform seed --maildir DIR/Maildir --replace`), maildirs/USER/ (each user's Maildir;
+# maildirs/conform is a link to ../Maildir, so `--reseed-cmd 'conform seed --replace --maildir
+# DIR/maildirs/{user}'` serves every account), cert.pem/key.pem (self-signed for 127.0.0.1 and localhost), run/
 # (base_dir), state/ (state_dir), dovecot.log. Then starts `dovecot -c DIR/dovecot.conf`, waits
 # until both listeners accept connections and prints, one per line:
 #
 #   pop3=PORT        plain POP3 on 127.0.0.1, STLS offered
 #   pop3s=PORT       implicit TLS on 127.0.0.1
-#   user=NAME
+#   user=NAME        the first user (conform)
+#   users=N1,N2,..   every user (conform,conform2,conform3,conform4), one password
 #   password=SECRET
+#   maildirs=DIR/maildirs   each user's Maildir is maildirs/USER
 #   cert=DIR/cert.pem
 #
 # The same lines go to DIR/ports.env. Stop it with `dovecot -c DIR/dovecot.conf stop`.
@@ -41,6 +46,7 @@ command -v openssl >/dev/null || {
 }
 
 user_name=conform
+users="conform conform2 conform3 conform4"
 password="conform-dovecot-secret"
 
 if [ "$(id -u)" = 0 ]; then
@@ -66,10 +72,17 @@ else
 fi
 
 mkdir -p "$dir/run" "$dir/state" "$dir/home" "$dir/index" "$dir/control" \
-  "$dir/Maildir/cur" "$dir/Maildir/new" "$dir/Maildir/tmp"
+  "$dir/Maildir/cur" "$dir/Maildir/new" "$dir/Maildir/tmp" "$dir/maildirs"
+ln -sfn ../Maildir "$dir/maildirs/$user_name"
+for u in $users; do
+  [ "$u" = "$user_name" ] && continue
+  mkdir -p "$dir/maildirs/$u/cur" "$dir/maildirs/$u/new" "$dir/maildirs/$u/tmp" \
+    "$dir/index-$u" "$dir/control-$u"
+done
 chmod 0755 "$dir" "$dir/run"
 if [ "$(id -u)" = 0 ]; then
-  chown -R "$mail_uid:$mail_gid" "$dir/home" "$dir/index" "$dir/control" "$dir/Maildir"
+  chown -R "$mail_uid:$mail_gid" "$dir/home" "$dir/index" "$dir/control" "$dir/Maildir" \
+    "$dir/maildirs" "$dir"/index-* "$dir"/control-*
 fi
 
 # A free loopback port: one nothing answers on (bash's /dev/tcp), picked at random from the
@@ -100,8 +113,17 @@ chmod 0600 "$dir/key.pem"
 # passwd-file: user:password:uid:gid:(gecos):home:(shell):extra. {PLAIN} so that CRAM-MD5 and
 # APOP, which need the clear secret, work too. nodelay: a wrong APOP or CRAM-MD5 digest is
 # answered at once, not from Dovecot's failure queue (see the second passdb in dovecot.conf.in).
-printf '%s:{PLAIN}%s:%s:%s::%s::nodelay=yes\n' "$user_name" "$password" \
-  "$mail_uid" "$mail_gid" "$dir/home" >"$dir/users"
+# The first user reads mail_location (DIR/Maildir); the others their own Maildir, index and
+# control folders (userdb_mail overrides mail_location for that user).
+: >"$dir/users"
+for u in $users; do
+  extra="nodelay=yes"
+  if [ "$u" != "$user_name" ]; then
+    extra="$extra userdb_mail=maildir:$dir/maildirs/$u:INDEX=$dir/index-$u:CONTROL=$dir/control-$u"
+  fi
+  printf '%s:{PLAIN}%s:%s:%s::%s::%s\n' "$u" "$password" \
+    "$mail_uid" "$mail_gid" "$dir/home" "$extra" >>"$dir/users"
+done
 chmod 0644 "$dir/users"
 
 for attempt in 1 2 3 4 5; do
@@ -135,7 +157,9 @@ for attempt in 1 2 3 4 5; do
       echo "pop3=$pop3"
       echo "pop3s=$pop3s"
       echo "user=$user_name"
+      echo "users=$(echo $users | tr ' ' ',')"
       echo "password=$password"
+      echo "maildirs=$dir/maildirs"
       echo "cert=$dir/cert.pem"
     } | tee "$dir/ports.env"
     exit 0

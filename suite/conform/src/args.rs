@@ -44,9 +44,11 @@ pub struct TargetArgs {
     /// Trust the CA certificates in this PEM file instead of the platform roots.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     pub ca: Option<PathBuf>,
-    /// The user to log in as (default with the bundled server: demo).
+    /// The user to log in as; repeat it for an account pool (same password, each its own
+    /// maildrop with the fixture): cases that log in run in parallel, one per account at a
+    /// time. Default with the bundled server: demo, demo2, demo3, demo4.
     #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
+    pub user: Vec<String>,
     /// The environment variable holding the password [default: CONFORM_PASSWORD].
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
@@ -56,8 +58,9 @@ pub struct TargetArgs {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Shell command (`sh -c`) that restores the target's maildrop to the standard fixture,
-    /// e.g. `conform seed --maildir /srv/mail/test/Maildir --replace`. `conform run` runs it
-    /// once before the first case and again after each case that mutates the maildrop;
+    /// e.g. `conform seed --maildir /srv/mail/{user}/Maildir --replace`; `{user}` is the
+    /// account's name (required with more than one --user). `conform run` runs it once per
+    /// account before the first case and again after each case that mutates the maildrop;
     /// `conform model` before every sequence.
     #[arg(long, value_name = "CMD")]
     pub reseed_cmd: Option<String>,

@@ -8,7 +8,8 @@ use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users, Variants};
 use runner::{Profile, Target, TlsMode, Trust};
 
-/// The password of the bundled server's one user.
+/// The password of the bundled server's users (one password for the whole pool, as with
+/// `--user` against a target).
 pub const PASSWORD: &str = "demo-password";
 
 /// A running bundled server and how to reach it.
@@ -17,17 +18,17 @@ pub struct Bundled {
     pub server: RunningServer,
     /// Where the cases connect (the plain listener, or the implicit-TLS one).
     pub target: Target,
-    /// The login.
-    pub profile: Profile,
-    /// Restores the fixture in `user`'s maildrop.
-    pub reseed: ::fixture::Reseed,
+    /// The accounts, one per user of [`Options::users`], each with its own maildrop holding
+    /// the fixture and its own reseed.
+    pub accounts: Vec<runner::Account>,
 }
 
 /// How to start the bundled server.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The user cases log in as.
-    pub user: String,
+    /// The users cases log in as (the account pool; at least one), each with the fixture in
+    /// a maildrop of its own.
+    pub users: Vec<String>,
     /// Deliberate defects.
     pub faults: Faults,
     /// Permitted variations.
@@ -48,9 +49,11 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
     } else {
         MemoryStore::new()
     };
-    fixture::seed_memory(&store, &options.user);
     let mut users = Users::new();
-    users.insert(&options.user, PASSWORD);
+    for user in &options.users {
+        fixture::seed_memory(&store, user);
+        users.insert(user, PASSWORD);
+    }
     let mut config = Config::new(users, Arc::new(store.clone()));
     // a server with no TLS at all cannot ask for TLS before plaintext logins
     config.allow_plaintext_auth = options.allow_plaintext_auth || !options.variants.tls();
@@ -77,11 +80,24 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
         _ => server.plain_addr(),
     }
     .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
-    let user = options.user.clone();
-    let reseed = Arc::new(move || {
-        store.replace(&user, fixture::MESSAGES.iter().map(|m| m.to_vec()));
-        Ok(())
-    });
+    let accounts = options
+        .users
+        .iter()
+        .map(|user| {
+            let (store, name) = (store.clone(), user.clone());
+            let reseed: ::fixture::Reseed = Arc::new(move || {
+                store.replace(&name, fixture::MESSAGES.iter().map(|m| m.to_vec()));
+                Ok(())
+            });
+            runner::Account {
+                profile: Profile {
+                    user: user.clone(),
+                    password: PASSWORD.into(),
+                },
+                reseed: Some(reseed),
+            }
+        })
+        .collect();
     Ok(Bundled {
         server,
         target: Target {
@@ -90,10 +106,6 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
             tls: options.tls,
             trust: Trust::Pem(identity.cert_pem.clone()),
         },
-        profile: Profile {
-            user: options.user,
-            password: PASSWORD.into(),
-        },
-        reseed,
+        accounts,
     })
 }

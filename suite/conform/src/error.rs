@@ -157,7 +157,9 @@ impl From<runner::RunError> for CliError {
     fn from(e: runner::RunError) -> CliError {
         match e {
             runner::RunError::NothingSelected => CliError::NothingSelected,
-            e @ runner::RunError::Unreachable { .. } => CliError::Unreachable(e.to_string()),
+            e @ (runner::RunError::Unreachable { .. } | runner::RunError::Account { .. }) => {
+                CliError::Unreachable(e.to_string())
+            }
             runner::RunError::Report(e) => CliError::Report(vec![e]),
         }
     }

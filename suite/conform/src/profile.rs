@@ -31,6 +31,7 @@ struct RawProfile {
     #[serde(default)]
     insecure: bool,
     user: Option<String>,
+    users: Option<Vec<String>>,
     password_env: Option<String>,
     timeout: Option<u64>,
     reseed_cmd: Option<String>,
@@ -51,8 +52,9 @@ pub struct Profile {
     pub ca: Option<PathBuf>,
     /// `--insecure`.
     pub insecure: bool,
-    /// `--user`.
-    pub user: Option<String>,
+    /// `--user`, repeated: `user = "a"` or `users = ["a", "b"]` (an account pool, one
+    /// password variable for all); empty when neither is given.
+    pub users: Vec<String>,
     /// `--password-env`.
     pub password_env: Option<String>,
     /// `--timeout`.
@@ -151,6 +153,14 @@ fn check(raw: RawProfile, dir: &Path) -> Result<Profile, String> {
         ),
         None => None,
     };
+    let users = match (raw.user, raw.users) {
+        (Some(_), Some(_)) => return Err("give user or users, not both".into()),
+        (Some(user), None) => vec![user],
+        (None, Some(users)) if users.is_empty() => {
+            return Err("users is empty (leave it out, or name at least one)".into())
+        }
+        (None, users) => users.unwrap_or_default(),
+    };
     let login = match &raw.login {
         Some(login) => Some(parse_login(login).map_err(|e| format!("login: {e}"))?),
         None => None,
@@ -160,7 +170,7 @@ fn check(raw: RawProfile, dir: &Path) -> Result<Profile, String> {
         tls,
         ca: raw.ca.map(near),
         insecure: raw.insecure,
-        user: raw.user,
+        users,
         password_env: raw.password_env,
         timeout: raw.timeout,
         reseed_cmd: raw.reseed_cmd,
@@ -196,10 +206,24 @@ mod tests {
             err.ends_with("profile `b`: tls is implicit, starttls or none, not `x`"),
             "{err}"
         );
+        assert!(p.users.is_empty());
         let err = load(&path, "c").unwrap_err().to_string();
         assert!(
             err.ends_with("no profile `c` (the profiles: a, b)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn user_or_users_name_the_accounts() {
+        let (_dir, path) = write(
+            "[profiles.one]\nuser = \"a\"\n[profiles.pool]\nusers = [\"a\", \"b\"]\n[profiles.both]\nuser = \"a\"\nusers = [\"b\"]\n[profiles.none]\nusers = []\n",
+        );
+        assert_eq!(load(&path, "one").unwrap().users, ["a"]);
+        assert_eq!(load(&path, "pool").unwrap().users, ["a", "b"]);
+        let err = load(&path, "both").unwrap_err().to_string();
+        assert!(err.ends_with("give user or users, not both"), "{err}");
+        let err = load(&path, "none").unwrap_err().to_string();
+        assert!(err.contains("users is empty"), "{err}");
     }
 }

@@ -2,6 +2,13 @@
 //! profile, merged once (the command line wins) into an immutable [`Setup`] that `conform
 //! run`, `model`, `fuzz` and `selfcheck` use. [`Setup::start`] then starts what it names: the
 //! bundled reference server in-process, or the first `--reseed-cmd` of an external target.
+//!
+//! **The account pool.** `--user` repeated (or `users = [...]` in a profile) names several
+//! accounts with one password; the bundled server has [`DEFAULT_USERS`]. [`Ready::accounts`]
+//! is the pool once started: each account's login and how to restore its maildrop
+//! (`--reseed-cmd` with `{user}` replaced, run once per account at start; the bundled
+//! server's in-memory reseed). Work that logs in in parallel takes one account per
+//! session at a time (RFC 1939 §4: a server may lock the maildrop of a logged-in session).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +25,14 @@ use crate::{bundled, profile, reseed};
 const DEFAULT_TIMEOUT: u64 = 10;
 /// The password's variable without `--password-env`.
 const DEFAULT_PASSWORD_ENV: &str = "CONFORM_PASSWORD";
-/// The bundled server's user without `--user`.
-const DEFAULT_USER: &str = "demo";
+/// The bundled server's users without `--user`: one account per lane of holding cases (the
+/// first also serves the cases that hold nothing), so the catalogue runs in parallel.
+const DEFAULT_USERS: [&str; 4] = ["demo", "demo2", "demo3", "demo4"];
+
+/// The bundled server's users without `--user` ([`DEFAULT_USERS`]).
+pub fn bundled_users() -> Vec<String> {
+    DEFAULT_USERS.iter().map(|u| u.to_string()).collect()
+}
 
 /// Where the cases or sequences go.
 #[derive(Debug, Clone)]
@@ -28,9 +41,9 @@ pub enum Destination {
     External {
         /// Where and how to connect (TLS mode and trust applied).
         target: Target,
-        /// The login.
-        account: Profile,
-        /// Restores its maildrop (`--reseed-cmd`).
+        /// The logins (`--user`, repeatable; one password): the account pool, at least one.
+        accounts: Vec<Profile>,
+        /// Restores a maildrop (`--reseed-cmd`), `{user}` replaced by the account's name.
         reseed_cmd: Option<String>,
     },
     /// The bundled reference server, started in-process on loopback.
@@ -98,33 +111,35 @@ impl Setup {
         match &self.destination {
             Destination::External {
                 target,
-                account,
+                accounts,
                 reseed_cmd,
             } => {
-                let reseed: Option<Reseed> = match reseed_cmd.clone() {
-                    Some(cmd) => {
-                        reseed::run(&cmd).map_err(CliError::Reseed)?;
-                        Some(Arc::new(move || {
-                            reseed::run(&cmd).map_err(fixture::ReseedError)
-                        }))
-                    }
-                    None => None,
-                };
-                Ok(Ready {
-                    target: target.clone(),
-                    account: account.clone(),
-                    reseed,
-                    server: None,
-                })
+                let mut pool = Vec::with_capacity(accounts.len());
+                for account in accounts {
+                    let reseed: Option<Reseed> = match reseed_cmd {
+                        Some(cmd) => {
+                            let cmd = cmd.replace("{user}", &account.user);
+                            reseed::run(&cmd).map_err(CliError::Reseed)?;
+                            Some(Arc::new(move || {
+                                reseed::run(&cmd).map_err(fixture::ReseedError)
+                            }))
+                        }
+                        None => None,
+                    };
+                    pool.push(runner::Account {
+                        profile: account.clone(),
+                        reseed,
+                    });
+                }
+                Ok(Ready::new(target.clone(), pool, None))
             }
             Destination::Bundled(options) => {
                 let bundled = bundled::start(options.clone()).await?;
-                Ok(Ready {
-                    target: bundled.target,
-                    account: bundled.profile,
-                    reseed: Some(bundled.reseed),
-                    server: Some(bundled.server),
-                })
+                Ok(Ready::new(
+                    bundled.target,
+                    bundled.accounts,
+                    Some(bundled.server),
+                ))
             }
         }
     }
@@ -135,7 +150,11 @@ impl Setup {
 fn destination(args: &TargetArgs, profile: &profile::Profile) -> Result<Destination, CliError> {
     let tls = args.tls.map(TlsMode::from).or(profile.tls);
     let reseed_cmd = args.reseed_cmd.clone().or(profile.reseed_cmd.clone());
-    let user = args.user.clone().or(profile.user.clone());
+    let users = if args.user.is_empty() {
+        profile.users.clone()
+    } else {
+        args.user.clone()
+    };
     let Some(spec) = args.target.as_ref().or(profile.target.as_ref()) else {
         if reseed_cmd.is_some() {
             return Err(usage(
@@ -143,7 +162,11 @@ fn destination(args: &TargetArgs, profile: &profile::Profile) -> Result<Destinat
             ));
         }
         return Ok(Destination::Bundled(bundled::Options {
-            user: user.unwrap_or_else(|| DEFAULT_USER.into()),
+            users: if users.is_empty() {
+                bundled_users()
+            } else {
+                users
+            },
             faults: args.faults.iter().fold(Faults::none(), |f, x| f.with(*x)),
             variants: args
                 .variants
@@ -168,7 +191,14 @@ fn destination(args: &TargetArgs, profile: &profile::Profile) -> Result<Destinat
     if let Some(mode) = tls {
         target.tls = mode;
     }
-    let user = user.ok_or_else(|| usage("--user is required with --target"))?;
+    if users.is_empty() {
+        return Err(usage("--user is required with --target"));
+    }
+    if users.len() > 1 && reseed_cmd.as_ref().is_some_and(|c| !c.contains("{user}")) {
+        return Err(usage(
+            "--reseed-cmd must contain {user} with more than one --user (each account's maildrop is restored on its own)",
+        ));
+    }
     let var = args
         .password_env
         .as_deref()
@@ -181,7 +211,13 @@ fn destination(args: &TargetArgs, profile: &profile::Profile) -> Result<Destinat
     })?;
     Ok(Destination::External {
         target,
-        account: Profile { user, password },
+        accounts: users
+            .into_iter()
+            .map(|user| Profile {
+                user,
+                password: password.clone(),
+            })
+            .collect(),
         reseed_cmd,
     })
 }
@@ -202,20 +238,50 @@ fn usage(message: &str) -> CliError {
     CliError::Usage(message.to_owned())
 }
 
-/// A started setup: where the cases connect, the login, how to restore the maildrop.
+/// A started setup: where the cases connect, the logins, how to restore each maildrop.
 pub struct Ready {
     /// Where to connect.
     pub target: Target,
-    /// The login.
+    /// The first account's login (discovery's, and the one of `conform model` and `fuzz`).
     pub account: Profile,
-    /// How to restore the fixture (the bundled server always can; an external target with
-    /// `--reseed-cmd`).
+    /// How to restore the first account's fixture (the bundled server always can; an
+    /// external target with `--reseed-cmd`).
     pub reseed: Option<Reseed>,
+    /// The account pool, the first (`account`, `reseed`) included: each account's login and
+    /// how to restore its maildrop (`--reseed-cmd` with `{user}` replaced; the bundled
+    /// server's own). Parallel work that logs in takes one account per session at a time.
+    pub accounts: Vec<runner::Account>,
     /// The bundled server, kept running while this lives.
     pub server: Option<RunningServer>,
 }
 
 impl Ready {
+    /// The started setup of `accounts` (at least one).
+    fn new(target: Target, accounts: Vec<runner::Account>, server: Option<RunningServer>) -> Ready {
+        let first = accounts
+            .first()
+            .cloned()
+            .unwrap_or_else(|| runner::Account {
+                profile: Profile {
+                    user: String::new(),
+                    password: String::new(),
+                },
+                reseed: None,
+            });
+        Ready {
+            target,
+            account: first.profile,
+            reseed: first.reseed,
+            accounts,
+            server,
+        }
+    }
+
+    /// The accounts after the first, for [`runner::RunConfig::more_accounts`].
+    pub fn more_accounts(&self) -> Vec<runner::Account> {
+        self.accounts.iter().skip(1).cloned().collect()
+    }
+
     /// What every case needs: the target, its TLS client configuration, I/O limits, the
     /// login and the fixture.
     pub fn case_env(&self, io_timeout: Duration) -> Result<CaseEnv, CliError> {
@@ -286,11 +352,12 @@ mod tests {
         let (dir, setup) = resolve(PROFILE, &["--profile", "p"]);
         let setup = setup.unwrap();
         let Destination::External {
-            target, account, ..
+            target, accounts, ..
         } = &setup.destination
         else {
             panic!("{setup:?}")
         };
+        let account = &accounts[0];
         assert_eq!(target.tls, TlsMode::Implicit);
         assert!(matches!(&target.trust, Trust::CaFile(p) if *p == dir.path().join("ca.pem")));
         assert_eq!(
@@ -320,11 +387,12 @@ mod tests {
         let (_dir, setup) = resolve(PROFILE, &argv);
         let setup = setup.unwrap();
         let Destination::External {
-            target, account, ..
+            target, accounts, ..
         } = &setup.destination
         else {
             panic!("{setup:?}")
         };
+        let account = &accounts[0];
         assert_eq!(target.tls, TlsMode::StartTls);
         assert!(matches!(target.trust, Trust::Insecure));
         assert_eq!(account.user, "v");
@@ -354,8 +422,49 @@ mod tests {
             panic!("bundled")
         };
         assert_eq!(
-            (options.user.as_str(), options.tls),
-            ("alice", TlsMode::Implicit)
+            (options.users.as_slice(), options.tls),
+            (&["alice".to_string()][..], TlsMode::Implicit)
         );
+    }
+
+    #[test]
+    fn user_repeated_is_an_account_pool() {
+        std::env::set_var("CONFORM_SETUP_TEST_PASSWORD", "secret");
+        let argv = [
+            "--target",
+            "127.0.0.1:110",
+            "--password-env",
+            "CONFORM_SETUP_TEST_PASSWORD",
+            "--user",
+            "a",
+            "--user",
+            "b",
+        ];
+        let (_dir, setup) = resolve("", &argv);
+        let setup = setup.unwrap();
+        let Destination::External { accounts, .. } = setup.destination else {
+            panic!("external")
+        };
+        let users: Vec<(String, String)> =
+            accounts.into_iter().map(|p| (p.user, p.password)).collect();
+        assert_eq!(
+            users,
+            [("a".into(), "secret".into()), ("b".into(), "secret".into())]
+        );
+        // each account's maildrop is restored on its own: the command must say whose
+        let with = |cmd: &str| {
+            let mut v = argv.to_vec();
+            v.extend(["--reseed-cmd", cmd]);
+            resolve("", &v).1
+        };
+        let err = with("seed /srv/mail").unwrap_err().to_string();
+        assert!(err.contains("must contain {user}"), "{err}");
+        assert!(with("seed /srv/{user}").is_ok());
+        // the bundled server: one account per lane by default, the first `demo`
+        let (_dir, setup) = resolve("", &[]);
+        let Destination::Bundled(options) = setup.unwrap().destination else {
+            panic!("bundled")
+        };
+        assert_eq!(options.users, ["demo", "demo2", "demo3", "demo4"]);
     }
 }

@@ -4,6 +4,9 @@
 //! One Dovecot per run, the runs in parallel: plain (`--tls none`), STLS and implicit TLS, each
 //! with the committed baseline of Dovecot's deviations (`scenarios/baselines/dovecot.toml`),
 //! must exit 0; a plain run without the baseline must exit 1 and name every baselined case.
+//! The catalogue runs use start.sh's four accounts and the default `--jobs` (the parallel
+//! scheduler); a subset run serially on one account and in parallel on four must give every
+//! case the same verdict.
 //!
 //! Dovecot missing: the test skips with one loud line (`.ci/run` installs it; tests install
 //! nothing).
@@ -26,6 +29,8 @@ struct Dovecot {
     pop3: u16,
     pop3s: u16,
     user: String,
+    /// The account pool (the first is `user`), one password.
+    users: Vec<String>,
     password: String,
     cert: PathBuf,
 }
@@ -37,21 +42,33 @@ impl Dovecot {
             pop3: started.port("pop3"),
             pop3s: started.port("pop3s"),
             user: started.value("user"),
+            users: started
+                .value("users")
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
             password: started.value("password"),
             cert: PathBuf::from(started.value("cert")),
             started,
         };
-        let seeded = conform()
-            .args(["seed", "--replace", "--maildir"])
-            .arg(dovecot.maildir())
-            .output()
-            .expect("conform seed runs");
-        assert!(
-            seeded.status.success(),
-            "conform seed: {}",
-            String::from_utf8_lossy(&seeded.stderr)
-        );
+        for user in &dovecot.users {
+            let seeded = conform()
+                .args(["seed", "--replace", "--maildir"])
+                .arg(dovecot.maildirs().join(user))
+                .output()
+                .expect("conform seed runs");
+            assert!(
+                seeded.status.success(),
+                "conform seed: {}",
+                String::from_utf8_lossy(&seeded.stderr)
+            );
+        }
         dovecot
+    }
+
+    /// Each user's Maildir is `maildirs/USER` (the first user's is a link to `Maildir`).
+    fn maildirs(&self) -> PathBuf {
+        PathBuf::from(self.started.value("maildirs"))
     }
 
     fn maildir(&self) -> PathBuf {
@@ -71,15 +88,39 @@ impl Dovecot {
         )
     }
 
-    /// The target options of a `conform` command against this Dovecot in `mode`.
+    /// What `--reseed-cmd` runs for each account of the pool (`{user}` replaced).
+    fn reseed_pool_cmd(&self) -> String {
+        format!(
+            "{} seed --replace --maildir {}/{{user}}",
+            sh_quote(env!("CARGO_BIN_EXE_conform")),
+            sh_quote(&self.maildirs().to_string_lossy())
+        )
+    }
+
+    /// The target options of a `conform` command against this Dovecot in `mode`, as the one
+    /// account `user`.
     fn target(&self, c: &mut Command, mode: &str) {
+        self.target_as(c, mode, false);
+    }
+
+    /// The target options in `mode`, with every account of the pool when `pool`.
+    fn target_as(&self, c: &mut Command, mode: &str, pool: bool) {
         let port = if mode == "implicit" {
             self.pop3s
         } else {
             self.pop3
         };
-        c.args(["--tls", mode, "--user", &self.user])
-            .arg("--target")
+        c.args(["--tls", mode]);
+        let reseed = if pool {
+            for user in &self.users {
+                c.args(["--user", user]);
+            }
+            self.reseed_pool_cmd()
+        } else {
+            c.args(["--user", &self.user]);
+            self.reseed_cmd()
+        };
+        c.arg("--target")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--password-env")
             .arg(PASSWORD_VAR)
@@ -88,13 +129,14 @@ impl Dovecot {
             .arg("--ca")
             .arg(&self.cert)
             .arg("--reseed-cmd")
-            .arg(self.reseed_cmd())
+            .arg(reseed)
             // Dovecot's POP3 session lock waits up to 10 s for a competing session before
             // -ERR [IN-USE]; above that, such a wait is a verdict and not a timeout.
             .args(["--timeout", "15"]);
     }
 
-    /// `conform run` of the whole catalogue against this Dovecot in `mode`.
+    /// `conform run` of the whole catalogue against this Dovecot in `mode`, on the four
+    /// accounts with the default `--jobs`.
     fn run(&self, mode: &str, baseline: bool) -> Run {
         let junit = root().join(format!(
             "reports/dovecot-{mode}{}.xml",
@@ -102,7 +144,7 @@ impl Dovecot {
         ));
         let mut c = conform();
         c.arg("run");
-        self.target(&mut c, mode);
+        self.target_as(&mut c, mode, true);
         c.arg("--junit").arg(&junit);
         if baseline {
             c.arg("--baseline").arg(BASELINE);
@@ -216,6 +258,61 @@ fn catalogue_against_dovecot() {
 
     let roots = check_baselined("dovecot", &runs[..3], &runs[3], BASELINE);
     assert_eq!(roots, ROOT_CAUSES, "distinct root causes (plain)");
+}
+
+/// Cases of every kind for the serial and parallel runs: failed logins (SASL, CRAM-MD5,
+/// APOP), logins, deletions (reseeded), several sessions on one maildrop.
+const SUBSET: &str = "rfc:2195|rfc:5034|rfc:1939/5|rfc:1939/7";
+
+/// Each case's verdict in a JSON Lines report.
+fn verdicts(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .expect("the JSON report")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "case")
+        .map(|v| {
+            (
+                v["id"].as_str().expect("an id").to_owned(),
+                v["verdict"].as_str().expect("a verdict").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dovecot_verdicts_are_the_same_serial_and_parallel() {
+    if system_binary("dovecot").is_none() {
+        eprintln!(
+            "SKIPPED dovecot_verdicts_are_the_same_serial_and_parallel: dovecot is not installed (.ci/run installs the Debian package dovecot-pop3d)"
+        );
+        return;
+    }
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut maps = Vec::new();
+    for (name, pool, jobs) in [("serial", false, "1"), ("parallel", true, "16")] {
+        let json = dir.path().join(format!("{name}.jsonl"));
+        let mut c = conform();
+        c.args(["run", "--filter", SUBSET, "--jobs", jobs, "--json"])
+            .arg(&json);
+        dovecot.target_as(&mut c, "none", pool);
+        let out = c.output().expect("conform runs");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{name}: {:?}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        maps.push(verdicts(&json));
+    }
+    let (serial, parallel) = (&maps[0], &maps[1]);
+    assert!(serial.len() > 100, "the subset ran: {}", serial.len());
+    assert_eq!(
+        serial, parallel,
+        "serial (one account) vs parallel (four accounts)"
+    );
 }
 
 /// Dovecot's distinct deviations in a plain run: the baseline's entries for plain runs.

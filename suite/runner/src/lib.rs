@@ -200,6 +200,15 @@ pub enum RunError {
         /// Why.
         reason: String,
     },
+    /// An account of the pool after the first cannot be used: it does not log in, or does
+    /// not hold the standard fixture when the first does.
+    #[error("account {user}: {reason}")]
+    Account {
+        /// The account's user name.
+        user: String,
+        /// Why.
+        reason: String,
+    },
     /// A report could not be written in full (the run went on to its end).
     #[error(transparent)]
     Report(#[from] ReportError),
@@ -216,6 +225,11 @@ pub struct RunConfig {
     /// Restores the maildrop after a case that mutates it (the bundled server reseeds in
     /// memory; `--reseed-cmd` for other targets).
     pub reseed: Option<Reseed>,
+    /// The accounts of the pool after the first (which is `env`'s login with `reseed`):
+    /// with more than one, the cases that hold the maildrop run in parallel, one per account
+    /// at a time, and the first account serves discovery and the cases that hold nothing.
+    /// Each must log in and, when the first holds the standard fixture, hold it too.
+    pub more_accounts: Vec<Account>,
     /// Known deviations of the target (`--baseline`).
     pub baseline: Option<Baseline>,
     /// Capabilities the vendor declares (`--expect`): each is a case that fails when missing.
@@ -233,10 +247,30 @@ impl std::fmt::Debug for RunConfig {
             .field("jobs", &self.jobs)
             .field("threshold", &self.threshold)
             .field("reseed", &self.reseed.is_some())
+            .field("more_accounts", &self.more_accounts)
             .field("baseline", &self.baseline)
             .field("expect", &self.expect)
             .field("login", &self.login)
             .field("interrupt", &self.interrupt.is_some())
+            .finish()
+    }
+}
+
+/// One account of the pool ([`RunConfig::more_accounts`]): a login (`{user}`,
+/// `{password}` in scenarios) and how to restore its maildrop.
+#[derive(Clone)]
+pub struct Account {
+    /// The login.
+    pub profile: Profile,
+    /// Restores this account's maildrop to the standard fixture.
+    pub reseed: Option<Reseed>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("profile", &self.profile)
+            .field("reseed", &self.reseed.is_some())
             .finish()
     }
 }
@@ -376,6 +410,7 @@ pub async fn run(
             return stream.end(summary);
         }
     };
+    let lanes = Arc::new(lanes(&env, &config));
     let env = Arc::new(env);
     let caps = Arc::new(discovered.capabilities.clone());
     let all = triaged(cases, &discovered, &caps, env.endpoint.target.tls);
@@ -388,7 +423,7 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
     let runnable = decided_first(all, &tx);
     let gone = Arc::new(Mutex::new(None));
-    let tasks = spawn_cases(runnable, &config, env.clone(), caps, tx, &gone);
+    let tasks = spawn_cases(runnable, &config, lanes, caps, tx, &gone);
     let mut got = Collected {
         stream,
         results: vec![None; selected.len()],
@@ -413,6 +448,20 @@ pub async fn run(
         summary: &summary,
     });
     got.stream.end(summary)
+}
+
+/// The accounts as the scheduler uses them: the first (`env`, discovered) and the others,
+/// logging in the way discovery found.
+fn lanes(env: &CaseEnv, config: &RunConfig) -> Lanes {
+    let first = Lane::new(Arc::new(env.clone()), config.reseed.clone());
+    let others = config.more_accounts.iter().map(|a| {
+        let mut env = env.clone();
+        env.endpoint.profile = a.profile.clone();
+        Lane::new(Arc::new(env), a.reseed.clone())
+    });
+    Lanes {
+        all: std::iter::once(first).chain(others).collect(),
+    }
 }
 
 /// Why a run did not reach its first case.

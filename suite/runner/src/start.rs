@@ -37,6 +37,10 @@ pub(crate) async fn discover_target(
     } else {
         None
     };
+    let fixture_held = matches!(&inspection, Some(i) if i.fixture.is_ok());
+    for account in &config.more_accounts {
+        check_account(env, &caps, account, fixture_held).await?;
+    }
     Ok(Discovered {
         capabilities: caps,
         inspection,
@@ -46,6 +50,40 @@ pub(crate) async fn discover_target(
             .filter_map(|e| declared::normalise(e))
             .collect(),
     })
+}
+
+/// Checks an account of the pool after the first: it logs in the way the first did and,
+/// when the first holds the standard fixture, holds it too (else a case would be judged on
+/// another maildrop than the one discovery saw).
+async fn check_account(
+    env: &CaseEnv,
+    caps: &Capabilities,
+    account: &Account,
+    fixture_held: bool,
+) -> Result<(), RunError> {
+    let Some(method) = caps.login else {
+        // the first account logs in with nothing either: the cases that need it are skipped
+        return Ok(());
+    };
+    let mut env = env.clone();
+    env.endpoint.profile = account.profile.clone();
+    let failed = |reason: String| RunError::Account {
+        user: account.profile.user.clone(),
+        reason,
+    };
+    if fixture_held {
+        discover::fixture_present(&env, caps).await.map_err(|e| {
+            failed(format!(
+                "{e} (the first account holds the standard fixture; every account must)"
+            ))
+        })
+    } else {
+        let session = client::probe::open_logged_in(&env.endpoint, method)
+            .await
+            .map_err(|e| failed(format!("does not log in with {}: {e}", method.name())))?;
+        session.quit().await;
+        Ok(())
+    }
 }
 
 /// The case of a run that could not start ([`SETUP_CASE`]).

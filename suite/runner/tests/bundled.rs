@@ -163,6 +163,7 @@ async fn run_with_baseline(
         baseline,
         expect: Vec::new(),
         login: None,
+        more_accounts: Vec::new(),
         interrupt: None,
     };
     let mut verdicts = Verdicts::default();
@@ -304,6 +305,7 @@ async fn unreachable_target_is_an_error_before_any_case() {
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        more_accounts: Vec::new(),
         baseline: None,
         expect: Vec::new(),
         login: None,
@@ -323,6 +325,7 @@ async fn nothing_selected_is_an_error() {
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        more_accounts: Vec::new(),
         baseline: None,
         expect: Vec::new(),
         login: None,
@@ -391,6 +394,7 @@ S~: 3 999
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        more_accounts: Vec::new(),
         baseline: None,
         expect: Vec::new(),
         login: None,
@@ -415,6 +419,7 @@ async fn verdicts_on(messages: Vec<Vec<u8>>) -> Vec<(String, Verdict)> {
         jobs: 1,
         threshold: Level::Must,
         reseed: None,
+        more_accounts: Vec::new(),
         baseline: None,
         expect: Vec::new(),
         login: None,
@@ -461,6 +466,7 @@ async fn report_into(faults: Faults, baseline: Option<Baseline>, reporter: &mut 
         baseline,
         expect: Vec::new(),
         login: None,
+        more_accounts: Vec::new(),
         interrupt: None,
     };
     runner::run(cases(), config, reporter).await.unwrap();

@@ -175,6 +175,7 @@ fn config(port: u16, tls: TlsMode, io_timeout: Duration) -> RunConfig {
         jobs: 4,
         threshold: Level::Must,
         reseed: None,
+        more_accounts: Vec::new(),
         baseline: None,
         expect: Vec::new(),
         login: None,

@@ -1,29 +1,121 @@
 //! What a case does with the maildrop, decided once from its steps for the runner's
-//! scheduling ([`crate::plan::Case::holds_maildrop`], [`crate::plan::Case::logs_in_with_step`]).
+//! scheduling ([`crate::plan::Case::holds_maildrop`], [`crate::plan::Case::logs_in_with_step`],
+//! [`crate::plan::Case::failed_logins`]).
+//!
+//! RFC 1939 §4: the server acquires the maildrop's lock only "once the POP3 client has
+//! successfully identified itself", and §7 (PASS, APOP) and RFC 5034 §4 (AUTH) make that
+//! success depend on the account's secret. In a case the secret appears only as the
+//! expression `password` (the compiler's [`Expr::Var`]; `password` is always bound, so no
+//! capture can take its name): a literal cannot hold it, and a value captured from the
+//! server cannot either unless the case sent the password before. So a case that never
+//! sends an expression using `password` cannot log in on a server that checks credentials,
+//! and cannot hold the lock, whatever PASS, APOP or AUTH lines it sends.
 
 use crate::plan::{Action, Expr, Step, TemplatePiece};
 
 /// The commands that log in (RFC 1939 §7 PASS and APOP, RFC 5034 §4 AUTH).
 const LOGIN_COMMANDS: [&[u8]; 3] = [b"PASS", b"APOP", b"AUTH"];
 
-/// Whether a case holds the maildrop while it runs: it mutates, has a `login` or `reseed`
-/// step, or sends a login (a line starting with PASS, APOP or AUTH, also inside a pipelined
-/// `C!:` batch, or an expression that uses the password).
+/// Whether a case holds the maildrop while it runs: it could log in to the account (RFC
+/// 1939 §4: the lock comes with a successful login) or it changes the maildrop. That is: it
+/// mutates, has a `login` or `reseed` step, or sends an expression that uses `password`
+/// (directly or inside a function: `apop`, `cram_md5`, `plain`, `base64`, ...), in a PASS,
+/// APOP or AUTH line, a SASL answer or anywhere else. A PASS, APOP or AUTH with literal
+/// credentials, a wrong secret (`cram_md5(c, user, "wrong")`) or a cancelled exchange (`*`)
+/// does not hold it: a server that checks credentials refuses it before any lock.
 pub(crate) fn holds_maildrop(mutates: bool, steps: &[Step]) -> bool {
-    mutates
-        || steps.iter().any(|s| match &s.action {
-            Action::Login | Action::Reseed => true,
+    mutates || steps.iter().any(may_log_in)
+}
+
+/// Whether a step may log in or restore the maildrop: `login`, `reseed`, or a line sent with
+/// an expression that uses `password`.
+pub(crate) fn may_log_in(step: &Step) -> bool {
+    match &step.action {
+        Action::Login | Action::Reseed => true,
+        Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
+            TemplatePiece::Literal(_) => false,
+            TemplatePiece::Expr(e) => mentions_password(e),
+        }),
+        _ => false,
+    }
+}
+
+/// Whether a step tries to log in, with whatever credentials: [`may_log_in`], or a line
+/// that starts with PASS, APOP or AUTH. A holding case takes its account from its first
+/// such step: on a server that wrongly accepts a wrong secret, even a login meant to fail
+/// takes the maildrop's lock, and must not meet another case's session there.
+pub(crate) fn tries_login(step: &Step) -> bool {
+    may_log_in(step)
+        || match &step.action {
             Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
                 TemplatePiece::Literal(bytes) => bytes.split(|&c| c == b'\n').any(starts_login),
-                TemplatePiece::Expr(e) => mentions_password(e),
+                TemplatePiece::Expr(_) => false,
             }),
             _ => false,
-        })
+        }
 }
 
 /// Whether a case has a `login` step.
 pub(crate) fn logs_in_with_step(steps: &[Step]) -> bool {
     steps.iter().any(|s| matches!(s.action, Action::Login))
+}
+
+/// The failed logins a case makes, estimated from its text: the lines it sends that start
+/// with PASS, APOP or AUTH (any case, after leading blanks; each line of a pipelined `C!:`
+/// batch) and do not use `password`. A server may make each refused login wait (Dovecot's
+/// `auth_failure_delay`, 2 s), so this is the case's cost for the scheduler, which starts
+/// the costly cases first. An estimate only: it orders the run, never decides a verdict.
+pub(crate) fn failed_logins(steps: &[Step]) -> usize {
+    steps
+        .iter()
+        .map(|s| match &s.action {
+            Action::Send { template, .. } => {
+                if template.pieces.iter().any(|p| match p {
+                    TemplatePiece::Expr(e) => mentions_password(e),
+                    TemplatePiece::Literal(_) => false,
+                }) {
+                    return 0;
+                }
+                template
+                    .pieces
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePiece::Literal(bytes) => bytes
+                            .split(|&c| c == b'\n')
+                            .filter(|line| starts_login(line))
+                            .count(),
+                        TemplatePiece::Expr(_) => 0,
+                    })
+                    .sum()
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Whether a case may leave the maildrop changed on some server: it says it mutates, has a
+/// `reseed` step (new mail), or sends DELE (a line starting with it, as for logins). A case
+/// that marks a message and then RSETs, drops the connection or quits from AUTHORIZATION
+/// leaves the maildrop as it was on a compliant server (RFC 1939 §5 RSET, §6: deletions only
+/// in UPDATE) but not on a faulty one, whose damage would then reach every later case on
+/// the account: the runner restores the maildrop after each such case, so that a fault's
+/// verdicts do not depend on the order the cases ran in.
+pub(crate) fn may_change_maildrop(mutates: bool, steps: &[Step]) -> bool {
+    // a case that cannot log in cannot change the maildrop either
+    mutates
+        || holds_maildrop(false, steps)
+            && steps.iter().any(|s| match &s.action {
+                Action::Reseed => true,
+                Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
+                    TemplatePiece::Literal(bytes) => bytes.split(|&c| c == b'\n').any(|line| {
+                        line.trim_ascii_start()
+                            .to_ascii_uppercase()
+                            .starts_with(b"DELE")
+                    }),
+                    TemplatePiece::Expr(_) => false,
+                }),
+                _ => false,
+            })
 }
 
 /// Whether a sent line (its literal text) starts with a login command, in any case, after

@@ -101,13 +101,15 @@ pub struct Case {
     /// case is reported as blocked by it instead of being judged again (one root cause, one
     /// failure).
     pub after: Vec<String>,
-    /// Whether the case holds the maildrop while it runs: it logs in, and RFC 1939 §4 lets
-    /// the server lock the maildrop for the session (`-ERR [IN-USE]`, RFC 2449 §8.1.2), or it
-    /// restores the maildrop. The runner runs such cases one at a time, in order, so that no
-    /// two of them contend for the lock. Computed by the compiler: the case mutates, has a
-    /// `login` or `reseed` step, sends a line that starts with `PASS`, `APOP` or `AUTH` (any
-    /// case, after leading blanks; also each line of a pipelined `C!:` batch), or sends an
-    /// expression that uses `password`.
+    /// Whether the case holds the maildrop while it runs: it could log in to the account,
+    /// and RFC 1939 §4 lets the server lock the maildrop for the session once the client "has
+    /// successfully identified itself" (`-ERR [IN-USE]`, RFC 2449 §8.1.2), or it changes or
+    /// restores the maildrop. The runner runs such cases one at a time per account, so that
+    /// no two of them contend for one lock. Computed by the compiler: the case mutates, has a
+    /// `login` or `reseed` step, or sends an expression that uses `password` (alone or inside
+    /// a function: `apop`, `cram_md5`, `plain`, `base64`), in a PASS, APOP or AUTH line or a
+    /// SASL answer. A login with literal or wrong credentials, or an AUTH cancelled with `*`,
+    /// does not hold it: without the password it cannot succeed, so no lock is taken.
     pub holds_maildrop: bool,
     /// Whether the case has a `login` step: it needs a login method that works on the target
     /// (else it is skipped). Computed by the compiler.
@@ -400,4 +402,45 @@ pub enum AExpr {
     Sum(String),
     /// `count(list)`.
     Count(String),
+}
+
+impl Step {
+    /// Whether this step may take the maildrop: a `login` or `reseed` step, or a line sent
+    /// with an expression that uses `password` (RFC 1939 §4: the lock comes with the first
+    /// successful login, and none succeeds without the password). A case that holds the
+    /// maildrop ([`Case::holds_maildrop`]) is one with such a step.
+    pub fn may_log_in(&self) -> bool {
+        crate::maildrop::may_log_in(self)
+    }
+
+    /// Whether this step tries to log in, with whatever credentials: [`Step::may_log_in`],
+    /// or a line that starts with PASS, APOP or AUTH (any case, after leading blanks). A case
+    /// that holds the maildrop needs its account to itself from its first such step on: a
+    /// server that wrongly accepts a wrong secret takes the lock for it too, and another
+    /// case's session must not meet that lock (the case would then see `-ERR [IN-USE]`
+    /// where a run one case at a time sees the fault). The steps before it run beside
+    /// other cases.
+    pub fn tries_login(&self) -> bool {
+        crate::maildrop::tries_login(self)
+    }
+}
+
+impl Case {
+    /// Whether the case may leave the maildrop changed on some server, compliant or not: it
+    /// mutates, has a `reseed` step, or sends DELE (which a faulty server may apply although
+    /// the case then RSETs or drops the connection, RFC 1939 §5, §6). The runner restores
+    /// the maildrop after each such case (with `--reseed-cmd`, or the bundled server's own),
+    /// so that no case's verdict depends on what ran before it on the account.
+    pub fn may_change_maildrop(&self) -> bool {
+        crate::maildrop::may_change_maildrop(self.mutates, &self.steps)
+    }
+
+    /// The failed logins the case makes, estimated from its text: each line it sends that
+    /// starts with PASS, APOP or AUTH without using `password`. A server may delay every
+    /// refused login (Dovecot's `auth_failure_delay`, 2 s by default), so the runner starts
+    /// the cases with the most first. An estimate for ordering a run; it never decides a
+    /// verdict.
+    pub fn failed_logins(&self) -> usize {
+        crate::maildrop::failed_logins(&self.steps)
+    }
 }

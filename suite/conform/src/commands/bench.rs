@@ -4,15 +4,12 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use bench::stats::Percentiles;
 use bench::{BenchError, Measurement, PhaseReport, Prepared, Settings, Side};
 use clap::Args;
-use reference_server::maildrop::MemoryStore;
-use reference_server::{fixture, tls, Config, RunningServer, Users};
+use reference_server::RunningServer;
 use runner::report::{Output as _, ReportFile};
 use runner::{Profile, ReportError, Target, TlsMode, Trust};
 use serde::Serialize;
@@ -237,19 +234,19 @@ async fn first_side(setup: &Setup, concurrency: usize) -> Result<Started, CliErr
     match &setup.destination {
         Destination::External { .. } => {
             let ready = setup.start().await?;
-            // the account pool of the setup (repeatable --user) plugs in here
+            // the account pool (repeatable --user): workers log in round-robin over it
             Ok(Started {
                 side: Side {
                     label: "target".into(),
                     target: ready.target,
-                    accounts: vec![ready.account],
+                    accounts: ready.accounts.into_iter().map(|a| a.profile).collect(),
                     login: setup.login,
                 },
                 server: None,
             })
         }
         Destination::Bundled(options) => {
-            let (server, target, accounts) = start_bundled(options, concurrency).await?;
+            let (server, target, accounts) = start_bundled(options, "bench", concurrency).await?;
             Ok(Started {
                 side: Side {
                     label: "bundled".into(),
@@ -273,14 +270,15 @@ async fn against_side(
     let first_bundled = first.server.is_some();
     let first = &first.side;
     if spec.eq_ignore_ascii_case("bundled") {
+        let user = args.against_user.as_deref().unwrap_or("bench");
         let options = bundled::Options {
-            user: args.against_user.clone().unwrap_or_else(|| "bench".into()),
+            users: Vec::new(),
             faults: reference_server::Faults::none(),
             variants: reference_server::Variants::none(),
             allow_plaintext_auth: true,
             tls: args.against_tls.map_or(first.target.tls, TlsMode::from),
         };
-        let (server, target, accounts) = start_bundled(&options, concurrency).await?;
+        let (server, target, accounts) = start_bundled(&options, user, concurrency).await?;
         return Ok(Started {
             side: Side {
                 label: "bundled".into(),
@@ -360,51 +358,19 @@ fn password_from(var: &str, option: &str) -> Result<String, CliError> {
 
 /// The bundled reference server on loopback with one account per worker
 /// (`USER-1` ... `USER-N`, each with the standard fixture in memory): the bench measures the
-/// server, not its maildrop lock.
+/// server, not its maildrop lock. `options.users` is replaced by those accounts.
 async fn start_bundled(
     options: &bundled::Options,
+    user: &str,
     accounts: usize,
 ) -> Result<(RunningServer, Target, Vec<Profile>), CliError> {
-    let store = MemoryStore::new();
-    let mut users = Users::new();
-    let profiles: Vec<Profile> = (1..=accounts.max(1))
-        .map(|i| Profile {
-            user: format!("{}-{i}", options.user),
-            password: bundled::PASSWORD.into(),
-        })
+    let mut options = options.clone();
+    options.users = (1..=accounts.max(1))
+        .map(|i| format!("{user}-{i}"))
         .collect();
-    for p in &profiles {
-        fixture::seed_memory(&store, &p.user);
-        users.insert(&p.user, &p.password);
-    }
-    let mut config = Config::new(users, Arc::new(store));
-    config.allow_plaintext_auth = options.allow_plaintext_auth || !options.variants.tls();
-    config.faults = options.faults.clone();
-    config.variants = options.variants.clone();
-    config.max_connections = config.max_connections.max(2 * accounts);
-    let identity = tls::self_signed("localhost").context("the bundled server's certificate")?;
-    config.tls = Some(identity.config.clone());
-    let loopback = |what| "127.0.0.1:0".parse::<std::net::SocketAddr>().context(what);
-    let tls_addr = if options.variants.tls() {
-        Some(loopback("TLS listener")?)
-    } else {
-        None
-    };
-    let server = RunningServer::start(config, Some(loopback("listener")?), tls_addr)
-        .await
-        .context("starting the bundled reference server")?;
-    let addr = match options.tls {
-        TlsMode::Implicit => server.tls_addr(),
-        _ => server.plain_addr(),
-    }
-    .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
-    let target = Target {
-        host: "localhost".into(),
-        port: addr.port(),
-        tls: options.tls,
-        trust: Trust::Pem(identity.cert_pem.clone()),
-    };
-    Ok((server, target, profiles))
+    let started = bundled::start(options).await?;
+    let profiles = started.accounts.into_iter().map(|a| a.profile).collect();
+    Ok((started.server, started.target, profiles))
 }
 
 /// The 1, 5 and 15 minute load averages (`/proc/loadavg`), when the system tells them.

@@ -55,9 +55,14 @@ pub struct RunArgs {
     /// Which failures fail the run.
     #[arg(long, value_enum, default_value = "must")]
     level: LevelArg,
-    /// Cases run at once (cases that log in are serialised: the maildrop lock).
-    #[arg(long, default_value_t = 4)]
+    /// Cases run at once. Cases that may log in take an account each (one case per account
+    /// at a time: RFC 1939 §4's maildrop lock; repeat --user for more); cases that cannot log
+    /// in (wrong credentials, which a server may answer only after a delay) run beside them.
+    #[arg(long, default_value_t = 16)]
     jobs: usize,
+    /// List the 10 slowest cases with their wall times after the summary.
+    #[arg(long)]
+    profile_time: bool,
     /// Known deviations of the target (TOML): they are reported apart and do not fail the
     /// run; a baselined case that passes is flagged.
     #[arg(long, value_name = "FILE")]
@@ -164,7 +169,7 @@ async fn run_cases(
     baseline: Option<Baseline>,
     interrupt: Interrupt,
 ) -> Result<Outcome, CliError> {
-    let mut reporters = reporters(&args.reports, &args.paths, &cases)?;
+    let mut reporters = reporters(&args.reports, &args.paths, &cases, args.profile_time)?;
     // `ready` keeps the bundled server running until the run ends
     let ready = setup.start().await?;
     let config = RunConfig {
@@ -172,6 +177,7 @@ async fn run_cases(
         jobs: args.jobs,
         threshold: args.level.into(),
         reseed: ready.reseed.clone(),
+        more_accounts: ready.more_accounts(),
         baseline,
         expect: setup.expect.clone(),
         login: setup.login,
@@ -214,7 +220,12 @@ fn on_signals(interrupter: Interrupter) -> Result<tokio::task::JoinHandle<()>, C
 
 /// The console (above the progress bar), the bar, and the report files asked for; `paths`
 /// are the scenario files and folders given (JUnit shows case files relative to them).
-fn reporters(reports: &ReportArgs, paths: &[PathBuf], cases: &[Case]) -> Result<Fanout, CliError> {
+fn reporters(
+    reports: &ReportArgs,
+    paths: &[PathBuf],
+    cases: &[Case],
+    profile_time: bool,
+) -> Result<Fanout, CliError> {
     let bar = progress::bar(cases.len() as u64, "cases");
     match reports.color {
         ColorArg::Auto => {}
@@ -230,6 +241,9 @@ fn reporters(reports: &ReportArgs, paths: &[PathBuf], cases: &[Case]) -> Result<
         StatusLevelArg::Skip => StatusLevel::Skip,
         StatusLevelArg::Pass => StatusLevel::Pass,
     };
+    if profile_time {
+        console.slowest = 10;
+    }
     let mut reporters: Vec<Box<dyn Reporter>> =
         vec![Box::new(console), Box::new(progress::Progress(bar))];
     if let Some(path) = &reports.junit {

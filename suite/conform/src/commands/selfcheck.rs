@@ -164,7 +164,8 @@ async fn run_once(
         Subject::Variant(v) => (Faults::none(), Variants::none().with(v)),
     };
     let options = bundled::Options {
-        user: "demo".into(),
+        // one account per lane, as `conform run` against the bundled server
+        users: crate::setup::bundled_users(),
         faults,
         variants,
         allow_plaintext_auth: subject.setup() == Setup::PlaintextAllowed,
@@ -183,6 +184,7 @@ async fn run_once(
         // every failure counts, whatever its level
         threshold: Level::May,
         reseed: ready.reseed.clone(),
+        more_accounts: ready.more_accounts(),
         baseline: None,
         expect: setup.expect.clone(),
         login: setup.login,

@@ -326,6 +326,52 @@ pub struct Judged {
 
 /// Runs `case` and returns its verdict and transcript; `reseed` serves its `reseed` steps.
 pub async fn run_case(case: &Case, env: &CaseEnv, reseed: Option<&crate::Reseed>) -> Judged {
+    run_holding(case, env, reseed, &mut Hold::default()).await
+}
+
+/// An account's maildrop held by one case at a time (RFC 1939 §4: a server may lock it for
+/// a session that logged in): taken at the case's first step that tries to log in
+/// ([`scenario::plan::Step::tries_login`]), or earlier by the scheduler, and kept until the
+/// case (and the reseed after it) ends. Without a lock, nothing is waited for.
+#[derive(Debug, Default)]
+pub(crate) struct Hold {
+    /// The account's lock, shared by every case that uses the account.
+    pub(crate) lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Held since the first step that needed it.
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// How long taking it waited for another case (not the case's own time).
+    pub(crate) waited: Duration,
+}
+
+impl Hold {
+    /// A hold of `lock`, not taken yet.
+    pub(crate) fn of(lock: Arc<tokio::sync::Mutex<()>>) -> Hold {
+        Hold {
+            lock: Some(lock),
+            guard: None,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Takes the account (waits while another case has it); nothing if already taken.
+    pub(crate) async fn take(&mut self) {
+        if self.guard.is_none() {
+            if let Some(lock) = &self.lock {
+                let t = Instant::now();
+                self.guard = Some(lock.clone().lock_owned().await);
+                self.waited += t.elapsed();
+            }
+        }
+    }
+}
+
+/// [`run_case`], taking `hold` before the first step that tries to log in.
+pub(crate) async fn run_holding(
+    case: &Case,
+    env: &CaseEnv,
+    reseed: Option<&crate::Reseed>,
+    hold: &mut Hold,
+) -> Judged {
     let mut run = Run {
         env,
         reseed,
@@ -368,7 +414,7 @@ pub async fn run_case(case: &Case, env: &CaseEnv, reseed: Option<&crate::Reseed>
             };
         }
     }
-    let verdict = run_steps(case, &mut run).await;
+    let verdict = run_steps(case, &mut run, hold).await;
     // close what is still open and let the server end those sessions (and free the maildrop)
     for conn in run.sessions.iter_mut().filter_map(Option::as_mut) {
         conn.close().await;
@@ -380,8 +426,11 @@ pub async fn run_case(case: &Case, env: &CaseEnv, reseed: Option<&crate::Reseed>
     }
 }
 
-async fn run_steps(case: &Case, run: &mut Run<'_>) -> Verdict {
+async fn run_steps(case: &Case, run: &mut Run<'_>, hold: &mut Hold) -> Verdict {
     for step in &case.steps {
+        if step.tries_login() {
+            hold.take().await;
+        }
         if let Err(e) = run.step(step.session, &step.action).await {
             let verdict = match e {
                 StepError::Fail(message, expected, actual) => Verdict::Fail(Failure {

@@ -55,6 +55,9 @@ pub struct Console<W: Write> {
     pub status_level: StatusLevel,
     /// Write ANSI colours (off by default).
     pub colour: bool,
+    /// List this many slowest cases with their wall times at the end (`--profile-time`);
+    /// 0: none.
+    pub slowest: usize,
 }
 
 const RED: Style = AnsiColor::Red.on_default().bold();
@@ -73,6 +76,7 @@ impl<W: Write> Console<W> {
             to: "standard output".into(),
             status_level: StatusLevel::Pass,
             colour: false,
+            slowest: 0,
         }
     }
 
@@ -257,6 +261,7 @@ impl<W: Write> Console<W> {
                 summary.errors
             )?;
         }
+        self.slowest(results)?;
         if self.timings {
             writeln!(self.out, "finished in {:.2?}", summary.duration)?;
         }
@@ -336,6 +341,23 @@ impl<W: Write> Console<W> {
             };
             let kind = self.paint(DIM, &format!("{kind} ({total}):"));
             writeln!(self.out, "{kind} {}{more}", shown.join("; "))?;
+        }
+        Ok(())
+    }
+
+    /// The slowest cases, slowest first: where a run's time goes (each refused login may
+    /// cost the server's failure delay; a case's time does not count the wait for its
+    /// account).
+    fn slowest(&mut self, results: &[CaseResult]) -> std::io::Result<()> {
+        if self.slowest == 0 {
+            return Ok(());
+        }
+        let mut by_time: Vec<&CaseResult> = results.iter().collect();
+        by_time.sort_by_key(|r| std::cmp::Reverse(r.duration));
+        by_time.truncate(self.slowest);
+        writeln!(self.out, "slowest {} cases:", by_time.len())?;
+        for r in by_time {
+            writeln!(self.out, "  {:>9.2?}  {}", r.duration, r.case.id)?;
         }
         Ok(())
     }

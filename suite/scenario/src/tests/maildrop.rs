@@ -1,5 +1,5 @@
 //! What a case holds, computed by the compiler (`Case::holds_maildrop`,
-//! `Case::logs_in_with_step`): one test per rule.
+//! `Case::logs_in_with_step`, `Case::failed_logins`): one test per rule.
 
 use super::{parse, HEADER};
 use crate::plan::Case;
@@ -17,6 +17,7 @@ fn a_case_without_a_login_holds_nothing() {
     let c = case("S: +OK {*}\nC: USER {user}\nS: +OK {*}\nC: NOOP\nS: -ERR {*}\n");
     assert!(!c.holds_maildrop);
     assert!(!c.logs_in_with_step);
+    assert_eq!(c.failed_logins(), 0);
 }
 
 #[test]
@@ -39,31 +40,87 @@ fn the_reseed_step_holds() {
 }
 
 #[test]
-fn a_sent_login_command_holds() {
-    assert!(holds("C: PASS secret\n"));
-    assert!(holds("C: APOP u 0123\n"));
-    assert!(holds("C: AUTH PLAIN\n"));
-    // any case, after leading blanks
-    assert!(holds("C:   pass secret\n"));
-    assert!(holds("C: Auth\n"));
-    // not elsewhere in the line, and not other commands
-    assert!(!holds("C: NOOP PASS\n"));
-    assert!(!holds("C: USER u\n"));
-    assert!(!holds("C: CAPA\n"));
-}
-
-#[test]
-fn a_login_inside_a_pipelined_batch_holds() {
-    assert!(holds("C!: NOOP{crlf()}PASS x{crlf()}\n"));
-    assert!(holds("C!: STAT{lf()}  apop u d{crlf()}\n"));
-    assert!(!holds("C!: NOOP{crlf()}STAT{crlf()}\n"));
-    // a string expression is no literal line: only the password in it would count
-    assert!(!holds("C!: {\"NOOP\\r\\nPASS x\\r\\n\"}\n"));
-}
-
-#[test]
-fn an_expression_with_the_password_holds() {
+fn a_login_with_the_password_holds() {
+    assert!(holds("C: PASS {password}\n"));
+    assert!(holds(
+        "C: APOP {user} {apop(stamp, password)}\n"
+            .replace("stamp", "\"<1@x>\"")
+            .as_str()
+    ));
+    assert!(holds("C: AUTH PLAIN {plain(\"\", user, password)}\n"));
+    // a SASL answer on its own line
+    assert!(holds(
+        "C: AUTH CRAM-MD5\nS: + {c}\nC: {cram_md5(c, user, password)}\n"
+    ));
+    assert!(holds(
+        "C: AUTH LOGIN\nS: + {*}\nC: {base64(user)}\nS: + {*}\nC: {base64(password)}\n"
+    ));
+    // inside a pipelined batch, or anywhere in a line: the secret is what logs in
+    assert!(holds("C!: NOOP{crlf()}PASS {password}{crlf()}\n"));
     assert!(holds("C: X {password}\n"));
-    assert!(holds("C: X {base64(plain(\"\", user, password))}\n"));
+}
+
+#[test]
+fn a_login_without_the_password_holds_nothing() {
+    // RFC 1939 §4: no lock before a successful login, and none succeeds without the secret
+    assert!(!holds("C: PASS secret\n"));
+    assert!(!holds("C: APOP {user} 0123456789abcdef0123456789abcdef\n"));
+    assert!(!holds("C: AUTH PLAIN {plain(\"\", user, \"wrong\")}\n"));
+    assert!(!holds(
+        "C: AUTH CRAM-MD5\nS: + {c}\nC: {cram_md5(c, user, \"wrong secret\")}\n"
+    ));
+    assert!(!holds("C: AUTH PLAIN\nS: + {*}\nC: *\nS: -ERR {*}\n"));
+    assert!(!holds("C:   pass secret\nC: Auth\nC: USER {user}\n"));
+    assert!(!holds("C!: NOOP{crlf()}PASS x{crlf()}\n"));
     assert!(!holds("C: X {base64(user)}\n"));
+}
+
+#[test]
+fn failed_logins_count_the_login_lines_without_the_password() {
+    let n = |body: &str| case(body).failed_logins();
+    assert_eq!(n("C: PASS wrong\nS: -ERR {*}\nC: PASS {password}\n"), 1);
+    assert_eq!(n("C: APOP {user} 0123\nC: auth PLAIN\nC: AUTH LOGIN\n"), 3);
+    // each line of a pipelined batch, after leading blanks
+    assert_eq!(n("C!: NOOP{crlf()}PASS x{crlf()}\n"), 1);
+    assert_eq!(n("C!: STAT{lf()}  apop u d{crlf()}\n"), 1);
+    // not elsewhere in a line, not other commands, not a string expression
+    assert_eq!(n("C: NOOP PASS\nC: USER u\nC: CAPA\n"), 0);
+    assert_eq!(n("C!: {\"NOOP\\r\\nPASS x\\r\\n\"}\n"), 0);
+    // a line with the password is a login that may succeed, no failed one
+    assert_eq!(
+        n("C: PASS {password}\nC: AUTH PLAIN {plain(\"\", user, password)}\n"),
+        0
+    );
+}
+
+#[test]
+fn a_case_that_may_change_the_maildrop_mutates_sends_dele_or_reseeds() {
+    let may = |body: &str| case(body).may_change_maildrop();
+    // marks then RSET: nothing changes on a compliant server, but a faulty one may delete
+    assert!(may(
+        "S: +OK {*}\nlogin\nC: DELE 1\nS: +OK {*}\nC: RSET\nS: +OK {*}\n"
+    ));
+    assert!(may("S: +OK {*}\nlogin\nC!:  dele 1{crlf()}\n"));
+    assert!(may("S: +OK {*}\nlogin\nC: QUIT\nS: +OK {*}\neof\nreseed\n"));
+    let text = HEADER.replace("---\n", "mutates: yes\n---\n") + "S: +OK {*}\n";
+    assert!(parse(&text).remove(0).may_change_maildrop());
+    // no login, no change: DELE before login is refused (RFC 1939 §3)
+    assert!(!may("S: +OK {*}\nC: DELE 1\nS: -ERR {*}\n"));
+    assert!(!may("S: +OK {*}\nlogin\nC: LIST\nS: +OK {*}\n"));
+}
+
+#[test]
+fn a_login_attempt_with_any_credentials_tries_to_log_in() {
+    let steps = |body: &str| case(body).steps;
+    let tries: Vec<bool> =
+        steps("S: +OK {*}\nC: PASS wrong\nC: APOP u 0123\nC: NOOP\nC: X {password}\nlogin\n")
+            .iter()
+            .map(|s| s.tries_login())
+            .collect();
+    assert_eq!(tries, [false, true, true, false, true, true]);
+    let may: Vec<bool> = steps("C: PASS wrong\nC: X {password}\n")
+        .iter()
+        .map(|s| s.may_log_in())
+        .collect();
+    assert_eq!(may, [false, true]);
 }
