@@ -43,21 +43,54 @@ pub struct Options {
 /// fresh self-signed certificate; a variant without TLS has only the plain one) on the
 /// current tokio runtime.
 pub async fn start(options: Options) -> anyhow::Result<Bundled> {
+    // a login that meets the lock waits a little for the holder (the runner's own session of
+    // the case before, ending); well under the shortest --timeout a run uses (the selfcheck's 1 s)
+    Ok(
+        start_with(options, 1, std::time::Duration::from_millis(100))
+            .await?
+            .0,
+    )
+}
+
+/// The server for `conform model` and `fuzz` with `--jobs N`: `accounts` users (`options.user`,
+/// then `USER-2`, `USER-3`, ...; the same password), each with the fixture in a maildrop of
+/// its own, and each account's login and reseed. A login that meets a locked maildrop is
+/// refused at once: there the lock is met on purpose (the model's second session), its
+/// refusal is what is judged, and the server releases the lock before a QUIT's answer or the
+/// close of a dropped connection, so the model never meets a lock that is still being let go.
+pub async fn start_for_model(
+    options: Options,
+    accounts: usize,
+) -> anyhow::Result<(Bundled, Vec<(Profile, ::fixture::Reseed)>)> {
+    start_with(options, accounts.max(1), std::time::Duration::ZERO).await
+}
+
+async fn start_with(
+    options: Options,
+    accounts: usize,
+    lock_wait: std::time::Duration,
+) -> anyhow::Result<(Bundled, Vec<(Profile, ::fixture::Reseed)>)> {
     let store = if options.faults.has(Fault::UidlReused) {
         MemoryStore::reusing_uids()
     } else {
         MemoryStore::new()
     };
-    fixture::seed_memory(&store, &options.user);
+    let names: Vec<String> = (1..=accounts)
+        .map(|k| match k {
+            1 => options.user.clone(),
+            k => format!("{}-{k}", options.user),
+        })
+        .collect();
     let mut users = Users::new();
-    users.insert(&options.user, PASSWORD);
+    for name in &names {
+        fixture::seed_memory(&store, name);
+        users.insert(name, PASSWORD);
+    }
     let mut config = Config::new(users, Arc::new(store.clone()));
     // a server with no TLS at all cannot ask for TLS before plaintext logins
     config.allow_plaintext_auth = options.allow_plaintext_auth || !options.variants.tls();
     config.faults = options.faults;
-    // a login that meets the lock waits a little for the holder (the runner's own session of
-    // the case before, ending); well under the shortest --timeout a run uses (the selfcheck's 1 s)
-    config.lock_wait = std::time::Duration::from_millis(100);
+    config.lock_wait = lock_wait;
     config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());
@@ -74,12 +107,24 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
         _ => server.plain_addr(),
     }
     .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
-    let user = options.user.clone();
-    let reseed = Arc::new(move || {
-        store.replace(&user, fixture::MESSAGES.iter().map(|m| m.to_vec()));
-        Ok(())
-    });
-    Ok(Bundled {
+    let reseed = |user: String| -> ::fixture::Reseed {
+        let store = store.clone();
+        Arc::new(move || {
+            store.replace(&user, fixture::MESSAGES.iter().map(|m| m.to_vec()));
+            Ok(())
+        })
+    };
+    let accounts = names
+        .into_iter()
+        .map(|user| {
+            let profile = Profile {
+                user: user.clone(),
+                password: PASSWORD.into(),
+            };
+            (profile, reseed(user))
+        })
+        .collect();
+    let bundled = Bundled {
         server,
         target: Target {
             host: "localhost".into(),
@@ -88,9 +133,10 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
             trust: Trust::Pem(identity.cert_pem.clone()),
         },
         profile: Profile {
-            user: options.user,
+            user: options.user.clone(),
             password: PASSWORD.into(),
         },
-        reseed,
-    })
+        reseed: reseed(options.user),
+    };
+    Ok((bundled, accounts))
 }

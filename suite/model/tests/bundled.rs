@@ -7,7 +7,7 @@ use std::time::Duration;
 use client::transport::IoLimits;
 use client::{Profile, Target, TlsMode, Trust};
 use model::exec::{Caps, Env};
-use model::{check, Exploration as Config};
+use model::{check, Account, Exploration as Config};
 use reference_server::maildrop::MemoryStore;
 use reference_server::{fixture, Config as ServerConfig, Fault, Faults, RunningServer, Users};
 
@@ -78,15 +78,12 @@ fn run(b: &Bundled, config: &Config) -> model::Report {
         store.replace("demo", fixture::MESSAGES.iter().map(|m| m.to_vec()));
         Ok(())
     };
-    check(
-        b.rt.handle(),
-        &b.env,
-        &fixture_messages(),
-        Some(&reseed),
-        config,
-        &|_| {},
-    )
-    .unwrap()
+    let account = Account {
+        profile: b.env.endpoint.profile.clone(),
+        reseed: Some(&reseed),
+        exact_reseed: true,
+    };
+    check(&b.env, &[account], &fixture_messages(), config, &|_| {}).unwrap()
 }
 
 #[test]
