@@ -31,6 +31,9 @@ fn bundled(faults: Faults) -> Bundled {
     let mut config = ServerConfig::new(users, Arc::new(store.clone()));
     config.allow_plaintext_auth = true;
     config.faults = faults;
+    // the model's second session meets the lock on purpose: refused at once, as by
+    // `conform model`'s bundled server (the lock is let go before QUIT's answer or the close)
+    config.lock_wait = Duration::ZERO;
     let server = rt
         .block_on(RunningServer::start(
             config,

@@ -52,8 +52,13 @@ impl Started {
             Destination::Bundled(options) => {
                 let (server, accounts) =
                     runtime.block_on(bundled::start_for_model(options.clone(), jobs))?;
+                // the server listens on 127.0.0.1, which its certificate names too: an
+                // address, not `localhost`, so that no connection waits for a name lookup
+                // (a blocking-pool thread and /etc/hosts read per connection)
+                let mut target = server.target;
+                target.host = "127.0.0.1".into();
                 let ready = Ready {
-                    target: server.target,
+                    target,
                     account: server.profile,
                     reseed: Some(server.reseed),
                     server: Some(server.server),
@@ -71,6 +76,11 @@ impl Started {
             endpoint: ready.case_env(setup.io_timeout)?.endpoint,
             caps: Default::default(),
         };
+        // a plaintext target gets its TLS configuration made once too: every STLS (the
+        // fuzzer's STLS injection) shares it instead of building its own
+        if env.endpoint.tls.is_none() {
+            env.endpoint.tls = ready.target.client_config().ok();
+        }
         env.caps = runtime.block_on(model::check::discover(&env));
         Ok(Started {
             _runtime: runtime,
