@@ -131,6 +131,11 @@ impl Stream {
 pub struct Conn {
     stream: Stream,
     buf: Vec<u8>,
+    /// How much of `buf` has been taken as lines: the rest is unread. Lines are taken by
+    /// moving this mark, and the buffer is compacted only before it is filled again (when
+    /// what is left is part of one line), so that reading a body costs its size, not its
+    /// size times its lines.
+    taken: usize,
     pushed_back: VecDeque<Line>,
     limits: IoLimits,
     read_total: usize,
@@ -167,6 +172,7 @@ impl Conn {
         let mut conn = Conn {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
+            taken: 0,
             pushed_back: VecDeque::new(),
             limits,
             read_total: 0,
@@ -215,6 +221,7 @@ impl Conn {
             Stream::Closed => return Err(WireError::Closed),
         };
         self.buf.clear();
+        self.taken = 0;
         let tls = timeout(
             self.limits.io_timeout,
             TlsConnector::from(config).connect(name, tcp),
@@ -262,6 +269,10 @@ impl Conn {
     async fn fill(&mut self, line_deadline: Instant) -> Result<usize, WireError> {
         let t = self.limits.io_timeout;
         let (deadline, rate) = self.read_deadline(line_deadline);
+        if self.taken > 0 {
+            self.buf.drain(..self.taken);
+            self.taken = 0;
+        }
         self.buf.reserve(16 * 1024);
         let read = async {
             match self.stream.io() {
@@ -311,18 +322,19 @@ impl Conn {
         loop {
             // the codec splits (its answer does not depend on how the bytes arrived); a bare
             // LF ends a line too, flagged, so that the step judging it can say so
-            match pop3_proto::line::split_line(&self.buf, self.limits.max_line) {
+            let unread = &self.buf[self.taken..];
+            match pop3_proto::line::split_line(unread, self.limits.max_line) {
                 Ok(pop3_proto::Decoded::Complete(_, used)) => {
-                    let mut line: Vec<u8> = self.buf.drain(..used).collect();
-                    line.truncate(used - 2);
+                    let line = unread[..used - 2].to_vec();
+                    self.taken += used;
                     return Ok(Line {
                         bytes: line,
                         crlf: true,
                     });
                 }
                 Err(pop3_proto::LineError::BareLineFeed { consumed }) => {
-                    let mut line: Vec<u8> = self.buf.drain(..consumed).collect();
-                    line.truncate(consumed - 1);
+                    let line = unread[..consumed - 1].to_vec();
+                    self.taken += consumed;
                     return Ok(Line {
                         bytes: line,
                         crlf: false,

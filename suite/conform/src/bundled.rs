@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use reference_server::maildrop::MemoryStore;
+use reference_server::maildrop::{MemoryStore, Prepared};
 use reference_server::{fixture, tls, Config, Fault, Faults, RunningServer, Users, Variants};
 use runner::{Profile, Target, TlsMode, Trust};
 
@@ -107,10 +107,11 @@ async fn start_with(
         _ => server.plain_addr(),
     }
     .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
+    let messages = Arc::new(Prepared::new(fixture::MESSAGES.iter().copied()));
     let reseed = |user: String| -> ::fixture::Reseed {
-        let store = store.clone();
+        let (store, messages) = (store.clone(), messages.clone());
         Arc::new(move || {
-            store.replace(&user, fixture::MESSAGES.iter().map(|m| m.to_vec()));
+            store.replace_prepared(&user, &messages);
             Ok(())
         })
     };
