@@ -58,18 +58,50 @@ pub async fn start(options: Options) -> anyhow::Result<Bundled> {
 /// refused at once: there the lock is met on purpose (the model's second session), its
 /// refusal is what is judged, and the server releases the lock before a QUIT's answer or the
 /// close of a dropped connection, so the model never meets a lock that is still being let go.
+/// With it, [`Replicas`] to start a server of each job's own on the job's runtime.
 pub async fn start_for_model(
     options: Options,
     accounts: usize,
-) -> anyhow::Result<(Bundled, Vec<(Profile, ::fixture::Reseed)>)> {
+) -> anyhow::Result<(Bundled, Vec<(Profile, ::fixture::Reseed)>, Replicas)> {
     start_with(options, accounts.max(1), std::time::Duration::ZERO).await
+}
+
+/// More servers like the one started: the same configuration, users and store, on other
+/// loopback ports (`conform model --jobs`: one per job, on the job's own runtime and thread,
+/// so that a command and its answer never wait for another thread to be woken).
+#[derive(Debug, Clone)]
+pub struct Replicas {
+    config: Config,
+    tls_listener: bool,
+    implicit: bool,
+}
+
+impl Replicas {
+    /// Starts one on the current runtime: the server (it stops when dropped) and the port
+    /// the TLS mode connects to.
+    pub async fn start(&self) -> anyhow::Result<(RunningServer, u16)> {
+        let tls_addr = self
+            .tls_listener
+            .then(|| "127.0.0.1:0".parse())
+            .transpose()?;
+        let server =
+            RunningServer::start(self.config.clone(), Some("127.0.0.1:0".parse()?), tls_addr)
+                .await
+                .context("starting the bundled reference server")?;
+        let addr = match self.implicit {
+            true => server.tls_addr(),
+            false => server.plain_addr(),
+        }
+        .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
+        Ok((server, addr.port()))
+    }
 }
 
 async fn start_with(
     options: Options,
     accounts: usize,
     lock_wait: std::time::Duration,
-) -> anyhow::Result<(Bundled, Vec<(Profile, ::fixture::Reseed)>)> {
+) -> anyhow::Result<(Bundled, Vec<(Profile, ::fixture::Reseed)>, Replicas)> {
     let store = if options.faults.has(Fault::UidlReused) {
         MemoryStore::reusing_uids()
     } else {
@@ -94,19 +126,12 @@ async fn start_with(
     config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());
-    let tls_addr = options
-        .variants
-        .tls()
-        .then(|| "127.0.0.1:0".parse())
-        .transpose()?;
-    let server = RunningServer::start(config, Some("127.0.0.1:0".parse()?), tls_addr)
-        .await
-        .context("starting the bundled reference server")?;
-    let addr = match options.tls {
-        TlsMode::Implicit => server.tls_addr(),
-        _ => server.plain_addr(),
-    }
-    .context("the bundled server has no listener for that TLS mode (a variant without TLS?)")?;
+    let replicas = Replicas {
+        config,
+        tls_listener: options.variants.tls(),
+        implicit: options.tls == TlsMode::Implicit,
+    };
+    let (server, port) = replicas.start().await?;
     let messages = Arc::new(Prepared::new(fixture::MESSAGES.iter().copied()));
     let reseed = |user: String| -> ::fixture::Reseed {
         let (store, messages) = (store.clone(), messages.clone());
@@ -129,7 +154,7 @@ async fn start_with(
         server,
         target: Target {
             host: "localhost".into(),
-            port: addr.port(),
+            port,
             tls: options.tls,
             trust: Trust::Pem(identity.cert_pem.clone()),
         },
@@ -139,5 +164,5 @@ async fn start_with(
         },
         reseed: reseed(options.user),
     };
-    Ok((bundled, accounts))
+    Ok((bundled, accounts, replicas))
 }

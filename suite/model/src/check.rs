@@ -103,8 +103,8 @@ pub enum ModelError {
     /// No account to run sequences on.
     #[error("no account to run the sequences on")]
     NoAccount,
-    /// A job's async runtime could not be started.
-    #[error("starting a job's async runtime: {0}")]
+    /// A job's async runtime, or its own server, could not be started.
+    #[error("starting a job: {0}")]
     Runtime(String),
 }
 

@@ -10,6 +10,8 @@
 //! sequence indices from one counter and the results are put back in index order. Whatever
 //! the number of jobs, the same seed runs the same sequences and reports the same findings.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -18,6 +20,13 @@ use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, Tes
 use crate::check::{inspect_known, rng_seed, KnownFixture, ModelError, Reseed};
 use crate::exec::{Env, Outcome, SequenceStep};
 use crate::maildrop::Maildrop;
+
+/// What a job's sequences connect to, started on the job's own runtime: the port, and what
+/// keeps it running (dropped with the job).
+pub type Hosted = (u16, Box<dyn Send>);
+
+/// Starts a server for one job on the job's runtime (see [`Account::host`]).
+pub type Host<'a> = &'a (dyn Fn() -> Pin<Box<dyn Future<Output = Result<Hosted, String>>>> + Sync);
 
 /// An account the model runs sequences on: one per job.
 #[derive(Clone)]
@@ -33,6 +42,11 @@ pub struct Account<'a> {
     /// which is what inspecting again would give. A `--reseed-cmd` is not taken to be exact:
     /// its maildrop is inspected before every sequence.
     pub exact_reseed: bool,
+    /// An in-process server of the job's own (the bundled server: another listener on the
+    /// same store and configuration), started on the job's runtime and thread so that a
+    /// command and its answer never wait for another thread to be woken; the job connects
+    /// to its port instead of the target's. `None`: the target.
+    pub host: Option<Host<'a>>,
 }
 
 impl std::fmt::Debug for Account<'_> {
@@ -41,6 +55,7 @@ impl std::fmt::Debug for Account<'_> {
             .field("user", &self.profile.user)
             .field("reseed", &self.reseed.is_some())
             .field("exact_reseed", &self.exact_reseed)
+            .field("host", &self.host.is_some())
             .finish()
     }
 }
@@ -91,6 +106,8 @@ pub(crate) struct Job<'a> {
     exact_reseed: bool,
     /// The inspection after the first reseed, when the reseed is exact.
     start: Option<Maildrop>,
+    /// The job's own server, if it has one (dropped before the runtime).
+    _hosted: Option<Box<dyn Send>>,
     pub(crate) rt: tokio::runtime::Runtime,
 }
 
@@ -112,11 +129,20 @@ impl<'a> Job<'a> {
                     .enable_all()
                     .build()
                     .map_err(|e| ModelError::Runtime(e.to_string()))?;
+                let hosted = match a.host {
+                    Some(host) => {
+                        let (port, guard) = rt.block_on(host()).map_err(ModelError::Runtime)?;
+                        env.endpoint.target.port = port;
+                        Some(guard)
+                    }
+                    None => None,
+                };
                 Ok(Job {
                     env,
                     reseed: a.reseed,
                     exact_reseed: a.exact_reseed,
                     start: None,
+                    _hosted: hosted,
                     rt,
                 })
             })

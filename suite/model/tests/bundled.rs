@@ -115,6 +115,7 @@ fn run_jobs(b: &Bundled, jobs: usize, config: &Config) -> model::Report {
             },
             reseed: Some(reseed),
             exact_reseed: true,
+            host: None,
         })
         .collect();
     check(&b.env, &accounts, &fixture_messages(), config, &|_| {}).unwrap()

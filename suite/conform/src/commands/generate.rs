@@ -30,7 +30,14 @@ pub struct Started {
     /// The reseeds put the same maildrop in place every time (the bundled server's memory
     /// store): each account is inspected once.
     pub exact_reseed: bool,
+    /// Starts a server of a job's own (the bundled server's replicas), on the job's runtime.
+    host: Option<Box<HostFn>>,
 }
+
+/// What [`model::Account::host`] calls.
+type HostFn = dyn Fn()
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<model::jobs::Hosted, String>>>>
+    + Sync;
 
 impl Started {
     /// Starts the runtime and `setup` with an account for each of `jobs` jobs, and discovers
@@ -48,10 +55,12 @@ impl Started {
             }
         }
         let runtime = super::runtime()?;
+        let mut host = None;
         let (ready, accounts, exact_reseed) = match &setup.destination {
             Destination::Bundled(options) => {
-                let (server, accounts) =
+                let (server, accounts, replicas) =
                     runtime.block_on(bundled::start_for_model(options.clone(), jobs))?;
+                host = Some(replicas);
                 // the server listens on 127.0.0.1, which its certificate names too: an
                 // address, not `localhost`, so that no connection waits for a name lookup
                 // (a blocking-pool thread and /etc/hosts read per connection)
@@ -89,6 +98,16 @@ impl Started {
             fixture: fixture_messages(),
             accounts,
             exact_reseed,
+            host: host.map(|replicas: bundled::Replicas| -> Box<HostFn> {
+                Box::new(move || {
+                    let replicas = replicas.clone();
+                    Box::pin(async move {
+                        let (server, port) =
+                            replicas.start().await.map_err(|e| format!("{e:#}"))?;
+                        Ok((port, Box::new(server) as Box<dyn Send>))
+                    })
+                })
+            }),
         })
     }
 
@@ -102,6 +121,7 @@ impl Started {
                     .as_deref()
                     .map(|r| r as &(dyn Fn() -> Result<(), fixture::ReseedError> + Sync)),
                 exact_reseed: self.exact_reseed,
+                host: self.host.as_deref().map(|h| h as model::jobs::Host<'_>),
             })
             .collect()
     }
