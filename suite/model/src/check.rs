@@ -349,7 +349,7 @@ pub fn check(
         Some((seed, reason, replayed)) => {
             let mut tree = generate(&seed)?;
             let job = &mut jobs[0];
-            let mut shrink = |ops: &Vec<Op>| -> Result<Option<String>, ModelError> {
+            let mut shrink = |ops: &Vec<Op>| -> Verdict {
                 let (_, outcome) = job.once(&known, &steps(ops), config.sessions)?;
                 count(&outcome);
                 Ok(outcome.divergence.map(|d| d.to_string()))
@@ -387,13 +387,16 @@ struct Counters {
     commands: AtomicU64,
 }
 
+/// A run's divergence, if any (its text), or why it could not run.
+type Verdict = Result<Option<String>, ModelError>;
+
 /// proptest's shrinking loop (`TestRunner::shrink`): simplify while the value still fails,
 /// complicate when it passes, at most `max_iters` runs. The reason of the last failure seen,
 /// if any; the tree is left at the smallest failing value.
 fn shrink_tree<T: ValueTree>(
     tree: &mut T,
     max_iters: u32,
-    fails: &mut dyn FnMut(&T::Value) -> Result<Option<String>, ModelError>,
+    fails: &mut dyn FnMut(&T::Value) -> Verdict,
 ) -> Result<Option<String>, ModelError> {
     let mut last_failure = None;
     if max_iters == 0 || !tree.simplify() {

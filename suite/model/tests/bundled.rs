@@ -41,7 +41,7 @@ fn bundled_for(faults: Faults, jobs: usize) -> Bundled {
     let mut users = Users::new();
     for k in 0..jobs {
         fixture::seed_memory(&store, &user(k));
-        users.insert(&user(k), "demo-password");
+        users.insert(user(k), "demo-password");
     }
     let mut config = ServerConfig::new(users, Arc::new(store.clone()));
     config.allow_plaintext_auth = true;
