@@ -49,7 +49,9 @@ impl Started {
         if let Destination::External { account, .. } = &setup.destination {
             if jobs > 1 {
                 return Err(CliError::Usage(format!(
-                    "--jobs {jobs} needs {jobs} accounts on the target, one maildrop per job                      (two jobs on one maildrop see each other's deletions and locks), and the                      setup gives one ({}): run with --jobs 1",
+                    "--jobs {jobs} needs {jobs} accounts on the target, one maildrop per job \
+                     (two jobs on one maildrop see each other's deletions and locks), and the \
+                     setup gives one ({}): run with --jobs 1",
                     account.user
                 )));
             }
