@@ -47,12 +47,18 @@ impl Started {
     pub fn new(setup: &Setup, jobs: usize) -> Result<Started, CliError> {
         let jobs = jobs.max(1);
         if let Destination::External { account, .. } = &setup.destination {
-            if jobs > 1 {
+            // the setup's accounts: one today (when `Setup` lists several, each with its
+            // reseed, they go here and into `accounts` below, and this compares with their
+            // number)
+            let accounts = [&account.user];
+            if jobs > accounts.len() {
                 return Err(CliError::Usage(format!(
                     "--jobs {jobs} needs {jobs} accounts on the target, one maildrop per job \
                      (two jobs on one maildrop see each other's deletions and locks), and the \
-                     setup gives one ({}): run with --jobs 1",
-                    account.user
+                     setup gives {} ({}): run with --jobs {}",
+                    accounts.len(),
+                    accounts.map(String::as_str).join(", "),
+                    accounts.len()
                 )));
             }
         }
