@@ -103,8 +103,30 @@ pub struct MemoryStore {
     inner: Arc<Mutex<MemoryInner>>,
 }
 
-/// A stored message: its unique-id and its bytes.
-type Stored = (String, Arc<Vec<u8>>);
+/// A stored message: its unique-id, its bytes and their size (RFC 1939 §5, computed once at
+/// delivery rather than at every login).
+type Stored = (String, Arc<Vec<u8>>, u64);
+
+/// Messages ready to be put in a maildrop many times ([`MemoryStore::replace_prepared`]):
+/// shared, not copied, and their sizes computed once (the fixture's large message is 1 MB).
+#[derive(Debug, Clone)]
+pub struct Prepared(Vec<(Arc<Vec<u8>>, u64)>);
+
+impl Prepared {
+    /// `messages`, with their sizes.
+    pub fn new<M: Into<Vec<u8>>>(messages: impl IntoIterator<Item = M>) -> Prepared {
+        Prepared(
+            messages
+                .into_iter()
+                .map(|m| {
+                    let m = m.into();
+                    let size = wire_size(&m);
+                    (Arc::new(m), size)
+                })
+                .collect(),
+        )
+    }
+}
 
 #[derive(Debug, Default)]
 struct MemoryInner {
@@ -131,18 +153,23 @@ impl MemoryStore {
 
     /// Appends a message to `user`'s maildrop and returns its unique-id.
     pub fn deliver(&self, user: &str, message: impl Into<Vec<u8>>) -> String {
+        let message = message.into();
+        let size = wire_size(&message);
+        self.inner
+            .lock()
+            .expect("store lock")
+            .deliver(user, Arc::new(message), size)
+    }
+
+    /// Replaces `user`'s maildrop with `messages` (fresh unique-ids) without copying them:
+    /// [`MemoryStore::replace`] for a maildrop restored again and again.
+    pub fn replace_prepared(&self, user: &str, messages: &Prepared) {
         let mut inner = self.inner.lock().expect("store lock");
-        let reused = inner.reuse.as_mut().and_then(Vec::pop);
-        let uid = reused.unwrap_or_else(|| {
-            inner.next_uid += 1;
-            format!("mem{:06}", inner.next_uid)
-        });
-        inner
-            .boxes
-            .entry(user.to_owned())
-            .or_default()
-            .push((uid.clone(), Arc::new(message.into())));
-        uid
+        let gone = inner.boxes.remove(user).unwrap_or_default();
+        inner.free(gone.into_iter().map(|(uid, ..)| uid));
+        for (m, size) in &messages.0 {
+            inner.deliver(user, m.clone(), *size);
+        }
     }
 
     /// Replaces `user`'s maildrop with `messages` (fresh unique-ids), e.g. to restore the
@@ -151,7 +178,7 @@ impl MemoryStore {
         {
             let mut inner = self.inner.lock().expect("store lock");
             let gone = inner.boxes.remove(user).unwrap_or_default();
-            inner.free(gone.into_iter().map(|(uid, _)| uid));
+            inner.free(gone.into_iter().map(|(uid, ..)| uid));
         }
         for m in messages {
             self.deliver(user, m);
@@ -166,6 +193,20 @@ impl MemoryStore {
 }
 
 impl MemoryInner {
+    /// Appends a message to `user`'s maildrop; its unique-id.
+    fn deliver(&mut self, user: &str, message: Arc<Vec<u8>>, size: u64) -> String {
+        let reused = self.reuse.as_mut().and_then(Vec::pop);
+        let uid = reused.unwrap_or_else(|| {
+            self.next_uid += 1;
+            format!("mem{:06}", self.next_uid)
+        });
+        self.boxes
+            .entry(user.to_owned())
+            .or_default()
+            .push((uid.clone(), message, size));
+        uid
+    }
+
     /// Under [`crate::Fault::UidlReused`], keeps removed messages' unique-ids for reuse.
     fn free(&mut self, uids: impl IntoIterator<Item = String>) {
         if let Some(pool) = &mut self.reuse {
@@ -180,8 +221,8 @@ impl Store for MemoryStore {
         let messages = inner.boxes.get(user).cloned().unwrap_or_default();
         let info = messages
             .iter()
-            .map(|(uid, m)| MessageInfo {
-                size: wire_size(m),
+            .map(|(uid, _, size)| MessageInfo {
+                size: *size,
                 uid: uid.clone(),
             })
             .collect();
@@ -214,19 +255,19 @@ impl Maildrop for MemoryMaildrop {
     fn read(&mut self, index: usize) -> Result<Vec<u8>, StoreError> {
         self.messages
             .get(index)
-            .map(|(_, m)| m.to_vec())
+            .map(|(_, m, _)| m.to_vec())
             .ok_or(StoreError::NoSuchMessage(index))
     }
 
     fn expunge(&mut self, indices: &[usize]) -> Result<(), StoreError> {
         let gone: Vec<&str> = indices
             .iter()
-            .filter_map(|&i| self.messages.get(i).map(|(uid, _)| uid.as_str()))
+            .filter_map(|&i| self.messages.get(i).map(|(uid, ..)| uid.as_str()))
             .collect();
         let mut inner = self.store.inner.lock().expect("store lock");
         let mut freed = Vec::new();
         if let Some(list) = inner.boxes.get_mut(&self.user) {
-            list.retain(|(uid, _)| {
+            list.retain(|(uid, ..)| {
                 let keep = !gone.contains(&uid.as_str());
                 if !keep {
                     freed.push(uid.clone());
@@ -241,8 +282,9 @@ impl Maildrop for MemoryMaildrop {
     fn rewrite_as_mbox(&mut self) -> Result<(), StoreError> {
         let mut inner = self.store.inner.lock().expect("store lock");
         if let Some(list) = inner.boxes.get_mut(&self.user) {
-            for (uid, message) in list.iter_mut() {
+            for (uid, message, size) in list.iter_mut() {
                 if let Some(rewritten) = with_mbox_status(message, uid) {
+                    *size = wire_size(&rewritten);
                     *message = Arc::new(rewritten);
                 }
             }
@@ -446,6 +488,33 @@ mod tests {
         let m = s.open("u").unwrap();
         assert_eq!(m.messages().len(), 2);
         assert_eq!(m.messages()[1].size, 5);
+    }
+
+    #[test]
+    fn a_prepared_replacement_is_a_replacement_with_fresh_uids() {
+        let s = MemoryStore::new();
+        s.deliver("u", "old\n");
+        let prepared = Prepared::new(["a\n", "bb\n"]);
+        s.replace_prepared("u", &prepared);
+        let first: Vec<String> = s
+            .open("u")
+            .unwrap()
+            .messages()
+            .iter()
+            .map(|i| i.uid.clone())
+            .collect();
+        s.replace_prepared("u", &prepared);
+        let mut m = s.open("u").unwrap();
+        assert_eq!(
+            m.messages().iter().map(|i| i.size).collect::<Vec<_>>(),
+            [3, 4]
+        );
+        assert_eq!(m.read(1).unwrap(), b"bb\n");
+        assert!(m.messages().iter().all(|i| !first.contains(&i.uid)));
+        // rewriting one maildrop changes neither the prepared messages nor their sizes
+        m.rewrite_as_mbox().unwrap();
+        s.replace_prepared("u", &prepared);
+        assert_eq!(s.open("u").unwrap().messages()[0].size, 3);
     }
 
     #[test]

@@ -257,7 +257,11 @@ pub struct Ready {
 
 impl Ready {
     /// The started setup of `accounts` (at least one).
-    fn new(target: Target, accounts: Vec<runner::Account>, server: Option<RunningServer>) -> Ready {
+    pub fn new(
+        target: Target,
+        accounts: Vec<runner::Account>,
+        server: Option<RunningServer>,
+    ) -> Ready {
         let first = accounts
             .first()
             .cloned()

@@ -209,3 +209,101 @@ fn a_dead_target_is_exit_3_and_bad_options_exit_2() {
     ]));
     assert_eq!(code, 2, "{err}");
 }
+
+/// The lines of a model run that must not depend on the number of jobs: the failure, the
+/// shrunk sequence, the divergence and the digest of the sequences generated (the summary's
+/// timing and the transcript's clock are left out).
+fn verdict_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| {
+            l.starts_with("FAIL:") || l.starts_with("shrunk to ") || l.starts_with("divergence:")
+        })
+        .map(str::to_owned)
+        .chain(
+            out.lines()
+                .last()
+                .and_then(|l| l.split("sequences digest ").nth(1))
+                .map(|d| format!("digest {d}")),
+        )
+        .collect()
+}
+
+/// Sequence `i` comes from (seed, i): one job or four, the same sequences (their digest),
+/// the same failure, shrunk to the same sequence, and the same scenario.
+#[test]
+fn jobs_change_nothing_but_the_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = |jobs: &str, fault: Option<&str>| {
+        let out_dir = dir
+            .path()
+            .join(format!("{jobs}-{}", fault.unwrap_or("clean")));
+        let mut c = conform();
+        c.args(["model", "--cases", "300", "--seed", "11", "--jobs", jobs])
+            .arg("--out")
+            .arg(&out_dir);
+        if let Some(f) = fault {
+            c.args(["--fault", f]);
+        }
+        let (code, out, err) = run(&mut c);
+        let scenario = std::fs::read_dir(&out_dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap());
+        (code, verdict_lines(&out), scenario, format!("{out}{err}"))
+    };
+    let (code1, lines1, none, out1) = model("1", None);
+    let (code4, lines4, _, out4) = model("4", None);
+    assert_eq!((code1, code4), (0, 0), "{out1}\n{out4}");
+    assert!(none.is_none(), "{out1}");
+    assert_eq!(lines1.len(), 1, "{out1}");
+    assert_eq!(lines1, lines4, "{out1}\n{out4}");
+    assert!(out4.contains(", 4 job(s)"), "{out4}");
+    for fault in ["rset-keeps-marks", "list-renumbers-after-dele"] {
+        let (code1, lines1, scenario1, out1) = model("1", Some(fault));
+        let (code4, lines4, scenario4, out4) = model("4", Some(fault));
+        assert_eq!((code1, code4), (1, 1), "{out1}\n{out4}");
+        assert_eq!(lines1.len(), 4, "{out1}");
+        assert_eq!(lines1, lines4, "{fault}:\n{out1}\n{out4}");
+        assert!(scenario1.is_some(), "{out1}");
+        assert_eq!(scenario1, scenario4, "{fault}");
+    }
+}
+
+/// A scenario that cannot be written is exit 4 (a report not written), naming the path and
+/// the OS error, after the failure is printed; never exit 0 or 1.
+#[test]
+fn an_unwritable_out_is_exit_4_naming_the_path() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let under_a_file = file.path().join("model");
+    for out in [Path::new("/dev/full/model"), under_a_file.as_path()] {
+        let (code, stdout, err) = run(conform()
+            .args(["model", "--cases", "300", "--seed", "11"])
+            .args(["--fault", "rset-keeps-marks", "--out"])
+            .arg(out));
+        assert_eq!(code, 4, "{stdout}{err}");
+        assert!(stdout.contains("divergence:"), "{stdout}");
+        assert!(err.contains(&out.display().to_string()), "{err}");
+        assert!(err.contains("Not a directory"), "{err}");
+    }
+}
+
+/// A target with one `--user` has one account: more than one job is a usage error, before
+/// anything is sent.
+#[test]
+fn more_jobs_than_accounts_is_exit_2() {
+    let (code, _, err) = run(conform()
+        .args([
+            "model",
+            "--target",
+            "127.0.0.1:1",
+            "--user",
+            "x",
+            "--jobs",
+            "2",
+        ])
+        .env("CONFORM_PASSWORD", "x"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--jobs 2 needs 2 accounts"), "{err}");
+    let (code, _, err) = run(conform().args(["model", "--jobs", "0"]));
+    assert_eq!(code, 2, "{err}");
+}

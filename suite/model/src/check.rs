@@ -2,21 +2,20 @@
 //! restored and inspected maildrop ([`crate::exec`]), and on a divergence lets proptest shrink
 //! the sequence to a minimal one, which is run once more for its transcript and scenario.
 
-use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::probe::ProbeError;
 use pop3_proto::message::to_crlf;
 use pop3_proto::multiline::wire_size;
-use proptest::strategy::Strategy as _;
+use proptest::strategy::{Strategy as _, ValueTree};
 use proptest::test_runner::{
-    Config as ProptestConfig, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError,
-    TestRng, TestRunner,
+    Config as ProptestConfig, FailurePersistence as _, FileFailurePersistence, PersistedSeed,
 };
-use tokio::runtime::Handle;
 
-use crate::exec::{self, Caps, Env, Outcome};
+use crate::exec::{Caps, Env, Outcome, SequenceStep};
+use crate::jobs::{case_seed, parallel, runner_for, Account, Digest, Job, Schedule};
 use crate::maildrop::{Maildrop, Message};
 use crate::ops::{self, Op};
 
@@ -78,6 +77,11 @@ pub struct Report {
     pub duration: Duration,
     /// The shrunk failure, if any.
     pub failure: Option<Shrunk>,
+    /// Jobs that ran sequences at once (one per account).
+    pub jobs: usize,
+    /// A digest of the sequences generated (in sequence order, up to the first failure): the
+    /// same seed gives the same digest, whatever the number of jobs.
+    pub digest: u64,
 }
 
 impl Report {
@@ -96,6 +100,12 @@ pub enum ModelError {
     /// The target could not be inspected (no login, no LIST).
     #[error("inspecting the maildrop failed: {0}")]
     Inspect(String),
+    /// No account to run sequences on.
+    #[error("no account to run the sequences on")]
+    NoAccount,
+    /// A job's async runtime, or its own server, could not be started.
+    #[error("starting a job: {0}")]
+    Runtime(String),
 }
 
 /// The 32-byte ChaCha seed for `seed`.
@@ -130,9 +140,34 @@ pub async fn discover(env: &Env) -> Caps {
     }
 }
 
+/// The standard fixture as the model compares with it: each message with CRLF line ends and
+/// its size, computed once for a whole run (the large message is about 1 MB).
+#[derive(Debug, Clone)]
+pub struct KnownFixture {
+    /// The messages as RETR sends them un-stuffed, CRLF line ends.
+    pub messages: Vec<Arc<Vec<u8>>>,
+    /// Their sizes in octets (RFC 1939 §5).
+    pub sizes: Vec<u64>,
+}
+
+impl KnownFixture {
+    /// `fixture` (as stored, LF line ends) with its CRLF forms and sizes.
+    pub fn new(fixture: &[Vec<u8>]) -> KnownFixture {
+        KnownFixture {
+            messages: fixture.iter().map(|m| Arc::new(to_crlf(m))).collect(),
+            sizes: fixture.iter().map(|m| wire_size(m)).collect(),
+        }
+    }
+}
+
 /// Logs in once and reads LIST: the maildrop the next sequence starts from. Messages whose
 /// sizes are the standard fixture's are taken to be it (their contents are then known).
 pub async fn inspect(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, InspectError> {
+    inspect_known(env, &KnownFixture::new(fixture)).await
+}
+
+/// [`inspect`] with the fixture's forms computed once.
+pub async fn inspect_known(env: &Env, fixture: &KnownFixture) -> Result<Maildrop, InspectError> {
     // a session of the previous sequence may still be ending on the server (the login is
     // refused while it holds the lock): retry that briefly; a wire error ends it at once
     // (a server may also close a connection it cannot take yet, as Dovecot does while the
@@ -178,7 +213,7 @@ pub enum InspectError {
     Listing(String),
 }
 
-async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, InspectError> {
+async fn inspect_once(env: &Env, fixture: &KnownFixture) -> Result<Maildrop, InspectError> {
     use client::capability::LoginMethod;
     use client::probe::{listing, Probe};
     let endpoint = &env.endpoint;
@@ -213,8 +248,7 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
         }
     }
     p.quit().await;
-    let is_fixture =
-        sizes.len() == fixture.len() && sizes.iter().zip(fixture).all(|(&s, m)| s == wire_size(m));
+    let is_fixture = sizes == fixture.sizes;
     Ok(Maildrop {
         messages: sizes
             .iter()
@@ -223,7 +257,7 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
                 identity: i,
                 size,
                 uid: None,
-                content: is_fixture.then(|| Arc::new(to_crlf(&fixture[i]))),
+                content: is_fixture.then(|| fixture.messages[i].clone()),
                 fixture: is_fixture.then_some(i + 1),
             })
             .collect(),
@@ -231,95 +265,202 @@ async fn inspect_once(env: &Env, fixture: &[Vec<u8>]) -> Result<Maildrop, Inspec
     })
 }
 
-/// Restores (when it can) and inspects the maildrop, then runs `ops`.
-fn once(
-    rt: &Handle,
-    env: &Env,
-    fixture: &[Vec<u8>],
-    reseed: Option<Reseed<'_>>,
-    ops: &[Op],
-    sessions: u8,
-) -> Result<(Maildrop, Outcome), ModelError> {
-    if let Some(reseed) = reseed {
-        reseed().map_err(|e| ModelError::Reseed(e.to_string()))?;
-    }
-    let start = rt
-        .block_on(inspect(env, fixture))
-        .map_err(|e| ModelError::Inspect(e.to_string()))?;
-    let outcome = rt.block_on(exec::run(env, &start, ops, sessions));
-    Ok((start, outcome))
-}
-
-/// Runs the model: `config.cases` sequences, shrinking the first failure. `progress` is
-/// called after each sequence with the number run so far.
+/// Runs the model: `config.cases` sequences on as many jobs as there are `accounts` (one
+/// account each), then shrinks the first failure (by sequence index) on the first account.
+/// `progress` is called after each sequence with the number run so far.
+///
+/// Sequence `i` comes from its own RNG ([`crate::jobs::case_seed`]): the same seed runs the
+/// same sequences and finds the same failure, whatever the number of jobs, as long as each
+/// sequence starts from a restored maildrop. Without a reseed each starts from what the one
+/// before it on the same account left, which depends on the scheduling when there is more
+/// than one job.
 pub fn check(
-    rt: &Handle,
     env: &Env,
+    accounts: &[Account<'_>],
     fixture: &[Vec<u8>],
-    reseed: Option<Reseed<'_>>,
     config: &Exploration,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report, ModelError> {
     let started = Instant::now();
+    let known = KnownFixture::new(fixture);
+    let mut jobs = Job::for_accounts(env, accounts)?;
     let proptest_config = ProptestConfig {
-        cases: config.cases,
         max_shrink_iters: config.max_shrink_iters,
-        failure_persistence: config
-            .regressions
-            .map(|p| Box::new(FileFailurePersistence::Direct(p)) as Box<_>),
         ..ProptestConfig::default()
     };
-    let mut runner = TestRunner::new_with_rng(
-        proptest_config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(config.seed)),
-    );
-    let sequences = Cell::new(0u64);
-    let commands = Cell::new(0u64);
-    let fatal: RefCell<Option<ModelError>> = RefCell::new(None);
-    let strategy = ops::sequence(config.sessions, config.max_steps).boxed();
-    let result = runner.run(&strategy, |ops| {
-        if fatal.borrow().is_some() {
-            return Ok(());
+    let run = Counters::default();
+    let count = |outcome: &Outcome| {
+        let n = run.sequences.fetch_add(1, Ordering::SeqCst) + 1;
+        run.commands.fetch_add(outcome.commands, Ordering::SeqCst);
+        progress(n);
+    };
+    let generate = |seed: &[u8; 32]| -> Result<_, ModelError> {
+        ops::sequence(config.sessions, config.max_steps)
+            .new_tree(&mut runner_for(seed, proptest_config.clone()))
+            .map_err(|e| ModelError::Inspect(e.to_string()))
+    };
+    let steps = |ops: &[Op]| -> Vec<SequenceStep> {
+        ops.iter().copied().map(SequenceStep::Model).collect()
+    };
+    let mut digest = Digest::new();
+    // the seeds of past failures (proptest's persistence file), replayed first, on one job
+    let mut failing: Option<([u8; 32], String, bool)> = None;
+    for seed in persisted(config.regressions) {
+        let ops = generate(&seed)?.current();
+        let (_, outcome) = jobs[0].once(&known, &steps(&ops), config.sessions)?;
+        count(&outcome);
+        if let Some(d) = outcome.divergence {
+            failing = Some((seed, d.to_string(), true));
+            break;
         }
-        match once(rt, env, fixture, reseed, &ops, config.sessions) {
-            Ok((_, outcome)) => {
-                sequences.set(sequences.get() + 1);
-                commands.set(commands.get() + outcome.commands);
-                progress(sequences.get());
-                match outcome.divergence {
-                    Some(d) => Err(TestCaseError::fail(d.to_string())),
-                    None => Ok(()),
-                }
-            }
-            Err(e) => {
-                *fatal.borrow_mut() = Some(e);
-                Ok(())
-            }
-        }
-    });
-    if let Some(e) = fatal.into_inner() {
-        return Err(e);
     }
-    let failure = match result {
-        Ok(()) => None,
-        Err(TestError::Fail(reason, ops)) => {
-            let (start, outcome) = once(rt, env, fixture, reseed, &ops, config.sessions)?;
-            commands.set(commands.get() + outcome.commands);
+    let mut sequences = 0;
+    if failing.is_none() {
+        let schedule = Schedule::new(u64::from(config.cases));
+        let results = parallel(&mut jobs, &schedule, &|job, i| {
+            let seed = case_seed(config.seed, i);
+            let ops = generate(&seed)?.current();
+            let (_, outcome) = job.once(&known, &steps(&ops), config.sessions)?;
+            let failed = outcome.divergence.as_ref().map(ToString::to_string);
+            if failed.is_some() {
+                schedule.stop_after(i);
+            }
+            count(&outcome);
+            Ok((format!("{ops:?}"), outcome.commands, failed))
+        });
+        // in sequence order: the first failure, or the first error, is the run's
+        let mut commands = 0;
+        for (i, result) in results {
+            let (text, n, failed) = result?;
+            digest.add(&text);
+            sequences += 1;
+            commands += n;
+            if let Some(reason) = failed {
+                failing = Some((case_seed(config.seed, i), reason, false));
+                break;
+            }
+        }
+        // what ran after the first failure on other jobs is not part of this run
+        run.sequences.store(sequences, Ordering::SeqCst);
+        run.commands.store(commands, Ordering::SeqCst);
+    }
+    let failure = match failing {
+        None => None,
+        Some((seed, reason, replayed)) => {
+            let mut tree = generate(&seed)?;
+            let job = &mut jobs[0];
+            let mut shrink = |ops: &Vec<Op>| -> Verdict {
+                let (_, outcome) = job.once(&known, &steps(ops), config.sessions)?;
+                count(&outcome);
+                Ok(outcome.divergence.map(|d| d.to_string()))
+            };
+            let reason =
+                shrink_tree(&mut tree, config.max_shrink_iters, &mut shrink)?.unwrap_or(reason);
+            let ops = tree.current();
+            if let (Some(path), false) = (config.regressions, replayed) {
+                save_persisted(path, &seed, &ops);
+            }
+            let (start, outcome) = job.once(&known, &steps(&ops), config.sessions)?;
+            count(&outcome);
             Some(Shrunk {
                 ops,
                 start,
                 outcome,
-                reason: reason.to_string(),
+                reason,
             })
         }
-        Err(TestError::Abort(reason)) => return Err(ModelError::Inspect(reason.to_string())),
     };
     Ok(Report {
-        sequences: sequences.get(),
-        commands: commands.get(),
+        sequences: run.sequences.load(Ordering::SeqCst),
+        commands: run.commands.load(Ordering::SeqCst),
         duration: started.elapsed(),
         failure,
+        jobs: jobs.len(),
+        digest: digest.value(),
     })
+}
+
+/// Sequences and commands run so far, over every job.
+#[derive(Default)]
+struct Counters {
+    sequences: AtomicU64,
+    commands: AtomicU64,
+}
+
+/// A run's divergence, if any (its text), or why it could not run.
+type Verdict = Result<Option<String>, ModelError>;
+
+/// proptest's shrinking loop (`TestRunner::shrink`): simplify while the value still fails,
+/// complicate when it passes, at most `max_iters` runs. The reason of the last failure seen,
+/// if any; the tree is left at the smallest failing value.
+fn shrink_tree<T: ValueTree>(
+    tree: &mut T,
+    max_iters: u32,
+    fails: &mut dyn FnMut(&T::Value) -> Verdict,
+) -> Result<Option<String>, ModelError> {
+    let mut last_failure = None;
+    if max_iters == 0 || !tree.simplify() {
+        return Ok(None);
+    }
+    let mut iterations = 0;
+    loop {
+        if iterations >= max_iters {
+            // back to the most recent failing value
+            while tree.complicate() {}
+            break;
+        }
+        iterations += 1;
+        match fails(&tree.current())? {
+            None => {
+                if !tree.complicate() {
+                    break;
+                }
+            }
+            Some(why) => {
+                last_failure = Some(why);
+                if !tree.simplify() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(last_failure)
+}
+
+/// The seeds in proptest's failure persistence file `path` (its `cc HEX` lines), oldest first.
+fn persisted(path: Option<&'static str>) -> Vec<[u8; 32]> {
+    let Some(path) = path else {
+        return Vec::new();
+    };
+    let mut seeds: Vec<[u8; 32]> = FileFailurePersistence::Direct(path)
+        .load_persisted_failures2(None)
+        .iter()
+        .filter_map(|s| chacha_seed(&s.to_string()))
+        .collect();
+    // proptest replays them newest first
+    seeds.reverse();
+    seeds
+}
+
+/// The 32 bytes of a persisted ChaCha seed, `cc` and 64 hex digits.
+fn chacha_seed(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("cc ")?.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut seed = [0u8; 32];
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(seed)
+}
+
+/// Appends a failing sequence's seed to proptest's failure persistence file.
+fn save_persisted(path: &'static str, seed: &[u8; 32], ops: &[Op]) {
+    let text: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    if let Ok(seed) = format!("cc {text}").parse::<PersistedSeed>() {
+        FileFailurePersistence::Direct(path).save_persisted_failure2(None, seed, &ops);
+    }
 }
 
 #[cfg(test)]

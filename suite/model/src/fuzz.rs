@@ -4,16 +4,19 @@
 //! model commands; framing, size and liveness for hostile ones). A finding is shrunk (while
 //! time remains) and kept with its transcript and scenario.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
-use tokio::runtime::Handle;
+use proptest::test_runner::Config as ProptestConfig;
 
-use crate::check::{inspect, rng_seed, Reseed};
-use crate::exec::{self, Env, Outcome, SequenceStep};
+use crate::check::KnownFixture;
+use crate::exec::{Env, Outcome, SequenceStep};
 use crate::hostile::hostile;
+use crate::jobs::{case_seed, parallel, runner_for, spread, Account, Digest, Job, Schedule};
 use crate::maildrop::Maildrop;
 use crate::ModelError;
 
@@ -30,6 +33,9 @@ pub struct FuzzConfig {
     pub sessions: u8,
     /// Stop after this many distinct findings.
     pub max_findings: usize,
+    /// Stop after this many sequences (the findings then do not depend on the machine's
+    /// speed), if the duration has not run out first.
+    pub sequences: Option<u64>,
 }
 
 impl Default for FuzzConfig {
@@ -40,6 +46,7 @@ impl Default for FuzzConfig {
             max_steps: 16,
             sessions: 1,
             max_findings: 10,
+            sequences: None,
         }
     }
 }
@@ -66,8 +73,12 @@ pub struct FuzzReport {
     pub commands: u64,
     /// Wall time.
     pub duration: Duration,
-    /// Distinct findings.
+    /// Distinct findings, in the order of the sequences that found them.
     pub findings: Vec<Finding>,
+    /// Jobs that ran sequences at once (one per account).
+    pub jobs: usize,
+    /// A digest of the sequences generated, in sequence order (shrink runs left out).
+    pub digest: u64,
 }
 
 impl FuzzReport {
@@ -93,78 +104,172 @@ fn signature(o: &Outcome) -> Option<String> {
         .map(|d| format!("{} | {}", d.rule.quote, d.expected))
 }
 
-/// Fuzzes the target until `config.duration` has passed or enough findings are in.
+/// What a sequence of the parallel phase gave.
+struct Ran {
+    /// The sequence, as text (for the digest).
+    text: String,
+    /// Its commands and connections.
+    commands: u64,
+    connections: u64,
+    /// Its divergence's signature, with the sequence, its start and its run, when it is the
+    /// first of that signature seen so far.
+    found: Option<(String, Vec<SequenceStep>, Maildrop, Outcome)>,
+}
+
+/// Fuzzes the target until `config.duration` has passed, `config.sequences` have run or
+/// enough findings are in, on as many jobs as there are `accounts` (one account each); then
+/// shrinks each finding on a job of its own. `progress` gets the sequences run and the
+/// distinct findings so far.
+///
+/// Sequence `i` comes from its own RNG ([`crate::jobs::case_seed`]) and the findings are
+/// taken in sequence order: bounded by `config.sequences` rather than by time, the same seed
+/// gives the same sequences and the same findings whatever the number of jobs.
 pub fn fuzz(
-    rt: &Handle,
     env: &Env,
+    accounts: &[Account<'_>],
     fixture: &[Vec<u8>],
-    reseed: Option<Reseed<'_>>,
     config: &FuzzConfig,
-    progress: &dyn Fn(&FuzzReport),
+    progress: &(dyn Fn(u64, usize) + Sync),
 ) -> Result<FuzzReport, ModelError> {
     let started = Instant::now();
     let deadline = started + config.duration;
     let shrink_deadline = deadline + config.duration / 4;
-    let mut runner = TestRunner::new_with_rng(
-        ProptestConfig::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &rng_seed(config.seed)),
-    );
-    let strategy = sequence(config.sessions, config.max_steps);
-    let mut report = FuzzReport::default();
-    let count = |report: &mut FuzzReport, o: &Outcome| {
-        report.sequences += 1;
-        report.commands += o.commands;
-        report.sessions += o.connections as u64;
+    let known = KnownFixture::new(fixture);
+    let mut jobs = Job::for_accounts(env, accounts)?;
+    let max_findings = config.max_findings.max(1);
+    let generate = |seed: &[u8; 32]| {
+        sequence(config.sessions, config.max_steps)
+            .new_tree(&mut runner_for(seed, ProptestConfig::default()))
+            .map_err(|e| ModelError::Inspect(e.to_string()))
     };
-    let run_once = |steps: &[SequenceStep]| -> Result<(Maildrop, Outcome), ModelError> {
-        if let Some(reseed) = reseed {
-            reseed().map_err(|e| ModelError::Reseed(e.to_string()))?;
+    let schedule = Schedule::new(config.sequences.unwrap_or(u64::MAX));
+    let ran = AtomicU64::new(0);
+    // each signature with the lowest sequence index that gave it so far
+    let first: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
+    let results = parallel(&mut jobs, &schedule, &|job, i| {
+        if Instant::now() >= deadline {
+            schedule.stop();
+            return Ok(None);
         }
-        let start = rt
-            .block_on(inspect(env, fixture))
-            .map_err(|e| ModelError::Inspect(e.to_string()))?;
-        let outcome = rt.block_on(exec::run_steps(env, &start, steps, config.sessions));
-        Ok((start, outcome))
+        let steps = generate(&case_seed(config.seed, i))?.current();
+        let (start, outcome) = job.once(&known, &steps, config.sessions)?;
+        let found = signature(&outcome).and_then(|sig| {
+            let mut first = first.lock().expect("signatures");
+            let earlier = first.get(&sig).is_some_and(|&j| j < i);
+            if !earlier {
+                first.insert(sig.clone(), i);
+            }
+            if first.len() >= max_findings {
+                schedule.stop();
+            }
+            (!earlier).then_some(sig)
+        });
+        let n = ran.fetch_add(1, Ordering::SeqCst) + 1;
+        progress(n, first.lock().expect("signatures").len());
+        Ok(Some(Ran {
+            text: format!("{steps:?}"),
+            commands: outcome.commands,
+            connections: outcome.connections as u64,
+            found: found.map(|sig| (sig, steps, start, outcome)),
+        }))
+    });
+    // in sequence order, as one job would have found them
+    let mut report = FuzzReport {
+        jobs: jobs.len(),
+        ..FuzzReport::default()
     };
+    let mut digest = Digest::new();
+    let mut found = Vec::new();
     let mut seen = Vec::new();
-    while Instant::now() < deadline && report.findings.len() < config.max_findings {
-        let mut tree = strategy
-            .new_tree(&mut runner)
-            .map_err(|e| ModelError::Inspect(e.to_string()))?;
-        let (start, outcome) = run_once(&tree.current())?;
-        count(&mut report, &outcome);
-        progress(&report);
-        let Some(sig) = signature(&outcome) else {
-            continue;
-        };
-        if seen.contains(&sig) {
-            continue;
-        }
-        // shrink: simplify while it still fails the same way, back off when it does not
-        let mut best = (tree.current(), start, outcome);
-        let mut shrinks = 0u32;
-        while Instant::now() < shrink_deadline && shrinks < 2048 && tree.simplify() {
-            loop {
-                shrinks += 1;
-                let (start, o) = run_once(&tree.current())?;
-                count(&mut report, &o);
-                if signature(&o).as_ref() == Some(&sig) {
-                    best = (tree.current(), start, o);
-                    break;
-                }
-                if Instant::now() >= shrink_deadline || !tree.complicate() {
+    for (i, result) in results {
+        let Some(r) = result? else { continue };
+        digest.add(&r.text);
+        report.sequences += 1;
+        report.commands += r.commands;
+        report.sessions += r.connections;
+        if let Some((sig, steps, start, outcome)) = r.found {
+            if !seen.contains(&sig) {
+                seen.push(sig.clone());
+                found.push((i, sig, steps, start, outcome));
+                if found.len() >= max_findings {
                     break;
                 }
             }
         }
-        seen.push(sig);
-        report.findings.push(Finding {
-            steps: best.0,
-            start: best.1,
-            outcome: best.2,
-        });
-        progress(&report);
+    }
+    report.digest = digest.value();
+    // each finding shrunk on a job of its own
+    let shrunk = spread(
+        &mut jobs,
+        &found,
+        &|job, (i, sig, steps, start, outcome)| {
+            shrink(
+                job,
+                &known,
+                config,
+                shrink_deadline,
+                generate(&case_seed(config.seed, *i)),
+                sig,
+                (steps.clone(), start.clone(), outcome.clone()),
+            )
+        },
+    );
+    for s in shrunk {
+        let (finding, tally) = s?;
+        report.sequences += tally.sequences;
+        report.commands += tally.commands;
+        report.sessions += tally.sessions;
+        report.findings.push(finding);
     }
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// What shrinking ran.
+#[derive(Debug, Default)]
+struct Tally {
+    sequences: u64,
+    commands: u64,
+    sessions: u64,
+}
+
+/// Shrinks one finding: simplify while it still fails the same way, back off when it does
+/// not, until `until` or 2048 runs.
+fn shrink<T: ValueTree<Value = Vec<SequenceStep>>>(
+    job: &mut Job<'_>,
+    known: &KnownFixture,
+    config: &FuzzConfig,
+    until: Instant,
+    tree: Result<T, ModelError>,
+    sig: &str,
+    found: (Vec<SequenceStep>, Maildrop, Outcome),
+) -> Result<(Finding, Tally), ModelError> {
+    let mut tree = tree?;
+    let mut tally = Tally::default();
+    let mut best = found;
+    let mut shrinks = 0u32;
+    while Instant::now() < until && shrinks < 2048 && tree.simplify() {
+        loop {
+            shrinks += 1;
+            let (start, o) = job.once(known, &tree.current(), config.sessions)?;
+            tally.sequences += 1;
+            tally.commands += o.commands;
+            tally.sessions += o.connections as u64;
+            if signature(&o).as_deref() == Some(sig) {
+                best = (tree.current(), start, o);
+                break;
+            }
+            if Instant::now() >= until || !tree.complicate() {
+                break;
+            }
+        }
+    }
+    Ok((
+        Finding {
+            steps: best.0,
+            start: best.1,
+            outcome: best.2,
+        },
+        tally,
+    ))
 }

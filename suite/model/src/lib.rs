@@ -22,6 +22,7 @@ pub mod check;
 pub mod exec;
 pub mod fuzz;
 pub mod hostile;
+pub mod jobs;
 pub mod maildrop;
 pub mod ops;
 pub mod replay;
@@ -30,3 +31,4 @@ pub mod transcript;
 
 pub use check::{check, Exploration, ModelError, Report, Shrunk};
 pub use exec::{Caps, Divergence, Env, Outcome};
+pub use jobs::Account;

@@ -33,6 +33,11 @@ pub struct ModelArgs {
     /// Shrink steps after a failure, at most.
     #[arg(long, default_value_t = 4096)]
     max_shrink_iters: u32,
+    /// Sequences run at once, each on an account (a maildrop) of its own: the bundled server
+    /// gets a user per job; a --target has one account, so it takes 1 only. The same seed
+    /// runs the same sequences, and finds the same failure, whatever N is.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
     /// Where the scenario of a failure is written.
     #[arg(long, value_name = "DIR", default_value = "reports/model")]
     out: PathBuf,
@@ -42,7 +47,7 @@ pub struct ModelArgs {
 /// scenario (exit 1).
 pub fn run(args: ModelArgs) -> Result<Outcome, CliError> {
     let setup = Setup::resolve(&args.target, None)?;
-    let started = Started::new(&setup)?;
+    let started = Started::new(&setup, usize::from(args.jobs))?;
     let config = Exploration {
         cases: args.cases.max(1),
         seed: seed_or_clock(args.seed),
@@ -52,8 +57,13 @@ pub fn run(args: ModelArgs) -> Result<Outcome, CliError> {
         regressions: None,
     };
     println!(
-        "conform model: {} sequences of up to {} commands on {} session(s) against {}, seed {}",
-        config.cases, config.max_steps, config.sessions, started.env.endpoint.target, config.seed
+        "conform model: {} sequences of up to {} commands on {} session(s) against {}, seed {}, {} job(s)",
+        config.cases,
+        config.max_steps,
+        config.sessions,
+        started.env.endpoint.target,
+        config.seed,
+        args.jobs
     );
     if started.ready.reseed.is_none() {
         println!(
@@ -62,11 +72,13 @@ pub fn run(args: ModelArgs) -> Result<Outcome, CliError> {
     }
     let report = check(&started, &config)?;
     let summary = format!(
-        "{} sequences, {} commands in {:.1}s ({:.0} commands/s)",
+        "{} sequences, {} commands in {:.1}s ({:.0} commands/s), {} job(s), sequences digest {:016x}",
         report.sequences,
         report.commands,
         report.duration.as_secs_f64(),
-        report.rate()
+        report.rate(),
+        report.jobs,
+        report.digest
     );
     let Some(failure) = &report.failure else {
         println!("passed: {summary}");
@@ -82,28 +94,34 @@ pub fn run(args: ModelArgs) -> Result<Outcome, CliError> {
     println!("transcript of the shrunk sequence:");
     print_transcript(&failure.outcome.transcript);
     println!("divergence: {d}");
+    let mut unwritten = None;
     if let Some(text) = model::replay::scenario(failure, config.seed) {
         let name = format!("model-seed-{}.pop3", config.seed);
-        let path = write_scenario(&args.out, &name, &text)?;
-        println!(
-            "scenario: {} (replay: conform run {} with the same target options)",
-            path.display(),
-            path.display()
-        );
+        match write_scenario(&args.out, &name, &text) {
+            Ok(path) => println!(
+                "scenario: {} (replay: conform run {} with the same target options)",
+                path.display(),
+                path.display()
+            ),
+            // said after the summary, and the exit code says it (4, or 1 for a scenario
+            // that does not compile)
+            Err(e) => unwritten = Some(e),
+        }
     }
     println!("failed: {summary}");
-    Ok(Outcome::Failed)
+    match unwritten {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Failed),
+    }
 }
 
 /// The sequences, with a progress bar.
 fn check(started: &Started, config: &Exploration) -> Result<Report, CliError> {
-    let reseed = started.reseed();
     let bar = progress::bar(u64::from(config.cases), "sequences");
     let report = model::check(
-        started.runtime.handle(),
         &started.env,
+        &started.accounts(),
         &started.fixture,
-        Some(&reseed),
         config,
         &|n| {
             // shrinking runs go past the case count
