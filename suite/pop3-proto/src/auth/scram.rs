@@ -99,7 +99,9 @@ impl Hash {
     /// length (RFC 5802 §2.2).
     pub fn hi(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
-            Hash::Sha1 => pbkdf2::pbkdf2_hmac_array::<Sha1, 20>(password, salt, iterations).to_vec(),
+            Hash::Sha1 => {
+                pbkdf2::pbkdf2_hmac_array::<Sha1, 20>(password, salt, iterations).to_vec()
+            }
             Hash::Sha256 => {
                 pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations).to_vec()
             }
@@ -243,7 +245,10 @@ pub fn unescape_saslname(name: &str) -> Result<String, ScramError> {
 
 /// A nonce of printable characters other than `,` (RFC 5802 §7 `c-nonce`/`s-nonce`).
 fn valid_nonce(nonce: &str) -> bool {
-    !nonce.is_empty() && nonce.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+    !nonce.is_empty()
+        && nonce
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',')
 }
 
 /// A fresh random nonce: 24 octets from the operating system's random source, base64 (which
@@ -679,7 +684,8 @@ mod tests {
 
     /// RFC 7677 §3: SCRAM-SHA-256, user "user", password "pencil".
     const SHA256_CLIENT_FIRST: &str = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
-    const SHA256_SERVER_FIRST: &str = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const SHA256_SERVER_FIRST: &str =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
     const SHA256_CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
     const SHA256_SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
@@ -804,7 +810,11 @@ mod tests {
             Err(ScramError::NonceMismatch)
         );
         assert_eq!(
-            client.finish("p", b"r=abc123,s=QSXCR+Q6sek8bf92,i=4000000000", MAX_ITERATIONS),
+            client.finish(
+                "p",
+                b"r=abc123,s=QSXCR+Q6sek8bf92,i=4000000000",
+                MAX_ITERATIONS
+            ),
             Err(ScramError::Iterations(4_000_000_000))
         );
         assert_eq!(
@@ -833,7 +843,10 @@ mod tests {
         let creds = Keys::derive(mech.hash, "pencil", &salt, 4096).credentials(&salt, 4096);
         let cf = ClientFirst::parse(SHA1_CLIENT_FIRST.as_bytes()).unwrap();
         let server = Server::new(mech, cf, creds, "SERVER");
-        assert!(server.server_first.nonce.starts_with("fyko+d2lbbFgONRv9qkxdawL"));
+        assert!(server
+            .server_first
+            .nonce
+            .starts_with("fyko+d2lbbFgONRv9qkxdawL"));
         let client = Client::new(mech, "user", "fyko+d2lbbFgONRv9qkxdawL");
         let fin = client.final_message("pencil", &server.server_first);
         let v = server.finish(fin.message.as_bytes()).unwrap();
