@@ -185,6 +185,9 @@ impl Keys {
 /// A SCRAM message that breaks the grammar of RFC 5802 §7, or an exchange that cannot go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScramError {
+    /// A challenge that is not strict base64 (RFC 5034 §4).
+    #[error("SCRAM challenge is not base64")]
+    NotBase64,
     /// Not UTF-8 (RFC 5802 §7: the messages are UTF-8).
     #[error("SCRAM message is not UTF-8")]
     NotUtf8,
