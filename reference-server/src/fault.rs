@@ -180,11 +180,19 @@ faults! {
         "AUTH PLAIN with an authorization identity the user may not act as logs the user in anyway (RFC 4616 §2).";
     SecondAuthAccepted => "second-auth-accepted", Auth, PlaintextAllowed,
         "AUTH after a successful login answers +OK (RFC 5034 §4: AUTH is valid only in AUTHORIZATION; after success, -ERR).";
+    ScramAcceptsWrongProof => "scram-accepts-wrong-proof", Auth, PlaintextAllowed,
+        "AUTH SCRAM-SHA-1/-256 accepts a client-final-message whose ClientProof is wrong, and answers with a verifier (RFC 5802 §5: the server verifies the proof; RFC 5034 §4: -ERR when it cannot authenticate the client).";
+    ScramWrongServerSignature => "scram-wrong-server-signature", Auth, PlaintextAllowed,
+        "The SCRAM server-final-message carries a ServerSignature that is not HMAC(ServerKey, AuthMessage) (RFC 5802 §3, §5.1 v=), so a client cannot authenticate the server.";
+    ScramNonceNotExtended => "scram-nonce-not-extended", Auth, PlaintextAllowed,
+        "The SCRAM server-first-message's nonce is the server's own, not the client's nonce followed by the server's (RFC 5802 §5: the server \"appends its own nonce to the client-specified one\").";
+    ScramLowIterations => "scram-low-iterations", Auth, PlaintextAllowed,
+        "SCRAM credentials use an iteration count of 1024 (RFC 7677 §4 and RFC 5802 §5.1: SHOULD be at least 4096).";
     AuthCancelIgnored => "auth-cancel-ignored", Auth, PlaintextAllowed,
         "A \"*\" during AUTH is not taken as cancel: the server asks again (RFC 5034 §4: it MUST answer -ERR).";
     // ---- CAPA ----
     CapaListsUnsupportedSasl => "capa-lists-unsupported-sasl", Capa, PlaintextAllowed,
-        "CAPA lists SASL DIGEST-MD5 and SCRAM-SHA-256, which AUTH rejects as unsupported (RFC 5034 §3, RFC 2449 §5).";
+        "CAPA lists SASL DIGEST-MD5 and SCRAM-SHA-512, which AUTH rejects as unsupported (RFC 5034 §3, RFC 2449 §5).";
     CapaOmitsTop => "capa-omits-top", Capa, PlaintextAllowed,
         "CAPA does not list TOP although TOP works (RFC 2449 §5: CAPA \"returns a list of capabilities supported by the POP3 server\"; §6.1: \"The TOP capability indicates the optional TOP command is available.\").";
     CapaOmitsUidl => "capa-omits-uidl", Capa, PlaintextAllowed,
@@ -293,6 +301,20 @@ pub fn faulty_message(head: &[u8], content: &[u8], faults: &Faults) -> Option<Ve
         out.extend_from_slice(b".\r\n");
     }
     Some(out)
+}
+
+/// The iteration count under [`Fault::ScramLowIterations`].
+pub const SCRAM_LOW_ITERATIONS: u32 = 1024;
+
+/// A SCRAM `v=ServerSignature` with the signature's first octet changed, under
+/// [`Fault::ScramWrongServerSignature`].
+pub fn wrong_scram_verifier(verifier: &str) -> String {
+    let sig = verifier.strip_prefix("v=").unwrap_or(verifier);
+    let mut bytes = pop3_proto::auth::decode_base64(sig).unwrap_or_default();
+    if let Some(b) = bytes.first_mut() {
+        *b ^= 0x01;
+    }
+    format!("v={}", pop3_proto::auth::encode_base64(&bytes))
 }
 
 /// `reply` with every status indicator `-ERR` at a line start written `ERR`.

@@ -33,5 +33,5 @@ pub mod variant;
 
 pub use fault::{Fault, Faults};
 pub use server::{Config, Drained, RunningServer};
-pub use users::Users;
+pub use users::{ScramSettings, Users};
 pub use variant::{Variant, Variants};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pop3_proto::auth::{self, apop, cram_md5, login, plain::Plain, ClientResponse};
+use pop3_proto::auth::{self, apop, cram_md5, login, plain::Plain, scram, ClientResponse};
 use pop3_proto::command::InitialResponse;
 use pop3_proto::line::LineError;
 use pop3_proto::response::MAX_STATUS_LINE;
@@ -74,12 +74,32 @@ pub enum Output {
     LockBusy,
 }
 
+/// The SCRAM mechanisms the server implements (RFC 5802, RFC 7677), as CAPA lists them.
+pub const SCRAM_MECHANISMS: [&str; 2] = ["SCRAM-SHA-256", "SCRAM-SHA-1"];
+
 #[derive(Debug)]
 enum Sasl {
     Plain,
     LoginUser,
-    LoginPass { user: String },
-    CramMd5 { challenge: String },
+    LoginPass {
+        user: String,
+    },
+    CramMd5 {
+        challenge: String,
+    },
+    /// Waiting for the client-first-message (after an empty challenge).
+    ScramFirst(scram::Mechanism),
+    /// Waiting for the client-final-message; `user` is `None` for an unknown user (the
+    /// exchange goes on with made-up credentials and fails at the proof).
+    ScramFinal {
+        server: Box<scram::Server>,
+        user: Option<String>,
+    },
+    /// The server-final-message was sent; waiting for the client's empty response
+    /// (RFC 4422 §3: additional data with success, as a challenge in POP3).
+    ScramDone {
+        user: String,
+    },
 }
 
 #[derive(Debug)]
@@ -438,8 +458,9 @@ impl Session {
             mechs.extend(["PLAIN".to_owned(), "LOGIN".to_owned()]);
         }
         mechs.push("CRAM-MD5".to_owned());
+        mechs.extend(SCRAM_MECHANISMS.map(str::to_owned));
         if self.fault(Fault::CapaListsUnsupportedSasl) {
-            mechs.extend(["DIGEST-MD5".to_owned(), "SCRAM-SHA-256".to_owned()]);
+            mechs.extend(["DIGEST-MD5".to_owned(), "SCRAM-SHA-512".to_owned()]);
         }
         if !omit_auth {
             caps.push(Capability::Sasl(mechs));

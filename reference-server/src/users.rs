@@ -1,8 +1,11 @@
 //! The accounts the server knows: name and shared secret (kept in clear, because APOP and
 //! CRAM-MD5 need the secret itself: RFC 1939 §7, RFC 2195 §2).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use pop3_proto::auth::scram;
 
 /// A bad `--user` value or users file line.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +29,41 @@ pub enum UsersError {
     },
 }
 
+/// How SCRAM credentials are derived from the configured passwords (RFC 5802 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramSettings {
+    /// The iteration count `i` (RFC 7677 §4: "SHOULD be at least 4096"); default 4096.
+    pub iterations: u32,
+    /// One salt for every user; `None` (the default): a salt of 16 octets per user, derived
+    /// from the user name, so it is the same in every run, as stored credentials would be.
+    pub salt: Option<Vec<u8>>,
+}
+
+impl Default for ScramSettings {
+    fn default() -> ScramSettings {
+        ScramSettings {
+            iterations: scram::MIN_ITERATIONS,
+            salt: None,
+        }
+    }
+}
+
 /// User names and their secrets.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Users {
     secrets: BTreeMap<String, String>,
+    scram: ScramSettings,
+    /// SCRAM credentials derived so far, by user and hash (PBKDF2 is slow by design).
+    derived: Arc<Mutex<HashMap<(String, scram::Hash), scram::Credentials>>>,
 }
+
+impl PartialEq for Users {
+    fn eq(&self, other: &Users) -> bool {
+        self.secrets == other.secrets && self.scram == other.scram
+    }
+}
+
+impl Eq for Users {}
 
 impl std::fmt::Debug for Users {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +115,53 @@ impl Users {
         Ok(())
     }
 
+    /// Sets how SCRAM credentials are derived (salt, iteration count).
+    pub fn set_scram(&mut self, settings: ScramSettings) {
+        self.scram = settings;
+        self.derived = Arc::default();
+    }
+
+    /// How SCRAM credentials are derived.
+    pub fn scram(&self) -> &ScramSettings {
+        &self.scram
+    }
+
+    /// The salt of `name`'s SCRAM credentials.
+    pub fn scram_salt(&self, name: &str) -> Vec<u8> {
+        match &self.scram.salt {
+            Some(salt) => salt.clone(),
+            None => {
+                scram::Hash::Sha256.digest(format!("conform salt {name}").as_bytes())[..16].to_vec()
+            }
+        }
+    }
+
+    /// `name`'s SCRAM credentials for `hash` (RFC 5802 §3), derived from its password with
+    /// [`Users::scram`]'s salt and iteration count; `iterations` overrides the count.
+    pub fn scram_credentials(
+        &self,
+        name: &str,
+        hash: scram::Hash,
+        iterations: Option<u32>,
+    ) -> Option<scram::Credentials> {
+        let secret = self.secret(name)?;
+        let i = iterations.unwrap_or(self.scram.iterations);
+        let derive = || {
+            let salt = self.scram_salt(name);
+            scram::Keys::derive(hash, secret, &salt, i).credentials(&salt, i)
+        };
+        if i != self.scram.iterations {
+            return Some(derive());
+        }
+        let mut cache = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        Some(
+            cache
+                .entry((name.to_owned(), hash))
+                .or_insert_with(derive)
+                .clone(),
+        )
+    }
+
     /// The secret of `name`.
     pub fn secret(&self, name: &str) -> Option<&str> {
         self.secrets.get(name).map(String::as_str)
@@ -128,5 +208,37 @@ mod tests {
         let e = u.load_file(&f).unwrap_err().to_string();
         assert!(e.contains(":1:"), "{e}");
         assert!(!format!("{u:?}").contains("secret"));
+    }
+
+    #[test]
+    fn scram_credentials_from_passwords() {
+        let mut u = Users::new();
+        u.insert("user", "pencil");
+        u.set_scram(ScramSettings {
+            iterations: 4096,
+            salt: Some(crate::users::tests::b64("QSXCR+Q6sek8bf92")),
+        });
+        let c = u
+            .scram_credentials("user", scram::Hash::Sha1, None)
+            .unwrap();
+        assert_eq!(c.iterations, 4096);
+        // the RFC 5802 §5 exchange verifies against credentials derived here
+        let first = scram::ClientFirst::new("user", "fyko+d2lbbFgONRv9qkxdawL");
+        let server = scram::Server::new(scram::Mechanism::SHA1, first, c, "3rfcNHYJY1ZVvWVs7j");
+        assert_eq!(
+            server.finish(b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="),
+            Ok("v=rmF9pqV8S7suAoZWja4dJRkFsKQ=".to_owned())
+        );
+        assert!(u
+            .scram_credentials("nobody", scram::Hash::Sha1, None)
+            .is_none());
+        let mut v = Users::new();
+        v.insert("user", "pencil");
+        assert_ne!(v.scram_salt("user"), v.scram_salt("other"));
+        assert_eq!(v.scram_salt("user").len(), 16);
+    }
+
+    fn b64(t: &str) -> Vec<u8> {
+        pop3_proto::auth::decode_base64(t).unwrap()
     }
 }

@@ -105,9 +105,15 @@ impl Session {
 
     pub(super) fn mechanisms(&self) -> Vec<&'static str> {
         if self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls) {
-            vec!["PLAIN", "LOGIN", "CRAM-MD5"]
+            vec![
+                "PLAIN",
+                "LOGIN",
+                "CRAM-MD5",
+                SCRAM_MECHANISMS[0],
+                SCRAM_MECHANISMS[1],
+            ]
         } else {
-            vec!["CRAM-MD5"]
+            vec!["CRAM-MD5", SCRAM_MECHANISMS[0], SCRAM_MECHANISMS[1]]
         }
     }
 
@@ -124,7 +130,9 @@ impl Session {
             ));
         };
         let mech = mechanism.to_ascii_uppercase();
-        if !["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str()) {
+        if !["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str())
+            && !SCRAM_MECHANISMS.contains(&mech.as_str())
+        {
             return Output::Reply(err(format!("unsupported SASL mechanism {mechanism}")));
         }
         if !self.mechanisms().contains(&mech.as_str()) {
@@ -148,6 +156,14 @@ impl Session {
             ("CRAM-MD5", None) => self.challenge(Sasl::CramMd5 {
                 challenge: self.timestamp.clone(),
             }),
+            (m, first) if SCRAM_MECHANISMS.contains(&m) => {
+                let mech = scram::Mechanism::from_name(m).expect("a SCRAM mechanism");
+                match first {
+                    // RFC 5034 §4: no initial response, so an empty challenge first
+                    None => self.challenge(Sasl::ScramFirst(mech)),
+                    Some(first) => self.scram_first(mech, &first),
+                }
+            }
             // RFC 5034 §4: an initial response to a mechanism that has none MUST be rejected
             (_, Some(_)) => Output::Reply(err("CRAM-MD5 takes no initial response")),
             _ => unreachable!("mechanisms checked above"),
@@ -162,6 +178,11 @@ impl Session {
             Sasl::LoginUser => login::username_challenge().to_owned(),
             Sasl::LoginPass { .. } => login::password_challenge().to_owned(),
             Sasl::CramMd5 { challenge } => auth::encode_base64(challenge.as_bytes()),
+            Sasl::ScramFirst(_) => String::new(),
+            Sasl::ScramFinal { server, .. } => {
+                auth::encode_base64(server.server_first.text.as_bytes())
+            }
+            Sasl::ScramDone { .. } => unreachable!("sent with its verifier by scram_final"),
         };
         self.phase = Phase::Sasl(step);
         Output::Reply(format!("+ {data}\r\n").into_bytes())
@@ -228,6 +249,98 @@ impl Session {
                 }
                 Err(e) => Output::Reply(err(format!("AUTH rejected: {e}"))),
             },
+            Sasl::ScramFirst(mech) => self.scram_first(mech, &data),
+            Sasl::ScramFinal { server, user } => self.scram_final(&server, user, &data),
+            Sasl::ScramDone { user } if data.is_empty() => self.login(user, true),
+            Sasl::ScramDone { .. } => Output::Reply(err(
+                "AUTH rejected: the response to the server-final-message must be empty",
+            )),
+        }
+    }
+
+    /// Answers a client-first-message with the server-first-message (RFC 5802 §5).
+    pub(super) fn scram_first(&mut self, mech: scram::Mechanism, message: &[u8]) -> Output {
+        let first = match scram::ClientFirst::parse(message) {
+            Ok(f) => f,
+            Err(e) => return Output::Reply(err(format!("AUTH rejected: {e}"))),
+        };
+        if let scram::ChannelBinding::Required(name) = &first.cbind {
+            // RFC 5802 §6: this server does not support channel binding (no -PLUS)
+            return Output::Reply(err_code(
+                ResponseCode::Auth,
+                format!("channel binding {name} not supported"),
+            ));
+        }
+        if first.authzid.as_ref().is_some_and(|a| *a != first.user) {
+            return Output::Reply(err_code(
+                ResponseCode::Auth,
+                "authorization identity differs from authentication identity",
+            ));
+        }
+        let iterations = self
+            .fault(Fault::ScramLowIterations)
+            .then_some(fault::SCRAM_LOW_ITERATIONS);
+        let users = &self.ctx.users;
+        let (credentials, user) = match users.scram_credentials(&first.user, mech.hash, iterations)
+        {
+            Some(c) => (c, Some(first.user.clone())),
+            None => {
+                // an unknown user gets made-up credentials: the exchange fails at the proof,
+                // and the answer does not tell which names exist
+                let salt = users.scram_salt(&first.user);
+                let i = iterations.unwrap_or(users.scram().iterations);
+                let keys = scram::Keys::derive(mech.hash, &scram::fresh_nonce(), &salt, i);
+                (keys.credentials(&salt, i), None)
+            }
+        };
+        let server_nonce = scram::fresh_nonce();
+        let mut server = scram::Server::new(mech, first, credentials, &server_nonce);
+        if self.fault(Fault::ScramNonceNotExtended) {
+            let c = &server.credentials;
+            server.server_first = scram::ServerFirst::new(&server_nonce, &c.salt, c.iterations);
+        }
+        self.challenge(Sasl::ScramFinal {
+            server: Box::new(server),
+            user,
+        })
+    }
+
+    /// Checks the client-final-message (RFC 5802 §5: the nonce and the proof) and sends the
+    /// server-final-message as a challenge, or refuses (RFC 5034 §4: -ERR).
+    pub(super) fn scram_final(
+        &mut self,
+        server: &scram::Server,
+        user: Option<String>,
+        message: &[u8],
+    ) -> Output {
+        let verdict = match server.finish(message) {
+            Err(scram::Refusal::InvalidProof) if self.fault(Fault::ScramAcceptsWrongProof) => {
+                let parsed = scram::ClientFinalParsed::parse(message).expect("parsed by finish");
+                let am = scram::auth_message(
+                    &server.first.bare,
+                    &server.server_first.text,
+                    &parsed.without_proof,
+                );
+                Ok(server.verifier(&am))
+            }
+            other => other,
+        };
+        match (verdict, user) {
+            (Ok(verifier), Some(user)) => {
+                let verifier = if self.fault(Fault::ScramWrongServerSignature) {
+                    fault::wrong_scram_verifier(&verifier)
+                } else {
+                    verifier
+                };
+                self.phase = Phase::Sasl(Sasl::ScramDone { user });
+                Output::Reply(
+                    format!("+ {}\r\n", auth::encode_base64(verifier.as_bytes())).into_bytes(),
+                )
+            }
+            (Ok(_), None) | (Err(scram::Refusal::InvalidProof), _) => {
+                self.login(String::new(), false)
+            }
+            (Err(e), _) => Output::Reply(err_code(ResponseCode::Auth, format!("SCRAM: {e}"))),
         }
     }
 

@@ -295,7 +295,7 @@ fn plaintext_is_refused_before_tls_unless_allowed() {
     let capa = t.ok("CAPA");
     assert!(
         !capa.contains("S: USER\n")
-            && capa.contains("S: SASL CRAM-MD5\n")
+            && capa.contains("S: SASL CRAM-MD5 SCRAM-SHA-256 SCRAM-SHA-1\n")
             && capa.contains("S: STLS\n"),
         "{capa}"
     );
@@ -311,7 +311,7 @@ fn plaintext_is_refused_before_tls_unless_allowed() {
     let capa = t.ok("CAPA");
     assert!(
         capa.contains("S: USER\n")
-            && capa.contains("S: SASL PLAIN LOGIN CRAM-MD5\n")
+            && capa.contains("S: SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 SCRAM-SHA-1\n")
             && !capa.contains("STLS"),
         "{capa}"
     );
@@ -338,7 +338,7 @@ fn auth_plain() {
     let mut t = h.session();
     assert_eq!(
         t.ok("AUTH"),
-        "S: +OK SASL mechanisms follow\nS: PLAIN\nS: LOGIN\nS: CRAM-MD5\nS: .\n"
+        "S: +OK SASL mechanisms follow\nS: PLAIN\nS: LOGIN\nS: CRAM-MD5\nS: SCRAM-SHA-256\nS: SCRAM-SHA-1\nS: .\n"
     );
     t.err("AUTH PLAIN =");
     t.err("AUTH PLAIN not*base64");
@@ -394,6 +394,68 @@ fn auth_cram_md5_and_login() {
     assert_eq!(t.send("AUTH LOGIN"), "S: + VXNlcm5hbWU6\n");
     assert_eq!(t.send("bXJvc2U="), "S: + UGFzc3dvcmQ6\n");
     t.ok("dGFuc3RhYWY=");
+}
+
+/// RFC 5802 §5 / RFC 7677: a whole SCRAM exchange, with and without initial response; a
+/// wrong proof, a `p=` channel binding, `*` and an unknown user are refused.
+#[test]
+fn auth_scram() {
+    use pop3_proto::auth::{decode_base64, encode_base64, scram};
+    let h = Harness::new(false, false);
+    let challenge =
+        |line: &str| decode_base64(line.trim_end().strip_prefix("S: + ").unwrap()).unwrap();
+    for (mech, initial) in [
+        (scram::Mechanism::SHA256, true),
+        (scram::Mechanism::SHA1, false),
+    ] {
+        let mut t = h.session();
+        let client = scram::Client::new(mech, "tim", &scram::fresh_nonce());
+        let first = encode_base64(client.first_message().as_bytes());
+        let sf = if initial {
+            t.send(&format!("AUTH {} {first}", mech.name()))
+        } else {
+            assert_eq!(t.send(&format!("AUTH {}", mech.name())), "S: + \n");
+            t.send(&first)
+        };
+        let sf = challenge(&sf);
+        let parsed = scram::ServerFirst::parse(&sf).unwrap();
+        assert_eq!(parsed.iterations, 4096);
+        let fin = client.finish("tanstaaftanstaaf", &sf, 10_000).unwrap();
+        let v = challenge(&t.send(&encode_base64(fin.message.as_bytes())));
+        scram::verify_server_final(&v, &fin.server_signature).unwrap();
+        t.ok("");
+        assert_eq!(t.session.state(), State::Transaction);
+    }
+    // a wrong password: -ERR [AUTH]
+    let mut t = h.session();
+    let client = scram::Client::new(scram::Mechanism::SHA256, "tim", "abc");
+    let sf = challenge(&t.send(&format!(
+        "AUTH SCRAM-SHA-256 {}",
+        encode_base64(client.first_message().as_bytes())
+    )));
+    let fin = client.finish("wrong", &sf, 10_000).unwrap();
+    assert!(t
+        .err(&encode_base64(fin.message.as_bytes()))
+        .contains("[AUTH]"));
+    // an unknown user goes on to the proof and fails there
+    let client = scram::Client::new(scram::Mechanism::SHA1, "nobody", "abc");
+    let sf = challenge(&t.send(&format!(
+        "AUTH SCRAM-SHA-1 {}",
+        encode_base64(client.first_message().as_bytes())
+    )));
+    let fin = client.finish("x", &sf, 10_000).unwrap();
+    t.err(&encode_base64(fin.message.as_bytes()));
+    // channel binding required: not supported without -PLUS; `*` cancels mid-exchange
+    t.err(&format!(
+        "AUTH SCRAM-SHA-1 {}",
+        encode_base64(b"p=tls-exporter,,n=tim,r=abc")
+    ));
+    t.send(&format!(
+        "AUTH SCRAM-SHA-1 {}",
+        encode_base64(b"y,,n=tim,r=abc")
+    ));
+    assert_eq!(t.err("*"), "S: -ERR AUTH cancelled\n");
+    assert_eq!(t.session.state(), State::Authorization);
 }
 
 #[test]

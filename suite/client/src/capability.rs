@@ -46,16 +46,22 @@ pub enum LoginMethod {
     SaslLogin,
     /// AUTH CRAM-MD5 (RFC 2195).
     CramMd5,
+    /// AUTH SCRAM-SHA-1 (RFC 5802), the server's signature verified.
+    ScramSha1,
+    /// AUTH SCRAM-SHA-256 (RFC 7677), the server's signature verified.
+    ScramSha256,
 }
 
 impl LoginMethod {
     /// Every method, in the order the `login` step prefers them.
-    pub const ORDER: [LoginMethod; 5] = [
+    pub const ORDER: [LoginMethod; 7] = [
         LoginMethod::UserPass,
         LoginMethod::Apop,
         LoginMethod::SaslPlain,
         LoginMethod::SaslLogin,
         LoginMethod::CramMd5,
+        LoginMethod::ScramSha256,
+        LoginMethod::ScramSha1,
     ];
 
     /// The capability that offers it (`USER`, `APOP`, `SASL PLAIN`, ...).
@@ -66,6 +72,8 @@ impl LoginMethod {
             LoginMethod::SaslPlain => "SASL PLAIN",
             LoginMethod::SaslLogin => "SASL LOGIN",
             LoginMethod::CramMd5 => "SASL CRAM-MD5",
+            LoginMethod::ScramSha1 => "SASL SCRAM-SHA-1",
+            LoginMethod::ScramSha256 => "SASL SCRAM-SHA-256",
         }
     }
 
@@ -77,10 +85,13 @@ impl LoginMethod {
             LoginMethod::SaslPlain => "plain",
             LoginMethod::SaslLogin => "login",
             LoginMethod::CramMd5 => "cram-md5",
+            LoginMethod::ScramSha1 => "scram-sha-1",
+            LoginMethod::ScramSha256 => "scram-sha-256",
         }
     }
 
-    /// The method called `name` (`user`, `apop`, `plain`, `login`, `cram-md5`).
+    /// The method called `name` (`user`, `apop`, `plain`, `login`, `cram-md5`,
+    /// `scram-sha-256`, `scram-sha-1`).
     pub fn from_name(name: &str) -> Option<LoginMethod> {
         Self::ORDER
             .into_iter()
@@ -96,6 +107,8 @@ impl fmt::Display for LoginMethod {
             LoginMethod::SaslPlain => "AUTH PLAIN",
             LoginMethod::SaslLogin => "AUTH LOGIN",
             LoginMethod::CramMd5 => "AUTH CRAM-MD5",
+            LoginMethod::ScramSha1 => "AUTH SCRAM-SHA-1",
+            LoginMethod::ScramSha256 => "AUTH SCRAM-SHA-256",
         })
     }
 }

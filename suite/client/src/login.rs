@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use pop3_proto::auth::{apop, cram_md5, encode_base64, plain::Plain};
+use pop3_proto::auth::{apop, cram_md5, decode_base64, encode_base64, plain::Plain, scram};
 
 use crate::capability::LoginMethod;
 use crate::target::Profile;
@@ -41,6 +41,15 @@ pub enum LoginError<E> {
     NoTimestamp,
     /// The CRAM-MD5 challenge is not base64.
     BadChallenge(Vec<u8>),
+    /// A SCRAM exchange the client must not finish (RFC 5802 §5: a nonce that does not
+    /// extend the client's, a malformed message, a server signature that does not verify).
+    /// The client cancelled it with `*` (RFC 5034 §4).
+    Scram {
+        /// The mechanism.
+        mechanism: &'static str,
+        /// What was wrong.
+        problem: scram::ScramError,
+    },
     /// The exchange failed.
     Wire(E),
 }
@@ -57,6 +66,7 @@ impl<E: std::fmt::Display> std::fmt::Display for LoginError<E> {
                 "the CRAM-MD5 challenge is not base64: {}",
                 crate::printable(c)
             ),
+            LoginError::Scram { mechanism, problem } => write!(f, "{mechanism}: {problem}"),
             LoginError::Wire(e) => write!(f, "{e}"),
         }
     }
@@ -138,8 +148,50 @@ pub async fn login<X: Exchange>(
             let response = cram_md5::response_base64(user, &challenge, password);
             step(x, "AUTH CRAM-MD5", response.as_bytes(), Want::Ok).await?;
         }
+        LoginMethod::ScramSha1 | LoginMethod::ScramSha256 => {
+            let (mech, name) = if method == LoginMethod::ScramSha1 {
+                (scram::Mechanism::SHA1, "AUTH SCRAM-SHA-1")
+            } else {
+                (scram::Mechanism::SHA256, "AUTH SCRAM-SHA-256")
+            };
+            let client = scram::Client::new(mech, user, &scram::fresh_nonce());
+            let first = encode_base64(client.first_message().as_bytes());
+            let command = format!("AUTH {} {first}", mech.name());
+            let c = step(x, name, command.as_bytes(), Want::Challenge).await?;
+            // RFC 5034 §4: a client that cannot go on cancels with "*"
+            let cancel = async |x: &mut X, problem| {
+                let _ = x.exchange(b"*").await.map_err(LoginError::Wire)?;
+                Err(LoginError::Scram {
+                    mechanism: mech.name(),
+                    problem,
+                })
+            };
+            let server_first = match challenge_data(&c) {
+                Some(sf) => sf,
+                None => return cancel(x, scram::ScramError::NotBase64).await,
+            };
+            let fin = match client.finish(password, &server_first, scram::MAX_ITERATIONS) {
+                Ok(fin) => fin,
+                Err(problem) => return cancel(x, problem).await,
+            };
+            let reply = encode_base64(fin.message.as_bytes());
+            let c = step(x, name, reply.as_bytes(), Want::Challenge).await?;
+            let checked = challenge_data(&c)
+                .ok_or(scram::ScramError::NotBase64)
+                .and_then(|v| scram::verify_server_final(&v, &fin.server_signature));
+            if let Err(problem) = checked {
+                return cancel(x, problem).await;
+            }
+            step(x, name, b"", Want::Ok).await?;
+        }
     }
     Ok(())
+}
+
+/// The decoded data of a `+ ` challenge line; `None` when it is not base64.
+fn challenge_data(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line.get(2..).unwrap_or_default()).ok()?;
+    decode_base64(text.trim_end()).ok()
 }
 
 #[cfg(test)]
@@ -223,5 +275,90 @@ mod tests {
         assert!(matches!(r, Err(LoginError::BadChallenge(_))));
         let (r, _) = run(LoginMethod::SaslLogin, vec![b"+ VXNlcm5hbWU6"], true);
         assert_eq!(r, Err(LoginError::Wire("closed")));
+    }
+
+    /// A SCRAM server for the login tests: pop3-proto's server side, with the user's
+    /// credentials, optionally sending a wrong verifier.
+    struct ScramServer {
+        server: Option<scram::Server>,
+        wrong_signature: bool,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl Exchange for ScramServer {
+        type Error = &'static str;
+        async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, &'static str> {
+            self.sent.push(line.to_vec());
+            let text = std::str::from_utf8(line).unwrap();
+            if let Some(first) = text.strip_prefix("AUTH SCRAM-SHA-256 ") {
+                let first = scram::ClientFirst::parse(&decode_base64(first).unwrap()).unwrap();
+                let salt = b"salty".to_vec();
+                let creds = scram::Keys::derive(scram::Hash::Sha256, "tanstaaf", &salt, 4096)
+                    .credentials(&salt, 4096);
+                let server = scram::Server::new(scram::Mechanism::SHA256, first, creds, "srv");
+                let reply = format!("+ {}", encode_base64(server.server_first.text.as_bytes()));
+                self.server = Some(server);
+                return Ok(reply.into_bytes());
+            }
+            match text {
+                "" => Ok(b"+OK welcome".to_vec()),
+                "*" => Ok(b"-ERR cancelled".to_vec()),
+                _ => {
+                    let server = self.server.as_ref().ok_or("no exchange")?;
+                    let v = match server.finish(&decode_base64(text).unwrap()) {
+                        Ok(v) => v,
+                        Err(_) => return Ok(b"-ERR [AUTH] invalid-proof".to_vec()),
+                    };
+                    let v = if self.wrong_signature {
+                        "v=AAAA".to_owned()
+                    } else {
+                        v
+                    };
+                    Ok(format!("+ {}", encode_base64(v.as_bytes())).into_bytes())
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scram_logs_in_and_verifies_the_server() {
+        for (wrong_signature, password) in [(false, "tanstaaf"), (true, "tanstaaf"), (false, "bad")]
+        {
+            let mut s = ScramServer {
+                server: None,
+                wrong_signature,
+                sent: Vec::new(),
+            };
+            let mut p = profile();
+            p.password = password.into();
+            let r = futures_lite(login(&mut s, LoginMethod::ScramSha256, &p, None, true));
+            match (wrong_signature, password) {
+                (false, "tanstaaf") => {
+                    assert_eq!(r, Ok(()));
+                    assert_eq!(s.sent.last().unwrap(), b"");
+                }
+                (true, _) => {
+                    assert_eq!(
+                        r,
+                        Err(LoginError::Scram {
+                            mechanism: "SCRAM-SHA-256",
+                            problem: scram::ScramError::BadServerSignature
+                        })
+                    );
+                    assert_eq!(s.sent.last().unwrap(), b"*");
+                }
+                _ => assert!(matches!(
+                    r,
+                    Err(LoginError::Refused {
+                        want: Want::Challenge,
+                        ..
+                    })
+                )),
+            }
+        }
+        assert_eq!(
+            LoginMethod::from_name("SCRAM-SHA-256"),
+            Some(LoginMethod::ScramSha256)
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use pop3_proto::auth::plain::Plain;
-use pop3_proto::auth::{self, apop, cram_md5, login};
+use pop3_proto::auth::{self, apop, cram_md5, login, scram};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +34,7 @@ enum Kind {
     Login,
     Base64,
     HmacMd5,
+    Scram,
 }
 
 impl Kind {
@@ -45,6 +46,7 @@ impl Kind {
             Kind::Login => "login",
             Kind::Base64 => "base64",
             Kind::HmacMd5 => "hmac-md5",
+            Kind::Scram => "scram",
         }
     }
 }
@@ -67,6 +69,9 @@ struct Inputs {
     key: Option<String>,
     key_hex: Option<String>,
     data_hex: Option<String>,
+    mechanism: Option<String>,
+    client_nonce: Option<String>,
+    server_first: Option<String>,
 }
 
 impl Inputs {
@@ -86,6 +91,9 @@ impl Inputs {
             key: pick(&self.key, &o.key),
             key_hex: pick(&self.key_hex, &o.key_hex),
             data_hex: pick(&self.data_hex, &o.data_hex),
+            mechanism: pick(&self.mechanism, &o.mechanism),
+            client_nonce: pick(&self.client_nonce, &o.client_nonce),
+            server_first: pick(&self.server_first, &o.server_first),
         }
     }
 }
@@ -110,7 +118,11 @@ struct Vector {
     key: Option<String>,
     key_hex: Option<String>,
     data_hex: Option<String>,
-    /// cram-md5: digest | response | response-base64; plain: base64 | nul-notation.
+    mechanism: Option<String>,
+    client_nonce: Option<String>,
+    server_first: Option<String>,
+    /// cram-md5: digest | response | response-base64; plain: base64 | nul-notation;
+    /// scram: client-first | client-final | server-final.
     output: Option<String>,
     /// hmac-md5: hex (default) | 0x-hex.
     printed_format: Option<String>,
@@ -156,6 +168,9 @@ impl Vector {
             key: self.key.clone(),
             key_hex: self.key_hex.clone(),
             data_hex: self.data_hex.clone(),
+            mechanism: self.mechanism.clone(),
+            client_nonce: self.client_nonce.clone(),
+            server_first: self.server_first.clone(),
         }
     }
 
@@ -299,6 +314,35 @@ fn compute(
             Some(encoded)
         }
         Kind::Base64 => Some(auth::encode_base64(&message_bytes(inputs)?)),
+        Kind::Scram => {
+            let mechanism = inputs.mechanism.as_deref()?;
+            let mechanism = scram::Mechanism::from_name(mechanism)
+                .unwrap_or_else(|| panic!("unknown SCRAM mechanism {mechanism:?}"));
+            let client = scram::Client::new(
+                mechanism,
+                inputs.user.as_deref()?,
+                inputs.client_nonce.as_deref()?,
+            );
+            match output.expect("scram needs output") {
+                "client-first" => Some(client.first_message()),
+                out @ ("client-final" | "server-final") => {
+                    let server_first = inputs.server_first.as_deref()?;
+                    let fin = client
+                        .finish(
+                            inputs.secret.as_deref()?,
+                            server_first.as_bytes(),
+                            scram::MAX_ITERATIONS,
+                        )
+                        .unwrap_or_else(|e| panic!("server-first {server_first:?}: {e}"));
+                    Some(if out == "client-final" {
+                        fin.message
+                    } else {
+                        format!("v={}", fin.server_signature)
+                    })
+                }
+                other => panic!("unknown scram output {other:?}"),
+            }
+        }
         Kind::HmacMd5 => {
             let data = match (&inputs.text, &inputs.data_hex) {
                 (Some(text), None) => text.as_bytes().to_vec(),
@@ -367,6 +411,29 @@ fn check_reverse(v: &Vector) {
             assert_eq!(auth::decode_base64(&v.printed), Ok(bytes), "{}", v.id);
         }
         Kind::HmacMd5 => {}
+        Kind::Scram => {
+            // the server side accepts what the client side computed, from the stored keys alone
+            let mechanism =
+                scram::Mechanism::from_name(inputs.mechanism.as_deref().unwrap()).unwrap();
+            let (user, nonce) = (inputs.user.unwrap(), inputs.client_nonce.unwrap());
+            let Some(server_first) = inputs.server_first else {
+                return;
+            };
+            let sf = scram::ServerFirst::parse(server_first.as_bytes()).unwrap();
+            let creds = scram::Keys::derive(
+                mechanism.hash,
+                &inputs.secret.unwrap(),
+                &sf.salt,
+                sf.iterations,
+            )
+            .credentials(&sf.salt, sf.iterations);
+            let first = scram::ClientFirst::new(&user, &nonce);
+            let server = scram::Server::new(mechanism, first, creds, &sf.nonce[nonce.len()..]);
+            assert_eq!(server.server_first.text, server_first, "{}", v.id);
+            if v.output.as_deref() == Some("client-final") {
+                assert!(server.finish(v.printed.as_bytes()).is_ok(), "{}", v.id);
+            }
+        }
     }
 }
 
@@ -537,6 +604,10 @@ fn catalogue_is_well_formed() {
     assert!(
         has(Kind::HmacMd5, "RFC 2104 ") >= 3,
         "the RFC 2104 test vectors"
+    );
+    assert!(
+        has(Kind::Scram, "RFC 5802 ") >= 3 && has(Kind::Scram, "RFC 7677 ") >= 3,
+        "the RFC 5802 §5 (SCRAM-SHA-1) and RFC 7677 §3 (SCRAM-SHA-256) exchanges"
     );
     assert!(
         vectors.iter().any(|v| v.source.starts_with("seed ")),

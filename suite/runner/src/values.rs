@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use pop3_proto::auth::{self, apop, cram_md5, plain::Plain};
+use pop3_proto::auth::{self, apop, cram_md5, plain::Plain, scram};
 use scenario::plan::{Expr, Func};
 
 /// A bound value: one string, or the list an `S*:` capture collected.
@@ -84,6 +84,39 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+fn decode(b64: &[u8], what: &str) -> Result<Vec<u8>, EvalError> {
+    auth::decode_base64(&text(b64))
+        .map_err(|e| EvalError::Bad(format!("{what} is not base64: {e}")))
+}
+
+/// `scram_client_final` and `scram_server_signature`: mechanism, client-first (base64),
+/// password, server-first (base64). The server's nonce is taken as it is, without checking
+/// that it extends the client's: a case asserts that itself.
+fn scram_final(a: &[Vec<u8>]) -> Result<scram::ClientFinal, EvalError> {
+    let bad = |m: String| EvalError::Bad(m);
+    let mech = scram::Mechanism::from_name(&text(&a[0]))
+        .ok_or_else(|| bad(format!("not a SCRAM mechanism: {}", text(&a[0]))))?;
+    let first = decode(&a[1], "the client-first-message")?;
+    let first = scram::ClientFirst::parse(&first)
+        .map_err(|e| bad(format!("the client-first-message: {e}")))?;
+    let server_first = decode(&a[3], "the server-first-message")?;
+    let sf = scram::ServerFirst::parse(&server_first)
+        .map_err(|e| bad(format!("the server-first-message: {e}")))?;
+    if sf.iterations > scram::MAX_ITERATIONS {
+        return Err(bad(format!(
+            "the server asks for {} iterations (more than {})",
+            sf.iterations,
+            scram::MAX_ITERATIONS
+        )));
+    }
+    let client = scram::Client {
+        mechanism: mech,
+        first,
+        cbind_data: Vec::new(),
+    };
+    Ok(client.final_message(&text(&a[2]), &sf))
+}
+
 /// Evaluates `expr` to bytes.
 pub fn eval(expr: &Expr, vars: &Bindings) -> Result<Vec<u8>, EvalError> {
     Ok(match expr {
@@ -128,6 +161,44 @@ pub fn eval(expr: &Expr, vars: &Bindings) -> Result<Vec<u8>, EvalError> {
                 Func::Lf => b"\n".to_vec(),
                 Func::Cr => b"\r".to_vec(),
                 Func::Nul => b"\0".to_vec(),
+                Func::ScramClientFirst => {
+                    let (header, user, nonce) = (text(&a[0]), text(&a[1]), text(&a[2]));
+                    let bare = format!("n={},r={nonce}", scram::escape_saslname(&user));
+                    auth::encode_base64(format!("{header}{bare}").as_bytes()).into_bytes()
+                }
+                Func::ScramClientFinal | Func::ScramServerSignature => {
+                    let fin = scram_final(&a)?;
+                    if *func == Func::ScramClientFinal {
+                        auth::encode_base64(fin.message.as_bytes()).into_bytes()
+                    } else {
+                        fin.server_signature.into_bytes()
+                    }
+                }
+                Func::ScramAttr => {
+                    let message = decode(&a[0], "scram_attr: the message")?;
+                    let name = format!("{}=", text(&a[1]));
+                    let message = text(&message);
+                    message
+                        .split(',')
+                        .find_map(|attr| attr.strip_prefix(name.as_str()))
+                        .unwrap_or_default()
+                        .as_bytes()
+                        .to_vec()
+                }
+                Func::Prefix => {
+                    let n: usize = text(&a[1])
+                        .parse()
+                        .map_err(|_| EvalError::Bad("prefix: length is not a number".into()))?;
+                    text(&a[0]).chars().take(n).collect::<String>().into_bytes()
+                }
+                Func::Min => {
+                    let num = |b: &[u8]| {
+                        text(b).parse::<u64>().map_err(|_| {
+                            EvalError::Bad(format!("min: {} is not a number", client::printable(b)))
+                        })
+                    };
+                    num(&a[0])?.min(num(&a[1])?).to_string().into_bytes()
+                }
             }
         }
     })
@@ -163,5 +234,47 @@ mod tests {
         b.push("n", b"1".to_vec());
         b.push("n", b"2".to_vec());
         assert_eq!(eval(&Expr::Var("n".into()), &b).unwrap(), b"2");
+    }
+
+    /// RFC 7677 §3's exchange, through the scenario functions.
+    #[test]
+    fn scram_functions() {
+        let b = Bindings::default();
+        let s = |t: &str| Expr::Str(t.as_bytes().to_vec());
+        let call = |f, args| Expr::Call(f, args);
+        let b64 = |t: &str| s(&auth::encode_base64(t.as_bytes()));
+        let first = call(
+            Func::ScramClientFirst,
+            vec![s("n,,"), s("user"), s("rOprNGfwEbeRWgbNEkqO")],
+        );
+        assert_eq!(
+            eval(&first, &b).unwrap(),
+            auth::encode_base64(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO").as_bytes()
+        );
+        let server_first = b64("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+        let args = vec![s("SCRAM-SHA-256"), first, s("pencil"), server_first.clone()];
+        assert_eq!(
+            eval(&call(Func::ScramClientFinal, args.clone()), &b).unwrap(),
+            auth::encode_base64(b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=").as_bytes()
+        );
+        assert_eq!(
+            eval(&call(Func::ScramServerSignature, args), &b).unwrap(),
+            b"6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
+        let attr = |name: &str| call(Func::ScramAttr, vec![server_first.clone(), s(name)]);
+        assert_eq!(eval(&attr("i"), &b).unwrap(), b"4096");
+        assert_eq!(eval(&attr("x"), &b).unwrap(), b"");
+        let r = eval(&attr("r"), &b).unwrap();
+        let prefix = call(
+            Func::Prefix,
+            vec![s(&String::from_utf8(r).unwrap()), Expr::Int(20)],
+        );
+        assert_eq!(eval(&prefix, &b).unwrap(), b"rOprNGfwEbeRWgbNEkqO");
+        let min = call(Func::Min, vec![attr("i"), Expr::Int(4096)]);
+        assert_eq!(eval(&min, &b).unwrap(), b"4096");
+        let min = call(Func::Min, vec![s("1024"), Expr::Int(4096)]);
+        assert_eq!(eval(&min, &b).unwrap(), b"1024");
+        assert!(eval(&call(Func::Min, vec![s("x"), Expr::Int(1)]), &b).is_err());
+        assert!(eval(&call(Func::ScramAttr, vec![s("!!"), s("r")]), &b).is_err());
     }
 }

@@ -351,6 +351,22 @@ pub enum Func {
     Base64,
     /// `plain(authzid, authcid, passwd)` — RFC 4616 message, base64.
     Plain,
+    /// `scram_client_first(gs2_header, user, cnonce)` — RFC 5802 §7 client-first-message
+    /// (`gs2_header` such as `"n,,"` or `"y,,"`, the user name escaped), base64.
+    ScramClientFirst,
+    /// `scram_client_final(mech, client_first, password, server_first)` — RFC 5802 §3
+    /// client-final-message with its ClientProof, base64; the messages as sent, base64.
+    ScramClientFinal,
+    /// `scram_server_signature(mech, client_first, password, server_first)` — the
+    /// ServerSignature the server-final `v=` must carry (RFC 5802 §3), base64.
+    ScramServerSignature,
+    /// `scram_attr(message_base64, name)` — the value of attribute `name=` of a SCRAM message
+    /// (RFC 5802 §5.1), empty when the message has none.
+    ScramAttr,
+    /// `prefix(text, n)` — the first `n` characters of `text`.
+    Prefix,
+    /// `min(a, b)` — the smaller of two decimal numbers.
+    Min,
     /// `repeat(text, n)`.
     Repeat,
     /// `crlf()`, `lf()`, `cr()`, `nul()` — control bytes for robustness cases.

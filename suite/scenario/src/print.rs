@@ -515,6 +515,12 @@ fn func_name(f: Func) -> &'static str {
         Func::Lf => "lf",
         Func::Cr => "cr",
         Func::Nul => "nul",
+        Func::ScramClientFirst => "scram_client_first",
+        Func::ScramClientFinal => "scram_client_final",
+        Func::ScramServerSignature => "scram_server_signature",
+        Func::ScramAttr => "scram_attr",
+        Func::Prefix => "prefix",
+        Func::Min => "min",
     }
 }
 

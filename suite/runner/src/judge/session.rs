@@ -199,6 +199,11 @@ impl Run<'_> {
                 "+ BASE64",
                 printable(&c),
             ),
+            Err(LoginError::Scram { mechanism, problem }) => fail(
+                format!("the {mechanism} exchange could not be finished: {problem}"),
+                format!("a valid {mechanism} exchange (RFC 5802 §5)"),
+                problem.to_string(),
+            ),
         }
     }
 }

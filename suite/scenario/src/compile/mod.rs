@@ -357,7 +357,9 @@ impl Compiler<'_> {
 }
 
 const FUNCS_EXPECTED: &str =
-    "one of apop/2, cram_md5/3, base64/1, plain/3, repeat/2, crlf/0, lf/0, cr/0, nul/0";
+    "one of apop/2, cram_md5/3, base64/1, plain/3, repeat/2, crlf/0, lf/0, cr/0, nul/0, \
+     scram_client_first/3, scram_client_final/4, scram_server_signature/4, scram_attr/2, \
+     prefix/2, min/2";
 
 /// A function name → the function and its arity.
 fn resolve_func(name: &str) -> Option<(Func, usize)> {
@@ -371,6 +373,12 @@ fn resolve_func(name: &str) -> Option<(Func, usize)> {
         "lf" => (Func::Lf, 0),
         "cr" => (Func::Cr, 0),
         "nul" => (Func::Nul, 0),
+        "scram_client_first" => (Func::ScramClientFirst, 3),
+        "scram_client_final" => (Func::ScramClientFinal, 4),
+        "scram_server_signature" => (Func::ScramServerSignature, 4),
+        "scram_attr" => (Func::ScramAttr, 2),
+        "prefix" => (Func::Prefix, 2),
+        "min" => (Func::Min, 2),
         _ => return None,
     })
 }

@@ -608,3 +608,30 @@ fn requirement_errors_are_at_the_item() {
          t.pop3:6:24: error: `!` names no capability (expected `!TAG`, a capability the target must not announce, e.g. `!STLS`)"
     );
 }
+
+#[test]
+fn scram_functions_compile() {
+    let body = "S: + {sfirst}\n\
+        C: {scram_client_final(\"SCRAM-SHA-256\", scram_client_first(\"n,,\", user, \"abc\"), password, sfirst)}\n\
+        S: + {sfinal}\n\
+        assert scram_attr(sfinal, \"v\") == scram_server_signature(\"SCRAM-SHA-1\", scram_client_first(\"y,,\", user, \"abc\"), password, sfirst)\n\
+        assert min(scram_attr(sfirst, \"i\"), 4096) == 4096\n\
+        assert prefix(scram_attr(sfirst, \"r\"), 3) == \"abc\"\n";
+    let shown = show(&steps(body)).join("\n");
+    assert!(shown.contains("ScramClientFinal"), "{shown}");
+    for f in [
+        "ScramClientFirst",
+        "ScramAttr",
+        "ScramServerSignature",
+        "Min",
+        "Prefix",
+    ] {
+        assert!(shown.contains(f), "{f} in {shown}");
+    }
+    // arity is checked like every other function's
+    let e = crate::tests::step_errors(
+        "C: {scram_client_first(user, \"abc\")} {scram_attr(\"x\")} {min(1)}\n",
+    );
+    assert!(e.contains("scram_client_first"), "{e}");
+    assert_eq!(e.matches("error:").count(), 3, "{e}");
+}
