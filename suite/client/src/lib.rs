@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod capability;
+pub mod certificate;
 pub mod login;
 pub mod probe;
 pub mod target;

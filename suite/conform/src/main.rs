@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::{
-    bench, coverage, fuzz, list, model, report, run, scenarios, seed, selfcheck, serve,
+    bench, coverage, fuzz, list, model, probe, report, run, scenarios, seed, selfcheck, serve,
 };
 use crate::error::{CliError, Outcome};
 
@@ -40,6 +40,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "conform run --profile ci --tls starttls --baseline known.toml",
         "options from conform.toml; known deviations reported apart",
+    ),
+    (
+        "conform probe --target pop3s://127.0.0.1:995 --user test --ca ca.pem",
+        "what a run would meet: greeting, TLS, CAPA, capabilities, which cases run and why not",
     ),
     (
         "conform list --filter rfc:1939/5",
@@ -111,6 +115,11 @@ enum Commands {
     Run(Box<run::RunArgs>),
     /// List every case: id, RFC section, level, title.
     List(list::ListArgs),
+    /// What a run would meet on a target, changing nothing there: the greeting, TLS (version,
+    /// cipher, certificate chain, whether it verifies), CAPA before and after login, the
+    /// discovered capabilities, the maildrop, and which cases would run, be skipped or be not
+    /// applicable, and why.
+    Probe(Box<probe::ProbeArgs>),
     /// The scenario catalogue built into this binary: `conform scenarios export DIR`.
     Scenarios(scenarios::ScenariosArgs),
     /// Run the bundled reference POP3 server.
@@ -162,6 +171,7 @@ fn dispatch(command: Commands) -> Result<Outcome, CliError> {
     match command {
         Commands::Run(args) => run::run(*args),
         Commands::List(args) => list::run(args),
+        Commands::Probe(args) => probe::run(*args),
         Commands::Scenarios(args) => scenarios::run(args),
         Commands::Serve(args) => serve::run(*args),
         Commands::Seed(args) => seed::run(*args),

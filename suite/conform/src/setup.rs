@@ -108,6 +108,16 @@ impl Setup {
     /// maildrop starts as the fixture, whatever an earlier run left; its failure is an
     /// error). Call it on the tokio runtime that is to serve the bundled server.
     pub async fn start(&self) -> Result<Ready, CliError> {
+        self.started(true).await
+    }
+
+    /// [`Setup::start`] without running `--reseed-cmd` (`conform probe` changes nothing on
+    /// the target): the accounts have no reseed.
+    pub async fn start_read_only(&self) -> Result<Ready, CliError> {
+        self.started(false).await
+    }
+
+    async fn started(&self, reseed: bool) -> Result<Ready, CliError> {
         match &self.destination {
             Destination::External {
                 target,
@@ -117,14 +127,14 @@ impl Setup {
                 let mut pool = Vec::with_capacity(accounts.len());
                 for account in accounts {
                     let reseed: Option<Reseed> = match reseed_cmd {
-                        Some(cmd) => {
+                        Some(cmd) if reseed => {
                             let cmd = cmd.replace("{user}", &account.user);
                             reseed::run(&cmd).map_err(CliError::Reseed)?;
                             Some(Arc::new(move || {
                                 reseed::run(&cmd).map_err(fixture::ReseedError)
                             }))
                         }
-                        None => None,
+                        _ => None,
                     };
                     pool.push(runner::Account {
                         profile: account.clone(),

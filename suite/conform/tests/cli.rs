@@ -198,6 +198,8 @@ fn completions_and_man_page_name_every_subcommand() {
         "selfcheck",
         "model",
         "fuzz",
+        "probe",
+        "bench",
     ];
     for shell in ["bash", "zsh", "fish"] {
         let (code, out, err) = run(conform().args(["completions", shell]));

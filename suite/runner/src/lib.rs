@@ -450,6 +450,30 @@ pub async fn run(
     got.stream.end(summary)
 }
 
+/// What a run of `cases` would do, without running one (`conform probe`): the target
+/// discovered as a run discovers it (capabilities, login, maildrop; read-only: no DELE, no
+/// reseed) and each case with the verdict it would get before running.
+#[derive(Debug)]
+pub struct Preview {
+    /// The target, as discovered.
+    pub discovered: Discovered,
+    /// The declared capabilities' cases (`--expect`) and then the selection, each with the
+    /// verdict triage gives it (skipped, not applicable, blocked by a declaration), or
+    /// `None`: it would run. A case may still be blocked at run time by a prerequisite that
+    /// fails (`after:`).
+    pub cases: Vec<(Arc<Case>, Option<Verdict>)>,
+}
+
+/// Discovers the target and triages `cases` ([`Preview`]); a target that cannot be reached
+/// is [`RunError::Unreachable`].
+pub async fn preview(cases: Vec<Case>, config: &RunConfig) -> Result<Preview, RunError> {
+    let mut env = config.env.clone();
+    let discovered = discover_target(&mut env, config, &cases).await?;
+    let caps = discovered.capabilities.clone();
+    let cases = triaged(cases, &discovered, &caps, env.endpoint.target.tls);
+    Ok(Preview { discovered, cases })
+}
+
 /// The accounts as the scheduler uses them: the first (`env`, discovered) and the others,
 /// logging in the way discovery found.
 fn lanes(env: &CaseEnv, config: &RunConfig) -> Lanes {

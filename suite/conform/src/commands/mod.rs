@@ -7,6 +7,7 @@ pub mod fuzz;
 mod generate;
 pub mod list;
 pub mod model;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod scenarios;
