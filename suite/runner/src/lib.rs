@@ -106,6 +106,9 @@ pub struct Summary {
     /// The run was interrupted (`SIGTERM`, `SIGINT`: the reason): the cases it had not
     /// finished are `not run: interrupted` skips.
     pub interrupted: Option<String>,
+    /// The target stopped accepting or greeting new connections while cases ran: the
+    /// concurrency the run went down to (below `--jobs`; the cases that met it ran again).
+    pub jobs_lowered_to: Option<usize>,
 }
 
 impl Summary {
@@ -423,7 +426,8 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, CaseResult)>();
     let runnable = decided_first(all, &tx);
     let gone = Arc::new(Mutex::new(None));
-    let tasks = spawn_cases(runnable, &config, lanes, caps, tx, &gone);
+    let load = Arc::new(Load::new(config.jobs));
+    let tasks = spawn_cases(runnable, lanes, caps, tx, &gone, &load);
     let mut got = Collected {
         stream,
         results: vec![None; selected.len()],
@@ -443,6 +447,7 @@ pub async fn run(
     let mut summary = Summary::count(&results, config.threshold);
     summary.duration = started.elapsed();
     summary.interrupted = stopped;
+    summary.jobs_lowered_to = Some(load.limit()).filter(|&now| now < config.jobs.max(1));
     got.stream.send(&Event::Finished {
         results: &results,
         summary: &summary,

@@ -158,7 +158,7 @@ pub(crate) struct Task {
     case: Arc<Case>,
     lanes: Arc<Lanes>,
     caps: Arc<Capabilities>,
-    permits: Arc<Semaphore>,
+    load: Arc<Load>,
     /// Without any reseed, a case that changes the maildrop waits for the holding cases
     /// placed before it that do not (they need it unchanged).
     earlier: Vec<watch::Receiver<Outcome>>,
@@ -206,7 +206,7 @@ impl Task {
         for mut e in self.earlier {
             let _ = e.wait_for(Option::is_some).await;
         }
-        let _permit = self.permits.acquire().await.expect("semaphore open");
+        let mut running = Some(self.load.start().await);
         drop(pass);
         let gone = self.gone.lock().map(|g| g.clone()).unwrap_or_default();
         if let Some(after) = gone {
@@ -253,11 +253,55 @@ impl Task {
                 };
             }
         }
+        // the concurrency the attempt started under
+        let mut under = self.load.limit();
         let judge::Judged {
             mut verdict,
             mut transcript,
             mut connected,
         } = judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold).await;
+        let mut notes = Vec::new();
+        for _ in 0..OVERLOAD_RETRIES {
+            let others = self.load.running().saturating_sub(1);
+            if !unserved(&verdict, &transcript, connected) || others == 0 {
+                break;
+            }
+            // not accepted or not greeted while other cases of this run had connections
+            // open: a server's connection limit, not a verdict; fewer at once, then again
+            let now = self.load.lower(under);
+            notes.push(Entry {
+                at: t.elapsed(),
+                session: 0,
+                dir: Dir::Note,
+                text: format!(
+                    "no connection while {others} other cases ran ({}): the run's concurrency \
+                     is lowered to {now} and the case runs again",
+                    verdict.not_judged().unwrap_or_else(|| match &verdict {
+                        Verdict::Error(f) => f.message.clone(),
+                        _ => String::new(),
+                    })
+                ),
+            });
+            // the place and the account go back meanwhile (a case waiting for this account
+            // may hold a place), and the case waits for a place under the lowered limit
+            hold.release();
+            drop(running.take());
+            tokio::time::sleep(OVERLOAD_PAUSE).await;
+            running = Some(self.load.start().await);
+            if self.case.mutates || needs_check {
+                hold.take().await;
+            }
+            under = self.load.limit();
+            judge::Judged {
+                verdict,
+                transcript,
+                connected,
+            } = judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold).await;
+        }
+        if !notes.is_empty() {
+            notes.append(&mut transcript);
+            transcript = notes;
+        }
         if holds && refused_in_use_alone(&verdict, &transcript) {
             // the session of the case before on this account may still be ending on the
             // server (its mail process, after the client saw the close): RFC 1939 §4 lets the
@@ -311,6 +355,115 @@ impl Task {
             baseline: None,
             connected,
         }
+    }
+}
+
+/// How many times a case that could not connect while others ran is run again (each time
+/// with the run's concurrency halved, [`Load::lower`]).
+const OVERLOAD_RETRIES: usize = 3;
+/// The pause before such a case runs again (the target's sessions may end meanwhile).
+const OVERLOAD_PAUSE: Duration = Duration::from_millis(500);
+
+/// How many cases run at once: `--jobs`, lowered when the target stops accepting or greeting
+/// new connections while this run has others open. A server may limit its sessions (GNU
+/// Mailutils' `max-children`, 20 by default, queues the rest unanswered; others refuse them);
+/// that is the server's choice, not a failure, so a case that meets it runs again with
+/// fewer cases at once, and only a case that cannot connect alone gets an error.
+#[derive(Debug)]
+pub(crate) struct Load {
+    permits: Arc<Semaphore>,
+    /// Cases running now.
+    running: AtomicUsize,
+    /// The concurrency now (`--jobs` at first).
+    limit: AtomicUsize,
+}
+
+/// A running case's place in [`Load`]: given back when dropped.
+pub(crate) struct Running<'l> {
+    load: &'l Load,
+    _permit: tokio::sync::SemaphorePermit<'l>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.load.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Load {
+    pub(crate) fn new(jobs: usize) -> Load {
+        let jobs = jobs.max(1);
+        Load {
+            permits: Arc::new(Semaphore::new(jobs)),
+            running: AtomicUsize::new(0),
+            limit: AtomicUsize::new(jobs),
+        }
+    }
+
+    /// Waits for a place.
+    async fn start(&self) -> Running<'_> {
+        let permit = self.permits.acquire().await.expect("semaphore open");
+        self.running.fetch_add(1, Ordering::SeqCst);
+        Running {
+            load: self,
+            _permit: permit,
+        }
+    }
+
+    /// Cases running now (the caller included).
+    fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// The concurrency now.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit.load(Ordering::SeqCst)
+    }
+
+    /// Halves the concurrency `under` which an attempt failed (not below 1) and returns the
+    /// concurrency now: cases that failed together lower it once, not once each. The places
+    /// above it are taken back as the cases holding them end.
+    fn lower(&self, under: usize) -> usize {
+        let want = (under / 2).max(1);
+        if want == under {
+            return self.limit();
+        }
+        match self
+            .limit
+            .compare_exchange(under, want, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => {
+                let (permits, surplus) = (self.permits.clone(), (under - want) as u32);
+                tokio::spawn(async move {
+                    if let Ok(p) = permits.acquire_many_owned(surplus).await {
+                        p.forget();
+                    }
+                });
+                want
+            }
+            // lowered already, by a case that failed beside this one
+            Err(now) => now,
+        }
+    }
+}
+
+/// Whether an attempt met a connection the server never served: no connection, or a session
+/// without one line from the server (not even a greeting). Alone, that is the server's failure; beside
+/// other cases it may be the server's limit on sessions ([`Load`]).
+fn unserved(verdict: &Verdict, transcript: &[Entry], connected: bool) -> bool {
+    match verdict {
+        Verdict::Error(_) if !connected => true,
+        Verdict::Fail(_) | Verdict::Error(_) => {
+            // a session the case opened (it has an entry) that the server never answered
+            let opened: std::collections::BTreeSet<usize> =
+                transcript.iter().map(|e| e.session).collect();
+            opened.into_iter().any(|session| {
+                !transcript
+                    .iter()
+                    .any(|e| e.session == session && e.dir == Dir::Server)
+            })
+        }
+        _ => false,
     }
 }
 
@@ -368,11 +521,11 @@ impl Health {
 /// selection's order whatever the schedule.
 pub(crate) fn spawn_cases(
     runnable: Vec<(usize, Arc<Case>)>,
-    config: &RunConfig,
     lanes: Arc<Lanes>,
     caps: Arc<Capabilities>,
     tx: mpsc::UnboundedSender<(usize, CaseResult)>,
     gone: &Arc<Mutex<Option<String>>>,
+    load: &Arc<Load>,
 ) -> Vec<JoinHandle<()>> {
     let mut runnable = runnable;
     let mut handles = Vec::with_capacity(runnable.len());
@@ -386,7 +539,6 @@ pub(crate) fn spawn_cases(
             std::cmp::Reverse(case.failed_logins()),
         )
     });
-    let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
     let mut outcomes: HashMap<String, watch::Receiver<Outcome>> = HashMap::new();
     let mut unchanged: Vec<watch::Receiver<Outcome>> = Vec::new();
     let (first, mut turn) = oneshot::channel::<()>();
@@ -413,7 +565,7 @@ pub(crate) fn spawn_cases(
             case,
             lanes: lanes.clone(),
             caps: caps.clone(),
-            permits: permits.clone(),
+            load: load.clone(),
             prerequisites,
             turn: std::mem::replace(&mut turn, next),
             pass,

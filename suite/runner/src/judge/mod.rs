@@ -353,6 +353,11 @@ impl Hold {
         }
     }
 
+    /// Gives the account back (a case that runs again takes it again).
+    pub(crate) fn release(&mut self) {
+        self.guard = None;
+    }
+
     /// Takes the account (waits while another case has it); nothing if already taken.
     pub(crate) async fn take(&mut self) {
         if self.guard.is_none() {

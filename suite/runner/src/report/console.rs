@@ -262,6 +262,14 @@ impl<W: Write> Console<W> {
             )?;
         }
         self.slowest(results)?;
+        if let Some(jobs) = summary.jobs_lowered_to {
+            writeln!(
+                self.out,
+                "the target stopped accepting or greeting connections while cases ran (a limit \
+                 on its sessions): the run went down to {jobs} at once and ran those cases again \
+                 (--jobs {jobs} starts there)"
+            )?;
+        }
         if self.timings {
             writeln!(self.out, "finished in {:.2?}", summary.duration)?;
         }

@@ -279,6 +279,10 @@ struct Finished {
     /// A `SIGINT` or `SIGTERM` stopped the run.
     #[serde(default)]
     interrupted: bool,
+    /// The concurrency the run went down to when the target stopped accepting or greeting
+    /// connections under its load (absent: it stayed at `--jobs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jobs_lowered_to: Option<usize>,
 }
 
 /// The ids of the cases a report says failed or errored (a known deviation is a failure
@@ -427,6 +431,7 @@ impl<W: Output> Json<W> {
             run_failures: summary.run_failures,
             duration_ms: self.ms(summary.duration),
             interrupted: summary.interrupted.is_some(),
+            jobs_lowered_to: summary.jobs_lowered_to,
         }))?;
         self.out.complete()
     }
