@@ -85,6 +85,8 @@ pub struct SeedArgs {
     lmtp: Option<String>,
     /// SMTP (RFC 5321): HOST:PORT (default port 25). Delivers to every --rcpt, one
     /// transaction per message; the server must deliver locally (or relay) to the maildrop.
+    /// With --target, one message per session, each waited for in the maildrop (up to
+    /// --check-timeout) before the next: an MTA's queue may reorder a session's messages.
     #[arg(long, value_name = "ADDRESS", group = "store")]
     smtp: Option<String>,
     /// The envelope recipient of --lmtp/--smtp (repeatable).
