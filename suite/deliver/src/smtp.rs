@@ -549,6 +549,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn numbered_delivery_names_the_message_and_those_before_it() {
+        // message 4 in a session of its own: 1-3 went in earlier sessions
+        let (addr, _server) = scripted(vec![
+            ("EHLO", "250 test\r\n"),
+            ("MAIL FROM:<conform@example.org>\r", "250 ok\r\n"),
+            ("RCPT TO:<a>", "250 ok\r\n"),
+            ("DATA", "354 go\r\n"),
+            ("<data>", "452 4.3.1 queue full\r\n"),
+        ])
+        .await;
+        let wire = Wire::connect(&addr, None, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let err = deliver_numbered(wire, &options(Dialect::Smtp, &["a"]), &[b"S: x\n\nb\n"], 4)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "end of DATA of message 4 refused: 452 4.3.1 queue full (messages 1-3 were delivered before it)"
+        );
+    }
+
+    #[tokio::test]
     async fn smtp_auth_is_refused_when_not_announced_and_replies_must_be_well_formed() {
         let (addr, _server) = scripted(vec![("EHLO", "250-test\r\n250 AUTH LOGIN\r\n")]).await;
         let wire = Wire::connect(&addr, None, Duration::from_secs(5))
