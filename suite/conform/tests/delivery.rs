@@ -8,14 +8,18 @@
 //! exist, a maildrop that holds messages without `--replace`) are exit 2 naming the step and
 //! Dovecot's answer.
 //!
-//! SMTP is not run against a real server here: no SMTP server that delivers locally runs on
-//! loopback in CI (Dovecot's submission service only relays, and exim or postfix would be a
-//! system MTA to install and configure); the SMTP dialogue is tested against a scripted
-//! server in `suite/deliver/src/smtp.rs`, and shares all but `EHLO` and the replies after
-//! DATA with the LMTP client tested here.
+//! SMTP through a real MTA (`seeding_dovecot_over_smtp`): OpenSMTPD (Debian `opensmtpd`,
+//! 6.8) started by `.ci/smtp/start.sh` on a free loopback port, handing each message to the
+//! same Dovecot's LMTP; seeded twice with `--replace` and `--check`, a recipient it refuses,
+//! and the same subset with SMTP as `--reseed-cmd`, verdicts equal to the Maildir-seeded run.
+//! The MTA adds a `Received:` header (Dovecot's LMTP `Return-Path:` and `Delivered-To:`), so
+//! the messages are larger than the fixture's files: the fixture is found by Message-ID and
+//! the cases read sizes from the session. Its queue may deliver a session's messages out of
+//! order, so `conform seed --smtp --target` sends one message per session and waits for each
+//! to show in the maildrop. smtpd runs only as root (CI is root).
 //!
-//! Dovecot or its IMAP/LMTP parts missing: the test skips with one loud line (`.ci/run`
-//! installs them; tests install nothing).
+//! Dovecot or its IMAP/LMTP parts missing, or OpenSMTPD missing or not root: the test skips
+//! with one loud line (`.ci/run` installs them; tests install nothing).
 
 mod common;
 
@@ -34,7 +38,13 @@ struct Dovecot {
     pop3: u16,
     imap: u16,
     lmtp: u16,
+    /// OpenSMTPD's port, handing mail to `lmtp` (`seeding_dovecot_over_smtp` only).
+    smtp: Option<u16>,
 }
+
+/// The envelope recipient of SMTP seeding: any domain (the MTA delivers every one to
+/// Dovecot's LMTP, which drops the domain).
+const SMTP_RCPT: &str = "conform@mail.test";
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
@@ -82,6 +92,19 @@ impl Dovecot {
                     &format!("127.0.0.1:{}", self.lmtp),
                     "--rcpt",
                     "conform",
+                    "--target",
+                    &self.pop3(),
+                    "--user",
+                    "conform",
+                ]
+                .map(String::from),
+            ),
+            "smtp" => a.extend(
+                [
+                    "--smtp",
+                    &format!("127.0.0.1:{}", self.smtp.expect("smtpd started")),
+                    "--rcpt",
+                    SMTP_RCPT,
                     "--target",
                     &self.pop3(),
                     "--user",
@@ -168,52 +191,140 @@ fn missing_tool() -> Option<String> {
     None
 }
 
-#[test]
-fn seeding_dovecot_over_lmtp_and_imap() {
-    if let Some(why) = missing_tool() {
-        println!("SKIPPED seeding_dovecot_over_lmtp_and_imap: {why}");
-        return;
-    }
-    let started = Started::start("dovecot-delivery");
-    let d = Dovecot {
-        pop3: started.port("pop3"),
-        imap: started.port("imap"),
-        lmtp: started.port("lmtp"),
-        started,
-    };
-    let _ = root();
+/// OpenSMTPD started by `.ci/smtp/start.sh`, stopped (SIGTERM) when dropped.
+struct Smtpd {
+    dir: PathBuf,
+    port: u16,
+}
 
-    // each destination: seed + --check, twice (idempotent with --replace), then refusals
-    for how in ["lmtp", "imap"] {
+impl Smtpd {
+    /// Starts it in `dir`, delivering to the LMTP server at `lmtp`.
+    fn start(dir: PathBuf, lmtp: &str) -> Smtpd {
+        let script = root().join(".ci/smtp/start.sh");
+        let out = Command::new(&script)
+            .arg(&dir)
+            .arg(lmtp)
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{} failed:\n{stdout}{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("smtp="))
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("start.sh printed no smtp=PORT: {stdout}"));
+        Smtpd { dir, port }
+    }
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        let Some(pid) = std::fs::read_to_string(self.dir.join("smtpd.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let _ = Command::new("kill").arg(pid.to_string()).output();
+        for _ in 0..100 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Dovecot {
+    /// `.ci/dovecot-delivery/start.sh`: POP3, IMAP and LMTP.
+    fn start() -> Dovecot {
+        let started = Started::start("dovecot-delivery");
+        Dovecot {
+            pop3: started.port("pop3"),
+            imap: started.port("imap"),
+            lmtp: started.port("lmtp"),
+            smtp: None,
+            started,
+        }
+    }
+
+    /// Seeds through `how` with `--check`, twice (idempotent with --replace): the fixture,
+    /// seven files in the Maildir. The second round's report.
+    fn seed_twice(&self, how: &str) -> String {
+        let mut last = String::new();
         for round in 1..=2 {
-            let pop3 = d.pop3();
+            let pop3 = self.pop3();
             let mut extra = vec!["--check", "--check-timeout", "10"];
             if how == "imap" {
                 extra.extend(["--target", &pop3]);
             }
-            let (code, out, err) = d.seed(how, &extra);
+            let (code, out, err) = self.seed(how, &extra);
             assert_eq!(code, 0, "{how} round {round}:\n{out}\n{err}");
             assert!(
                 out.contains("the maildrop is the standard fixture (7 messages"),
                 "{out}"
             );
             if round == 2 {
-                let removed = if how == "lmtp" {
-                    "emptied the maildrop at pop3://127.0.0.1"
-                } else {
+                let removed = if how == "imap" {
                     "(7 removed first)"
+                } else {
+                    "emptied the maildrop at pop3://127.0.0.1"
                 };
                 assert!(out.contains(removed), "{how}: {out}");
             }
+            last = out;
         }
-        let files = std::fs::read_dir(d.maildir().join("cur"))
+        let files = std::fs::read_dir(self.maildir().join("cur"))
             .unwrap()
-            .chain(std::fs::read_dir(d.maildir().join("new")).unwrap())
+            .chain(std::fs::read_dir(self.maildir().join("new")).unwrap())
             .count();
         assert_eq!(
             files, 7,
             "{how}: the Maildir holds 7 files after seeding twice"
         );
+        last
+    }
+
+    /// The subset seeded by each of `hows` gives the Maildir-seeded run's verdicts.
+    fn same_verdicts_as_maildir(&self, hows: &[&str]) {
+        let by_maildir = self.subset("maildir");
+        assert!(by_maildir.len() >= 40, "{by_maildir:?}");
+        assert!(
+            by_maildir.values().all(|v| v != "skip"),
+            "fixture cases skipped: {by_maildir:?}"
+        );
+        for how in hows {
+            let other = self.subset(how);
+            let diff: Vec<String> = by_maildir
+                .iter()
+                .filter(|(id, v)| other.get(*id) != Some(*v))
+                .map(|(id, v)| format!("{id}: maildir {v}, {how} {:?}", other.get(id)))
+                .collect();
+            assert!(
+                diff.is_empty() && other.len() == by_maildir.len(),
+                "{}",
+                diff.join("\n")
+            );
+        }
+    }
+}
+
+#[test]
+fn seeding_dovecot_over_lmtp_and_imap() {
+    if let Some(why) = missing_tool() {
+        println!("SKIPPED seeding_dovecot_over_lmtp_and_imap: {why}");
+        return;
+    }
+    let d = Dovecot::start();
+
+    // each destination: seed + --check, twice (idempotent with --replace), then refusals
+    for how in ["lmtp", "imap"] {
+        let _ = d.seed_twice(how);
     }
     // without --replace, a maildrop or mailbox that holds messages is refused, unchanged
     let mut c = conform();
@@ -303,23 +414,78 @@ fn seeding_dovecot_over_lmtp_and_imap() {
     assert!(err.contains("it holds 14 messages, the fixture 7"), "{err}");
 
     // the fixture cases give the same verdicts whichever way the fixture came
-    let by_maildir = d.subset("maildir");
-    assert!(by_maildir.len() >= 40, "{by_maildir:?}");
-    assert!(
-        by_maildir.values().all(|v| v != "skip"),
-        "fixture cases skipped: {by_maildir:?}"
-    );
-    for how in ["lmtp", "imap"] {
-        let other = d.subset(how);
-        let diff: Vec<String> = by_maildir
-            .iter()
-            .filter(|(id, v)| other.get(*id) != Some(*v))
-            .map(|(id, v)| format!("{id}: maildir {v}, {how} {:?}", other.get(id)))
-            .collect();
-        assert!(
-            diff.is_empty() && other.len() == by_maildir.len(),
-            "{}",
-            diff.join("\n")
-        );
+    d.same_verdicts_as_maildir(&["lmtp", "imap"]);
+}
+
+/// Why OpenSMTPD cannot run here, if it cannot.
+fn missing_smtpd() -> Option<String> {
+    if system_binary("smtpd").is_none() {
+        return Some("OpenSMTPD is not installed (.ci/run installs opensmtpd)".into());
     }
+    let root_user = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|u| u.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !root_user {
+        return Some("OpenSMTPD's smtpd runs only as root (opensmtpd)".into());
+    }
+    None
+}
+
+#[test]
+fn seeding_dovecot_over_smtp() {
+    if let Some(why) = missing_tool().or_else(missing_smtpd) {
+        println!("SKIPPED seeding_dovecot_over_smtp: {why}");
+        return;
+    }
+    let mut d = Dovecot::start();
+    let smtpd = Smtpd::start(
+        d.started.dir.path().join("smtp"),
+        &format!("127.0.0.1:{}", d.lmtp),
+    );
+    d.smtp = Some(smtpd.port);
+
+    let out = d.seed_twice("smtp");
+    assert!(
+        out.contains("7 messages, ")
+            && out.contains("(one at a time, each waited for in the maildrop)"),
+        "{out}"
+    );
+    // every message came through the MTA, which added a Received: header (the fixture has none)
+    let received = std::fs::read_dir(d.maildir().join("new"))
+        .unwrap()
+        .chain(std::fs::read_dir(d.maildir().join("cur")).unwrap())
+        .filter(|e| {
+            std::fs::read(e.as_ref().unwrap().path())
+                .map(|m| m.windows(9).any(|w| w == b"Received:"))
+                .unwrap_or(false)
+        })
+        .count();
+    assert_eq!(
+        received, 7,
+        "every message came through the MTA (Received:)"
+    );
+
+    // a recipient the MTA does not know: refused at RCPT, nothing delivered
+    let mut c = conform();
+    c.env("CONFORM_PASSWORD", PASSWORD).args([
+        "seed",
+        "--smtp",
+        &format!("127.0.0.1:{}", smtpd.port),
+        "--rcpt",
+        "nobody@mail.test",
+    ]);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("RCPT TO:<nobody@mail.test> of message 1 refused: 550"),
+        "{err}"
+    );
+
+    d.same_verdicts_as_maildir(&["smtp"]);
+    drop(smtpd);
 }

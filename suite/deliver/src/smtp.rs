@@ -184,9 +184,21 @@ pub struct Delivered {
 /// is read here), then QUIT. A refusal at any step ends the delivery with an error naming the
 /// step, the server's answer, and how many messages had been delivered before.
 pub async fn deliver(
+    wire: Wire,
+    options: &Options,
+    messages: &[&[u8]],
+) -> Result<Delivered, DeliverError> {
+    deliver_numbered(wire, options, messages, 1).await
+}
+
+/// [`deliver`], with `messages[0]` called message `first` in steps and errors: for a caller
+/// that sends the fixture one message per session (waiting for each to land before the next,
+/// since an SMTP relay's queue may reorder what one session hands it).
+pub async fn deliver_numbered(
     mut wire: Wire,
     options: &Options,
     messages: &[&[u8]],
+    first: usize,
 ) -> Result<Delivered, DeliverError> {
     let dialect = options.dialect;
     let name = dialect.name();
@@ -244,9 +256,10 @@ pub async fn deliver(
     let eight_bit_ok = has(&ext, "8BITMIME");
     let mut octets = 0u64;
     for (i, message) in messages.iter().enumerate() {
-        let number = i + 1;
-        let done = |n: usize| -> String {
-            match n {
+        let number = first + i;
+        // the messages before this one (1..number): delivered, here or in earlier sessions
+        let done = || -> String {
+            match number - 1 {
                 0 => "no message was delivered".into(),
                 1 => "message 1 was delivered before it".into(),
                 n => format!("messages 1-{n} were delivered before it"),
@@ -256,7 +269,7 @@ pub async fn deliver(
             match e {
                 DeliverError::Refused { step, answer } => DeliverError::Refused {
                     step,
-                    answer: format!("{answer} ({})", done(i)),
+                    answer: format!("{answer} ({})", done()),
                 },
                 other => other,
             }
@@ -267,7 +280,7 @@ pub async fn deliver(
                 return Err(DeliverError::Unsupported(format!(
                     "message {number} has 8-bit octets and the {name} server does not announce \
 8BITMIME (RFC 6152): it cannot be sent unchanged ({})",
-                    done(i)
+                    done()
                 )));
             }
             " BODY=8BITMIME"
@@ -303,7 +316,7 @@ pub async fn deliver(
             return Err(DeliverError::Incomplete(format!(
                 "{} ({})",
                 refused_rcpts.join("; "),
-                done(i)
+                done()
             )));
         }
         let step = format!("DATA of message {number}");
@@ -330,7 +343,7 @@ pub async fn deliver(
             return Err(DeliverError::Incomplete(format!(
                 "{} ({})",
                 failures.join("; "),
-                done(i)
+                done()
             )));
         }
     }
@@ -532,6 +545,30 @@ mod tests {
         assert!(
             err.ends_with("(message 1 was delivered before it)"),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn numbered_delivery_names_the_message_and_those_before_it() {
+        // message 4 in a session of its own: 1-3 went in earlier sessions
+        let (addr, _server) = scripted(vec![
+            ("EHLO", "250 test\r\n"),
+            ("MAIL FROM:<conform@example.org>\r", "250 ok\r\n"),
+            ("RCPT TO:<a>", "250 ok\r\n"),
+            ("DATA", "354 go\r\n"),
+            ("<data>", "452 4.3.1 queue full\r\n"),
+        ])
+        .await;
+        let wire = Wire::connect(&addr, None, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let err = deliver_numbered(wire, &options(Dialect::Smtp, &["a"]), &[b"S: x\n\nb\n"], 4)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "end of DATA of message 4 refused: 452 4.3.1 queue full (messages 1-3 were delivered before it)"
         );
     }
 

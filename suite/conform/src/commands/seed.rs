@@ -85,6 +85,8 @@ pub struct SeedArgs {
     lmtp: Option<String>,
     /// SMTP (RFC 5321): HOST:PORT (default port 25). Delivers to every --rcpt, one
     /// transaction per message; the server must deliver locally (or relay) to the maildrop.
+    /// With --target, one message per session, each waited for in the maildrop (up to
+    /// --check-timeout) before the next: an MTA's queue may reorder a session's messages.
     #[arg(long, value_name = "ADDRESS", group = "store")]
     smtp: Option<String>,
     /// The envelope recipient of --lmtp/--smtp (repeatable).
@@ -289,17 +291,58 @@ async fn network_seed(args: &SeedArgs) -> Result<(), CliError> {
             starttls: config,
             auth,
         };
-        let wire = Wire::connect(&address, None, io_timeout)
-            .await
-            .with_context(|| format!("{name} {address}"))?;
-        let done = smtp::deliver(wire, &options, messages)
-            .await
-            .with_context(|| format!("{name} {address}: the maildrop may be half-seeded"))?;
+        let done = match (&pop3, dialect) {
+            // SMTP's 250 after DATA only queues the message: a relay's queue may deliver a
+            // session's messages out of order (OpenSMTPD does, seconds apart). With a maildrop
+            // to look at, each message goes in its own session once the one before it shows.
+            (Some(endpoint), smtp::Dialect::Smtp) => {
+                let wait = Duration::from_secs(args.check_timeout);
+                let mut done = smtp::Delivered {
+                    messages: 0,
+                    octets: 0,
+                };
+                for (i, message) in messages.iter().enumerate() {
+                    let wire = Wire::connect(&address, None, io_timeout)
+                        .await
+                        .with_context(|| format!("{name} {address}"))?;
+                    let one = smtp::deliver_numbered(wire, &options, &[message], i + 1)
+                        .await
+                        .with_context(|| {
+                            format!("{name} {address}: the maildrop may be half-seeded")
+                        })?;
+                    done.messages += one.messages;
+                    done.octets += one.octets;
+                    await_count(endpoint, i + 1, wait).await.with_context(|| {
+                        format!(
+                            "{name} {address}: message {} was accepted but did not reach the \
+maildrop at {} in {} s (--check-timeout)",
+                            i + 1,
+                            endpoint.target,
+                            wait.as_secs()
+                        )
+                    })?;
+                }
+                done
+            }
+            _ => {
+                let wire = Wire::connect(&address, None, io_timeout)
+                    .await
+                    .with_context(|| format!("{name} {address}"))?;
+                smtp::deliver(wire, &options, messages)
+                    .await
+                    .with_context(|| format!("{name} {address}: the maildrop may be half-seeded"))?
+            }
+        };
         println!(
-            "delivered the standard fixture over {name} to {}: {} messages, {} octets",
+            "delivered the standard fixture over {name} to {}: {} messages, {} octets{}",
             args.rcpt.join(", "),
             done.messages,
-            done.octets
+            done.octets,
+            if pop3.is_some() && dialect == smtp::Dialect::Smtp {
+                " (one at a time, each waited for in the maildrop)"
+            } else {
+                ""
+            }
         );
     }
     if args.check {
@@ -433,6 +476,25 @@ async fn empty_maildrop(endpoint: &Endpoint) -> anyhow::Result<usize> {
         );
     }
     Ok(n)
+}
+
+/// Waits up to `wait` for the maildrop to hold `want` messages (more is an error: something
+/// else is delivering there).
+async fn await_count(endpoint: &Endpoint, want: usize, wait: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let held = maildrop_count(endpoint).await?;
+        if held > want {
+            bail!("it holds {held} messages, {want} expected: something else delivers there");
+        }
+        if held == want {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("it holds {held} messages");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits up to `wait` for the maildrop to be the fixture, by the runner's test.
