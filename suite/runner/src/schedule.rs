@@ -448,19 +448,22 @@ impl Load {
 }
 
 /// Whether an attempt met a connection the server never served: no connection, or a session
-/// without one line from the server (not even a greeting). Alone, that is the server's failure; beside
+/// the server did not greet (no line at all, or a negative first line, as a server at its
+/// limit of sessions may send). Alone, that is the server's failure; beside
 /// other cases it may be the server's limit on sessions ([`Load`]).
 fn unserved(verdict: &Verdict, transcript: &[Entry], connected: bool) -> bool {
     match verdict {
         Verdict::Error(_) if !connected => true,
         Verdict::Fail(_) | Verdict::Error(_) => {
-            // a session the case opened (it has an entry) that the server never answered
+            // a session the case opened (it has an entry) that the server never greeted: no
+            // line, or a negative one first (`-ERR [SYS/TEMP] too many connections`)
             let opened: std::collections::BTreeSet<usize> =
                 transcript.iter().map(|e| e.session).collect();
             opened.into_iter().any(|session| {
                 !transcript
                     .iter()
-                    .any(|e| e.session == session && e.dir == Dir::Server)
+                    .find(|e| e.session == session && e.dir == Dir::Server)
+                    .is_some_and(|greeting| greeting.text.starts_with("+OK"))
             })
         }
         _ => false,

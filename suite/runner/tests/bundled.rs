@@ -71,12 +71,26 @@ fn cases() -> Vec<Case> {
 }
 
 async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
+    bundled_with(
+        faults,
+        Config::new(Users::new(), Arc::new(MemoryStore::new())).max_connections,
+    )
+    .await
+}
+
+/// [`bundled`] taking at most `max_connections` sessions at once (beyond them a connection
+/// gets `-ERR too many connections` and is closed).
+async fn bundled_with(
+    faults: Faults,
+    max_connections: usize,
+) -> (RunningServer, CaseEnv, MemoryStore) {
     let store = MemoryStore::new();
     fixture::seed_memory(&store, "demo");
     let mut users = Users::new();
     users.insert("demo", "demo-password");
     let mut config = Config::new(users, Arc::new(store.clone()));
     config.allow_plaintext_auth = true;
+    config.max_connections = max_connections;
     config.faults = faults;
     let id = tls::self_signed("localhost").unwrap();
     config.tls = Some(id.config.clone());
@@ -599,4 +613,43 @@ async fn html_page_is_self_contained_escaped_failures_first_and_without_password
         }
         insta::assert_snapshot!(name, page);
     }
+}
+
+/// A server that takes 3 sessions at once, and 8 cases of two sessions each on 4 jobs: the
+/// connections it turns away while other cases run are its limit, not a verdict. The run
+/// halves its concurrency and runs those cases again: every case passes, and the summary
+/// says how far the run went down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_limit_on_sessions_lowers_the_concurrency_not_the_verdicts() {
+    let (_server, env, _store) = bundled_with(Faults::none(), 3).await;
+    let mut text = String::new();
+    for i in 0..8 {
+        text.push_str(&format!(
+            "{}id: limit/two-sessions-{i}\ntitle: two sessions at once\nrfc: 1939 §3\nlevel: MUST\n\
+             requirement: \"the POP3 server issues a one line greeting\"\n---\n\
+             S: +OK {{*}}\nopen second\nS: +OK {{*}}\nC: NOOP\nS: -ERR {{*}}\n\
+             use main\nC: QUIT\nS: +OK {{*}}\nuse second\nC: QUIT\nS: +OK {{*}}\n",
+            if i == 0 { "" } else { "===\n" }
+        ));
+    }
+    let cases = scenario::parse_str(std::path::Path::new("limit.pop3"), &text).expect("parses");
+    let config = RunConfig {
+        env,
+        jobs: 4,
+        threshold: Level::Must,
+        reseed: None,
+        baseline: None,
+        expect: Vec::new(),
+        login: None,
+        more_accounts: Vec::new(),
+        interrupt: None,
+    };
+    let mut verdicts = Verdicts::default();
+    let summary = runner::run(cases, config, &mut verdicts).await.unwrap();
+    assert_eq!(verdicts.0.len(), 8);
+    for (id, v) in &verdicts.0 {
+        assert_eq!(*v, Verdict::Pass, "{id}");
+    }
+    let lowered = summary.jobs_lowered_to.expect("the run went down");
+    assert!(lowered < 4, "{lowered}");
 }
