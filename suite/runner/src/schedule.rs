@@ -109,6 +109,8 @@ pub(crate) struct Lane {
     maildrop: Arc<tokio::sync::Mutex<()>>,
     /// Holding cases given this account and not finished (the next goes to the least busy).
     busy: AtomicUsize,
+    /// The sessions on this account that run without its maildrop.
+    pub(crate) unheld: Arc<Unheld>,
 }
 
 impl Lane {
@@ -119,8 +121,104 @@ impl Lane {
             touched: AtomicBool::new(false),
             maildrop: Arc::new(tokio::sync::Mutex::new(())),
             busy: AtomicUsize::new(0),
+            unheld: Arc::new(Unheld::default()),
         }
     }
+}
+
+/// The cases running on an account without its maildrop (those that hold nothing, and
+/// holding cases before their hold point), and the logins among them that the server
+/// accepted although the case expected a refusal. On a compliant server those cases take
+/// no lock (RFC 1939 §4: none without a successful login); a server that wrongly accepts a
+/// wrong secret may lock the maildrop for them while a holding case logs in. So a holding
+/// case that fails waits for the unheld cases that ran beside it to end, and runs again if
+/// one of them met such a login ([`Unheld::rogue`]): its verdict is then the one a run one
+/// case at a time gives it.
+#[derive(Debug, Default)]
+pub(crate) struct Unheld {
+    next: std::sync::atomic::AtomicU64,
+    running: Mutex<std::collections::BTreeSet<u64>>,
+    rogue: AtomicUsize,
+    ended: tokio::sync::Notify,
+}
+
+impl Unheld {
+    /// A case starts without the hold: its number.
+    pub(crate) fn start(&self) -> u64 {
+        let seq = self.next.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(seq);
+        }
+        seq
+    }
+
+    /// Case `seq` ends, or takes the hold (again: nothing).
+    pub(crate) fn end(&self, seq: u64) {
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&seq);
+        }
+        self.ended.notify_waiters();
+    }
+
+    /// A case that ran without the hold met a login the server accepted.
+    fn saw_rogue(&self) {
+        self.rogue.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The logins the server wrongly accepted so far.
+    pub(crate) fn rogue(&self) -> usize {
+        self.rogue.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every case started so far without the hold has ended or taken it, at
+    /// most `limit`.
+    async fn settled(&self, limit: Duration) {
+        let upto = self.next.load(Ordering::SeqCst);
+        let wait = async {
+            loop {
+                let notified = self.ended.notified();
+                let busy = self
+                    .running
+                    .lock()
+                    .map(|r| r.range(..upto).next().is_some())
+                    .unwrap_or(false);
+                if !busy {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+}
+
+/// Whether a transcript shows a login the server accepted: a `+OK` as the final answer to
+/// PASS, APOP or AUTH (after its `+ ` challenges, if any).
+fn accepted_login(transcript: &[Entry]) -> bool {
+    let mut pending: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+    for e in transcript {
+        match e.dir {
+            Dir::Client => {
+                let upper = e.text.trim_start().to_ascii_uppercase();
+                if ["PASS", "APOP", "AUTH"]
+                    .iter()
+                    .any(|k| upper.starts_with(k))
+                {
+                    pending.insert(e.session, true);
+                }
+            }
+            Dir::Server if pending.get(&e.session) == Some(&true) => {
+                if e.text.starts_with("+OK") {
+                    return true;
+                }
+                if !e.text.starts_with("+ ") && e.text != "+" {
+                    pending.insert(e.session, false);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The accounts, and which of them holding cases use: with one account, that one; with more,
@@ -253,6 +351,11 @@ impl Task {
                 };
             }
         }
+        // until it takes its account, the case runs beside the others on it
+        let unheld = (!hold.taken()).then(|| lane.unheld.start());
+        if let Some(seq) = unheld {
+            hold.unheld = Some((lane.unheld.clone(), seq));
+        }
         // the concurrency the attempt started under
         let mut under = self.load.limit();
         let judge::Judged {
@@ -301,6 +404,39 @@ impl Task {
         if !notes.is_empty() {
             notes.append(&mut transcript);
             transcript = notes;
+        }
+        if let Some(seq) = unheld {
+            if !hold.taken() && accepted_login(&transcript) {
+                // a login this case expected to be refused, or sent without its account
+                lane.unheld.saw_rogue();
+            }
+            lane.unheld.end(seq);
+        }
+        if hold.taken() && matches!(verdict, Verdict::Fail(_) | Verdict::Error(_)) {
+            // the cases that ran beside this one without the account end first; if the
+            // server accepted a login one of them expected it to refuse, it may have locked
+            // the maildrop under this case: once more, alone on the account
+            lane.unheld
+                .settled(2 * lane.env.endpoint.limits.io_timeout)
+                .await;
+            if lane.unheld.rogue() > hold.rogue_at_take {
+                transcript.push(Entry {
+                    at: t.elapsed(),
+                    session: 0,
+                    dir: Dir::Note,
+                    text: "a case that ran beside this one without the account met a login \
+                           the server accepted although it expected a refusal (a lock may have \
+                           come with it): the case runs again"
+                        .into(),
+                });
+                hold.rogue_at_take = lane.unheld.rogue();
+                let again =
+                    judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold)
+                        .await;
+                transcript.extend(again.transcript);
+                verdict = again.verdict;
+                connected = again.connected;
+            }
         }
         if holds && refused_in_use_alone(&verdict, &transcript) {
             // the session of the case before on this account may still be ending on the

@@ -11,7 +11,7 @@
 //! sends an expression using `password` cannot log in on a server that checks credentials,
 //! and cannot hold the lock, whatever PASS, APOP or AUTH lines it sends.
 
-use crate::plan::{Action, Expr, Step, TemplatePiece};
+use crate::plan::{Action, Expr, Pattern, Piece, Step, TemplatePiece};
 
 /// The commands that log in (RFC 1939 §7 PASS and APOP, RFC 5034 §4 AUTH).
 const LOGIN_COMMANDS: [&[u8]; 3] = [b"PASS", b"APOP", b"AUTH"];
@@ -53,6 +53,63 @@ pub(crate) fn tries_login(step: &Step) -> bool {
             }),
             _ => false,
         }
+}
+
+/// The first step from which a holding case needs its account to itself: a `login` or
+/// `reseed` step, or a step that tries to log in ([`tries_login`]) and after which the case
+/// admits a positive answer (`+OK`: the login may succeed, and the server then locks the
+/// maildrop, RFC 1939 §4) or a SASL challenge (the exchange's end may be positive). A login the case expects to be refused (its next answer is `-ERR`
+/// or a close, whatever credentials it sends: `PASS {password}-wrong`, a wrong digest) runs
+/// beside other cases: on a compliant server it takes no lock. A server that wrongly
+/// accepts it fails the case at that answer; the runner then runs again any holding case on
+/// the account that failed meanwhile. A case that mutates needs its account from the start
+/// (step 0).
+pub(crate) fn hold_point(mutates: bool, steps: &[Step]) -> Option<usize> {
+    if mutates {
+        return Some(0);
+    }
+    steps
+        .iter()
+        .enumerate()
+        .position(|(i, step)| match &step.action {
+            Action::Login | Action::Reseed => true,
+            Action::Send { template, .. } if tries_login(step) => {
+                // a pipelined batch answers several commands: any may be the login's
+                let pipelined = template.pieces.iter().any(|p| match p {
+                    TemplatePiece::Literal(bytes) => bytes.contains(&b'\n'),
+                    TemplatePiece::Expr(_) => false,
+                });
+                pipelined || may_be_positive(next_answer(steps, i))
+            }
+            _ => false,
+        })
+}
+
+/// The step that reads the answer to step `i`: the next one on its session.
+fn next_answer(steps: &[Step], i: usize) -> Option<&Step> {
+    steps[i + 1..]
+        .iter()
+        .find(|s| s.session == steps[i].session)
+}
+
+/// Whether what a step expects next admits a positive status line (`+OK`) or a SASL
+/// challenge (`+ ...`: the exchange goes on, and its end may be positive, RFC 5034 §4);
+/// anything but a status expectation (none at all, a body, a send) is taken to admit it.
+fn may_be_positive(step: Option<&Step>) -> bool {
+    let positive = |p: &Pattern| match (&p.regex, p.pieces.as_slice()) {
+        (_, [Piece::Eof]) => false,
+        (Some(r), _) => [&b"+OK"[..], b"+OK logged in", b"+", b"+ ", b"+ AAAA"]
+            .iter()
+            .any(|line| r.0.is_match(line)),
+        // a back-reference: judged only when the line comes
+        (None, _) => true,
+    };
+    match step.map(|s| &s.action) {
+        Some(Action::Expect(p) | Action::ExpectRepeated(p)) => positive(p),
+        Some(Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps)) => ps.iter().any(positive),
+        Some(Action::ExpectClose) => false,
+        _ => true,
+    }
 }
 
 /// Whether a case has a `login` step.

@@ -451,6 +451,18 @@ impl Case {
         crate::maildrop::may_change_maildrop(self.mutates, &self.steps)
     }
 
+    /// The index of the first step from which the case needs its account's maildrop to
+    /// itself, if any: a `login` or `reseed` step, a login attempt whose answer may be
+    /// positive, or the first step when it mutates. Login attempts the case expects to be
+    /// refused come before it and run beside other cases (RFC 1939 §4: no lock without a
+    /// successful login).
+    pub fn hold_point(&self) -> Option<usize> {
+        if !self.holds_maildrop {
+            return None;
+        }
+        crate::maildrop::hold_point(self.mutates, &self.steps)
+    }
+
     /// The failed logins the case makes, estimated from its text: each line it sends that
     /// starts with PASS, APOP or AUTH without using `password`. A server may delay every
     /// refused login (Dovecot's `auth_failure_delay`, 2 s by default), so the runner starts

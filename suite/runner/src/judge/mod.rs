@@ -330,9 +330,11 @@ pub async fn run_case(case: &Case, env: &CaseEnv, reseed: Option<&crate::Reseed>
 }
 
 /// An account's maildrop held by one case at a time (RFC 1939 §4: a server may lock it for
-/// a session that logged in): taken at the case's first step that tries to log in
-/// ([`scenario::plan::Step::tries_login`]), or earlier by the scheduler, and kept until the
-/// case (and the reseed after it) ends. Without a lock, nothing is waited for.
+/// a session that logged in): taken at the case's hold point
+/// ([`scenario::plan::Case::hold_point`]: the first login that may succeed), or earlier by
+/// the scheduler, and kept until the case (and the reseed after it) ends. Without a lock,
+/// nothing is waited for. Until it is taken the case runs beside others on the account
+/// ([`crate::schedule::Unheld`]).
 #[derive(Debug, Default)]
 pub(crate) struct Hold {
     /// The account's lock, shared by every case that uses the account.
@@ -341,6 +343,11 @@ pub(crate) struct Hold {
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     /// How long taking it waited for another case (not the case's own time).
     pub(crate) waited: Duration,
+    /// The account's sessions without the hold, this case's among them until it takes it.
+    pub(crate) unheld: Option<(Arc<crate::schedule::Unheld>, u64)>,
+    /// The logins the server wrongly accepted on the account, as counted when the hold
+    /// was taken.
+    pub(crate) rogue_at_take: usize,
 }
 
 impl Hold {
@@ -348,9 +355,13 @@ impl Hold {
     pub(crate) fn of(lock: Arc<tokio::sync::Mutex<()>>) -> Hold {
         Hold {
             lock: Some(lock),
-            guard: None,
-            waited: Duration::ZERO,
+            ..Hold::default()
         }
+    }
+
+    /// Whether the case has the account now.
+    pub(crate) fn taken(&self) -> bool {
+        self.guard.is_some()
     }
 
     /// Gives the account back (a case that runs again takes it again).
@@ -362,15 +373,24 @@ impl Hold {
     pub(crate) async fn take(&mut self) {
         if self.guard.is_none() {
             if let Some(lock) = &self.lock {
+                // no longer a session without the hold: one that waits for it logs in on
+                // nothing meanwhile, and a holder that waits for the unheld to end must not
+                // wait for it
+                if let Some((unheld, seq)) = &self.unheld {
+                    unheld.end(*seq);
+                }
                 let t = Instant::now();
                 self.guard = Some(lock.clone().lock_owned().await);
                 self.waited += t.elapsed();
+                if let Some((unheld, _)) = &self.unheld {
+                    self.rogue_at_take = unheld.rogue();
+                }
             }
         }
     }
 }
 
-/// [`run_case`], taking `hold` before the first step that tries to log in.
+/// [`run_case`], taking `hold` at the case's hold point.
 pub(crate) async fn run_holding(
     case: &Case,
     env: &CaseEnv,
@@ -432,8 +452,9 @@ pub(crate) async fn run_holding(
 }
 
 async fn run_steps(case: &Case, run: &mut Run<'_>, hold: &mut Hold) -> Verdict {
-    for step in &case.steps {
-        if step.tries_login() {
+    let hold_point = case.hold_point();
+    for (i, step) in case.steps.iter().enumerate() {
+        if hold_point.is_some_and(|at| i >= at) {
             hold.take().await;
         }
         if let Err(e) = run.step(step.session, &step.action).await {
