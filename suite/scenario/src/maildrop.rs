@@ -68,47 +68,101 @@ pub(crate) fn hold_point(mutates: bool, steps: &[Step]) -> Option<usize> {
     if mutates {
         return Some(0);
     }
-    steps
-        .iter()
-        .enumerate()
-        .position(|(i, step)| match &step.action {
-            Action::Login | Action::Reseed => true,
-            Action::Send { template, .. } if tries_login(step) => {
-                // a pipelined batch answers several commands: any may be the login's
-                let pipelined = template.pieces.iter().any(|p| match p {
-                    TemplatePiece::Literal(bytes) => bytes.contains(&b'\n'),
-                    TemplatePiece::Expr(_) => false,
-                });
-                pipelined || may_be_positive(next_answer(steps, i))
+    steps.iter().enumerate().position(|(i, step)| match &step.action {
+        Action::Login | Action::Reseed => true,
+        Action::Send { .. } if tries_login(step) => may_succeed(steps, i),
+        _ => false,
+    })
+}
+
+/// Whether the login sent at step `i` may succeed as the case expects it: an answer that
+/// admits `+OK`, or a SASL challenge (`+ `) after which the exchange (the client's next
+/// line on the session and its answer, and so on) may still end in `+OK` (RFC 5034 §4).
+/// A pipelined batch answers several commands, any of which may be the login's: it may.
+fn may_succeed(steps: &[Step], mut i: usize) -> bool {
+    loop {
+        if let Action::Send { template, .. } = &steps[i].action {
+            let pipelined = template.pieces.iter().any(|p| match p {
+                TemplatePiece::Literal(bytes) => bytes.contains(&b'\n'),
+                TemplatePiece::Expr(_) => false,
+            });
+            if pipelined {
+                return true;
             }
-            _ => false,
-        })
+        }
+        let session = steps[i].session;
+        let Some(at) = (i + 1..steps.len()).find(|&k| steps[k].session == session) else {
+            // nothing read after it: as if the answer were not judged
+            return true;
+        };
+        let answer = admits(&steps[at]);
+        if answer.ok {
+            return true;
+        }
+        if !answer.challenge {
+            return false;
+        }
+        // the exchange goes on with the client's next line on the session (checks of what
+        // the challenge carried come between)
+        let next = (at + 1..steps.len()).find(|&k| {
+            steps[k].session == session && !matches!(steps[k].action, Action::Assert(_))
+        });
+        match next {
+            Some(next) if matches!(steps[next].action, Action::Send { .. }) => i = next,
+            _ => return false,
+        }
+    }
 }
 
-/// The step that reads the answer to step `i`: the next one on its session.
-fn next_answer(steps: &[Step], i: usize) -> Option<&Step> {
-    steps[i + 1..]
-        .iter()
-        .find(|s| s.session == steps[i].session)
+/// What an expectation admits as the answer to a login.
+struct Admits {
+    /// A positive status line (`+OK`).
+    ok: bool,
+    /// A SASL challenge (`+ ...`).
+    challenge: bool,
 }
 
-/// Whether what a step expects next admits a positive status line (`+OK`) or a SASL
-/// challenge (`+ ...`: the exchange goes on, and its end may be positive, RFC 5034 §4);
-/// anything but a status expectation (none at all, a body, a send) is taken to admit it.
-fn may_be_positive(step: Option<&Step>) -> bool {
-    let positive = |p: &Pattern| match (&p.regex, p.pieces.as_slice()) {
-        (_, [Piece::Eof]) => false,
-        (Some(r), _) => [&b"+OK"[..], b"+OK logged in", b"+", b"+ ", b"+ AAAA"]
-            .iter()
-            .any(|line| r.0.is_match(line)),
+/// What the step that reads a login's answer admits; anything but a status expectation (a
+/// body, a send) is taken to admit both.
+fn admits(step: &Step) -> Admits {
+    let pattern = |p: &Pattern| match (&p.regex, p.pieces.as_slice()) {
+        (_, [Piece::Eof]) => Admits {
+            ok: false,
+            challenge: false,
+        },
+        (Some(r), _) => Admits {
+            ok: [&b"+OK"[..], b"+OK logged in"].iter().any(|l| r.0.is_match(l)),
+            challenge: [&b"+"[..], b"+ ", b"+ AAAA"].iter().any(|l| r.0.is_match(l)),
+        },
         // a back-reference: judged only when the line comes
-        (None, _) => true,
+        (None, _) => Admits {
+            ok: true,
+            challenge: true,
+        },
     };
-    match step.map(|s| &s.action) {
-        Some(Action::Expect(p) | Action::ExpectRepeated(p)) => positive(p),
-        Some(Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps)) => ps.iter().any(positive),
-        Some(Action::ExpectClose) => false,
-        _ => true,
+    let any = |ps: &[Pattern]| {
+        ps.iter().map(pattern).fold(
+            Admits {
+                ok: false,
+                challenge: false,
+            },
+            |a, b| Admits {
+                ok: a.ok || b.ok,
+                challenge: a.challenge || b.challenge,
+            },
+        )
+    };
+    match &step.action {
+        Action::Expect(p) | Action::ExpectRepeated(p) => pattern(p),
+        Action::ExpectAnyOf(ps) | Action::ExpectUnordered(ps) => any(ps),
+        Action::ExpectClose => Admits {
+            ok: false,
+            challenge: false,
+        },
+        _ => Admits {
+            ok: true,
+            challenge: true,
+        },
     }
 }
 
