@@ -68,11 +68,14 @@ pub(crate) fn hold_point(mutates: bool, steps: &[Step]) -> Option<usize> {
     if mutates {
         return Some(0);
     }
-    steps.iter().enumerate().position(|(i, step)| match &step.action {
-        Action::Login | Action::Reseed => true,
-        Action::Send { .. } if tries_login(step) => may_succeed(steps, i),
-        _ => false,
-    })
+    steps
+        .iter()
+        .enumerate()
+        .position(|(i, step)| match &step.action {
+            Action::Login | Action::Reseed => true,
+            Action::Send { .. } if tries_login(step) => may_succeed(steps, i),
+            _ => false,
+        })
 }
 
 /// Whether the login sent at step `i` may succeed as the case expects it: an answer that
@@ -131,8 +134,12 @@ fn admits(step: &Step) -> Admits {
             challenge: false,
         },
         (Some(r), _) => Admits {
-            ok: [&b"+OK"[..], b"+OK logged in"].iter().any(|l| r.0.is_match(l)),
-            challenge: [&b"+"[..], b"+ ", b"+ AAAA"].iter().any(|l| r.0.is_match(l)),
+            ok: [&b"+OK"[..], b"+OK logged in"]
+                .iter()
+                .any(|l| r.0.is_match(l)),
+            challenge: [&b"+"[..], b"+ ", b"+ AAAA"]
+                .iter()
+                .any(|l| r.0.is_match(l)),
         },
         // a back-reference: judged only when the line comes
         (None, _) => Admits {
