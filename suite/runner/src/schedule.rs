@@ -200,10 +200,14 @@ fn accepted_login(transcript: &[Entry]) -> bool {
         match e.dir {
             Dir::Client => {
                 let upper = e.text.trim_start().to_ascii_uppercase();
-                if ["PASS", "APOP", "AUTH"]
-                    .iter()
-                    .any(|k| upper.starts_with(k))
-                {
+                let mut words = upper.split_ascii_whitespace();
+                let login = match words.next() {
+                    Some("PASS" | "APOP") => true,
+                    // AUTH alone lists the mechanisms (RFC 1734): no login
+                    Some("AUTH") => words.next().is_some(),
+                    _ => false,
+                };
+                if login {
                     pending.insert(e.session, true);
                 }
             }
@@ -718,4 +722,56 @@ pub(crate) fn spawn_cases(
         }));
     }
     handles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(session: usize, dir: Dir, text: &str) -> Entry {
+        Entry {
+            at: Duration::ZERO,
+            session,
+            dir,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn an_accepted_login_is_a_positive_final_answer_to_pass_apop_or_auth() {
+        use Dir::{Client as C, Server as S};
+        let refused = [
+            line(0, S, "+OK ready"),
+            line(0, C, "USER demo"),
+            line(0, S, "+OK"),
+            line(0, C, "PASS wrong"),
+            line(0, S, "-ERR [AUTH] no"),
+            line(0, C, "STAT"),
+            line(0, S, "+OK 0 0"),
+        ];
+        assert!(!accepted_login(&refused));
+        let listing = [line(0, C, "AUTH"), line(0, S, "+OK mechanisms follow")];
+        assert!(!accepted_login(&listing));
+        let sasl = [
+            line(1, C, "AUTH PLAIN"),
+            line(1, S, "+ "),
+            line(1, C, "AGRlbW8Ad3Jvbmc="),
+            line(1, S, "+OK logged in"),
+        ];
+        assert!(accepted_login(&sasl));
+        let apop = [line(0, C, "apop demo 0123"), line(0, S, "+OK maildrop")];
+        assert!(accepted_login(&apop));
+    }
+
+    #[tokio::test]
+    async fn the_load_halves_once_for_cases_that_failed_together() {
+        let load = Load::new(16);
+        assert_eq!(load.lower(16), 8);
+        // a case that started under 16 too: already lowered
+        assert_eq!(load.lower(16), 8);
+        assert_eq!(load.lower(8), 4);
+        assert_eq!(load.limit(), 4);
+        let one = Load::new(1);
+        assert_eq!(one.lower(1), 1);
+    }
 }
