@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pop3_proto::auth::{self, apop, cram_md5, login, plain::Plain, scram, ClientResponse};
+use pop3_proto::auth::{self, apop, cram_md5, login, oauth, plain::Plain, scram, ClientResponse};
 use pop3_proto::command::InitialResponse;
 use pop3_proto::line::LineError;
 use pop3_proto::response::MAX_STATUS_LINE;
@@ -77,6 +77,11 @@ pub enum Output {
 /// The SCRAM mechanisms the server implements (RFC 5802, RFC 7677), as CAPA lists them.
 pub const SCRAM_MECHANISMS: [&str; 2] = ["SCRAM-SHA-256", "SCRAM-SHA-1"];
 
+/// The bearer-token mechanisms (RFC 7628 OAUTHBEARER; XOAUTH2), offered when users have
+/// tokens, where plaintext credentials are (a bearer token is one: RFC 7628 §3, "TLS MUST be
+/// used for OAUTHBEARER to protect the bearer token").
+pub const OAUTH_MECHANISMS: [&str; 2] = ["OAUTHBEARER", "XOAUTH2"];
+
 #[derive(Debug)]
 enum Sasl {
     Plain,
@@ -100,6 +105,11 @@ enum Sasl {
     ScramDone {
         user: String,
     },
+    /// Waiting for the OAUTHBEARER or XOAUTH2 message (after an empty challenge).
+    OAuth(&'static str),
+    /// The JSON error result was sent; whatever the client answers (RFC 7628 §3: a dummy
+    /// %x01; XOAUTH2: an empty line), the authentication fails.
+    OAuthFailed,
 }
 
 #[derive(Debug)]
@@ -459,6 +469,9 @@ impl Session {
         }
         mechs.push("CRAM-MD5".to_owned());
         mechs.extend(SCRAM_MECHANISMS.map(str::to_owned));
+        if plain && self.ctx.users.has_tokens() {
+            mechs.extend(OAUTH_MECHANISMS.map(str::to_owned));
+        }
         if self.fault(Fault::CapaListsUnsupportedSasl) {
             mechs.extend(["DIGEST-MD5".to_owned(), "SCRAM-SHA-512".to_owned()]);
         }

@@ -104,17 +104,17 @@ impl Session {
     }
 
     pub(super) fn mechanisms(&self) -> Vec<&'static str> {
-        if self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls) {
-            vec![
-                "PLAIN",
-                "LOGIN",
-                "CRAM-MD5",
-                SCRAM_MECHANISMS[0],
-                SCRAM_MECHANISMS[1],
-            ]
-        } else {
-            vec!["CRAM-MD5", SCRAM_MECHANISMS[0], SCRAM_MECHANISMS[1]]
+        let plaintext = self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls);
+        let mut mechs = Vec::new();
+        if plaintext {
+            mechs.extend(["PLAIN", "LOGIN"]);
         }
+        mechs.push("CRAM-MD5");
+        mechs.extend(SCRAM_MECHANISMS);
+        if plaintext && self.ctx.users.has_tokens() {
+            mechs.extend(OAUTH_MECHANISMS);
+        }
+        mechs
     }
 
     pub(super) fn auth(
@@ -130,9 +130,11 @@ impl Session {
             ));
         };
         let mech = mechanism.to_ascii_uppercase();
-        if !["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str())
-            && !SCRAM_MECHANISMS.contains(&mech.as_str())
-        {
+        let oauth = OAUTH_MECHANISMS.iter().copied().find(|m| *m == mech);
+        let known = ["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str())
+            || SCRAM_MECHANISMS.contains(&mech.as_str())
+            || (oauth.is_some() && self.ctx.users.has_tokens());
+        if !known {
             return Output::Reply(err(format!("unsupported SASL mechanism {mechanism}")));
         }
         if !self.mechanisms().contains(&mech.as_str()) {
@@ -156,6 +158,8 @@ impl Session {
             ("CRAM-MD5", None) => self.challenge(Sasl::CramMd5 {
                 challenge: self.timestamp.clone(),
             }),
+            (_, None) if oauth.is_some() => self.challenge(Sasl::OAuth(oauth.expect("matched"))),
+            (_, Some(message)) if oauth.is_some() => self.oauth(oauth.expect("matched"), &message),
             (m, first) if SCRAM_MECHANISMS.contains(&m) => {
                 let mech = scram::Mechanism::from_name(m).expect("a SCRAM mechanism");
                 match first {
@@ -183,6 +187,8 @@ impl Session {
                 auth::encode_base64(server.server_first.text.as_bytes())
             }
             Sasl::ScramDone { .. } => unreachable!("sent with its verifier by scram_final"),
+            Sasl::OAuth(_) => String::new(),
+            Sasl::OAuthFailed => unreachable!("sent with its error result by oauth"),
         };
         self.phase = Phase::Sasl(step);
         Output::Reply(format!("+ {data}\r\n").into_bytes())
@@ -255,7 +261,53 @@ impl Session {
             Sasl::ScramDone { .. } => Output::Reply(err(
                 "AUTH rejected: the response to the server-final-message must be empty",
             )),
+            Sasl::OAuth(mech) => self.oauth(mech, &data),
+            Sasl::OAuthFailed => self.login(String::new(), false),
         }
+    }
+
+    /// Checks an OAUTHBEARER (RFC 7628 §3.1) or XOAUTH2 message: the bearer token must be the
+    /// user's (the one named, or for OAUTHBEARER without `a=`, the token's owner). A refusal
+    /// is the JSON error result as a challenge (RFC 7628 §3.2.2), answered -ERR whatever the
+    /// client sends next; a lone %x01 as the first message fails at once (RFC 7628 §3.1: the
+    /// server "MAY simply fail the authentication without returning discovery information").
+    pub(super) fn oauth(&mut self, mech: &'static str, message: &[u8]) -> Output {
+        let parsed = if mech == "XOAUTH2" {
+            oauth::Xoauth2Response::parse(message).map(|r| (Some(r.user), r.token))
+        } else {
+            oauth::BearerResponse::parse(message).map(|r| (r.authzid, r.token))
+        };
+        let users = &self.ctx.users;
+        let (user, status) = match parsed {
+            Err(oauth::OAuthError::Dummy) => return self.login(String::new(), false),
+            Err(_) => (None, "invalid_request"),
+            Ok((Some(name), token)) => {
+                let good = users.check_token(&name, &token)
+                    || (self.fault(Fault::OauthAcceptsWrongToken) && users.secret(&name).is_some());
+                (good.then_some(name), "invalid_token")
+            }
+            Ok((None, token)) => (
+                users.token_owner(&token).map(str::to_owned),
+                "invalid_token",
+            ),
+        };
+        if let Some(user) = user {
+            return self.login(user, true);
+        }
+        if self.fault(Fault::OauthErrorWithoutChallenge) {
+            return self.login(String::new(), false);
+        }
+        // XOAUTH2 servers send the HTTP status (Google: "400"/"401")
+        let status = if mech == "XOAUTH2" { "401" } else { status };
+        let result = oauth::ErrorResult {
+            status: status.to_owned(),
+            scope: None,
+            openid_configuration: None,
+        };
+        self.phase = Phase::Sasl(Sasl::OAuthFailed);
+        Output::Reply(
+            format!("+ {}\r\n", auth::encode_base64(result.to_json().as_bytes())).into_bytes(),
+        )
     }
 
     /// Answers a client-first-message with the server-first-message (RFC 5802 §5).

@@ -41,6 +41,17 @@ impl Harness {
 
     /// A harness with deliberate defects or permitted variations on.
     fn with(plaintext: bool, stls: bool, faults: Faults, variants: Variants) -> Harness {
+        Harness::build(plaintext, stls, faults, variants, false)
+    }
+
+    /// `tokens`: tim has the bearer token `t1m-token` (OAUTHBEARER, XOAUTH2 offered).
+    fn build(
+        plaintext: bool,
+        stls: bool,
+        faults: Faults,
+        variants: Variants,
+        tokens: bool,
+    ) -> Harness {
         let store = if faults.has(Fault::UidlReused) {
             MemoryStore::reusing_uids()
         } else {
@@ -51,6 +62,9 @@ impl Harness {
         let mut users = Users::new();
         users.insert("mrose", "tanstaaf");
         users.insert("tim", "tanstaaftanstaaf");
+        if tokens {
+            users.set_token("tim", "t1m-token");
+        }
         let ctx = Arc::new(Context {
             users,
             store: Arc::new(store.clone()),
@@ -456,6 +470,66 @@ fn auth_scram() {
     ));
     assert_eq!(t.err("*"), "S: -ERR AUTH cancelled\n");
     assert_eq!(t.session.state(), State::Authorization);
+}
+
+/// RFC 7628: OAUTHBEARER and XOAUTH2 with the user's bearer token; a wrong token gets the
+/// JSON error result as a challenge and -ERR after the client's %x01; the lone %x01 fails at
+/// once; offered only with tokens and where plaintext credentials are.
+#[test]
+fn auth_oauth() {
+    use pop3_proto::auth::{decode_base64, encode_base64, oauth};
+    let h = Harness::new(true, false);
+    // no tokens configured: not offered, not accepted
+    assert!(!h.session().ok("CAPA").contains("OAUTHBEARER"));
+    h.session().err("AUTH OAUTHBEARER");
+    let with_tokens = |plaintext: bool, faults: Faults| {
+        Harness::build(plaintext, false, faults, Variants::none(), true)
+    };
+    let h = with_tokens(true, Faults::none());
+    let bearer =
+        |user: &str, token: &str| encode_base64(&oauth::oauthbearer_message(user, token, &[]));
+    let mut t = h.session();
+    t.send("CAPA");
+    assert!(t.log.contains("OAUTHBEARER XOAUTH2"), "{}", t.log);
+    t.ok(&format!("AUTH OAUTHBEARER {}", bearer("tim", "t1m-token")));
+    t.ok("QUIT");
+    // without an initial response: the empty challenge first (RFC 5034 §4)
+    let mut t = h.session();
+    assert_eq!(t.send("AUTH OAUTHBEARER"), "S: + \n");
+    t.ok(&bearer("tim", "t1m-token"));
+    t.ok("QUIT");
+    // XOAUTH2
+    let mut t = h.session();
+    let x = encode_base64(&oauth::xoauth2_message("tim", "t1m-token"));
+    t.ok(&format!("AUTH XOAUTH2 {x}"));
+    t.ok("QUIT");
+    // a wrong token: the error result, then -ERR whatever comes
+    let mut t = h.session();
+    let r = t.send(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
+    let json = decode_base64(r.trim_end().strip_prefix("S: + ").unwrap()).unwrap();
+    assert_eq!(
+        oauth::ErrorResult::parse(&json).unwrap().status,
+        "invalid_token"
+    );
+    assert!(t.err("AQ==").contains("[AUTH]"));
+    t.err(&format!(
+        "AUTH OAUTHBEARER {}",
+        encode_base64(oauth::DUMMY_RESPONSE)
+    ));
+    let x = encode_base64(&oauth::xoauth2_message("tim", "wrong"));
+    assert!(t.send(&format!("AUTH XOAUTH2 {x}")).starts_with("S: + "));
+    t.err("");
+    assert_eq!(t.session.state(), State::Authorization);
+    // plaintext refused: not offered before TLS
+    let h = with_tokens(false, Faults::none());
+    assert!(!h.session().ok("CAPA").contains("OAUTHBEARER"));
+    // the faults
+    let h = with_tokens(true, Faults::none().with(Fault::OauthAcceptsWrongToken));
+    h.session()
+        .ok(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
+    let h = with_tokens(true, Faults::none().with(Fault::OauthErrorWithoutChallenge));
+    h.session()
+        .err(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
 }
 
 #[test]

@@ -50,11 +50,15 @@ pub enum LoginMethod {
     ScramSha1,
     /// AUTH SCRAM-SHA-256 (RFC 7677), the server's signature verified.
     ScramSha256,
+    /// AUTH OAUTHBEARER (RFC 7628) with the run's bearer token (`--token-env`).
+    OAuthBearer,
+    /// AUTH XOAUTH2 with the run's bearer token.
+    XOAuth2,
 }
 
 impl LoginMethod {
     /// Every method, in the order the `login` step prefers them.
-    pub const ORDER: [LoginMethod; 7] = [
+    pub const ORDER: [LoginMethod; 9] = [
         LoginMethod::UserPass,
         LoginMethod::Apop,
         LoginMethod::SaslPlain,
@@ -62,7 +66,14 @@ impl LoginMethod {
         LoginMethod::CramMd5,
         LoginMethod::ScramSha256,
         LoginMethod::ScramSha1,
+        LoginMethod::OAuthBearer,
+        LoginMethod::XOAuth2,
     ];
+
+    /// Whether it logs in with a bearer token, not the password.
+    pub fn needs_token(self) -> bool {
+        matches!(self, LoginMethod::OAuthBearer | LoginMethod::XOAuth2)
+    }
 
     /// The capability that offers it (`USER`, `APOP`, `SASL PLAIN`, ...).
     pub fn capability(self) -> &'static str {
@@ -74,6 +85,8 @@ impl LoginMethod {
             LoginMethod::CramMd5 => "SASL CRAM-MD5",
             LoginMethod::ScramSha1 => "SASL SCRAM-SHA-1",
             LoginMethod::ScramSha256 => "SASL SCRAM-SHA-256",
+            LoginMethod::OAuthBearer => "SASL OAUTHBEARER",
+            LoginMethod::XOAuth2 => "SASL XOAUTH2",
         }
     }
 
@@ -87,11 +100,13 @@ impl LoginMethod {
             LoginMethod::CramMd5 => "cram-md5",
             LoginMethod::ScramSha1 => "scram-sha-1",
             LoginMethod::ScramSha256 => "scram-sha-256",
+            LoginMethod::OAuthBearer => "oauthbearer",
+            LoginMethod::XOAuth2 => "xoauth2",
         }
     }
 
     /// The method called `name` (`user`, `apop`, `plain`, `login`, `cram-md5`,
-    /// `scram-sha-256`, `scram-sha-1`).
+    /// `scram-sha-256`, `scram-sha-1`, `oauthbearer`, `xoauth2`).
     pub fn from_name(name: &str) -> Option<LoginMethod> {
         Self::ORDER
             .into_iter()
@@ -109,6 +124,8 @@ impl fmt::Display for LoginMethod {
             LoginMethod::CramMd5 => "AUTH CRAM-MD5",
             LoginMethod::ScramSha1 => "AUTH SCRAM-SHA-1",
             LoginMethod::ScramSha256 => "AUTH SCRAM-SHA-256",
+            LoginMethod::OAuthBearer => "AUTH OAUTHBEARER",
+            LoginMethod::XOAuth2 => "AUTH XOAUTH2",
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use pop3_proto::auth::{apop, cram_md5, decode_base64, encode_base64, plain::Plain, scram};
+use pop3_proto::auth::{apop, cram_md5, decode_base64, encode_base64, oauth, plain::Plain, scram};
 
 use crate::capability::LoginMethod;
 use crate::target::Profile;
@@ -39,6 +39,8 @@ pub enum LoginError<E> {
     },
     /// APOP needs the greeting's timestamp and the greeting has none.
     NoTimestamp,
+    /// OAUTHBEARER and XOAUTH2 need a bearer token and the run has none.
+    NoToken,
     /// The CRAM-MD5 challenge is not base64.
     BadChallenge(Vec<u8>),
     /// A SCRAM exchange the client must not finish (RFC 5802 §5: a nonce that does not
@@ -61,6 +63,7 @@ impl<E: std::fmt::Display> std::fmt::Display for LoginError<E> {
                 write!(f, "{step} answered {}", crate::printable(answer))
             }
             LoginError::NoTimestamp => f.write_str("the greeting has no timestamp"),
+            LoginError::NoToken => f.write_str("no bearer token (give one with --token-env)"),
             LoginError::BadChallenge(c) => write!(
                 f,
                 "the CRAM-MD5 challenge is not base64: {}",
@@ -184,6 +187,38 @@ pub async fn login<X: Exchange>(
             }
             step(x, name, b"", Want::Ok).await?;
         }
+        LoginMethod::OAuthBearer | LoginMethod::XOAuth2 => {
+            let token = profile.token.as_deref().ok_or(LoginError::NoToken)?;
+            let (name, message, dummy) = if method == LoginMethod::OAuthBearer {
+                let m = oauth::oauthbearer_message(user, token, &[]);
+                ("AUTH OAUTHBEARER", m, oauth::DUMMY_RESPONSE)
+            } else {
+                (
+                    "AUTH XOAUTH2",
+                    oauth::xoauth2_message(user, token),
+                    &b""[..],
+                )
+            };
+            let command = format!("{name} {}", encode_base64(&message));
+            let answer = x
+                .exchange(command.as_bytes())
+                .await
+                .map_err(LoginError::Wire)?;
+            if answered(&answer, Want::Challenge, strict) {
+                // RFC 7628 §3: after the error result the client MUST send one more message
+                // (OAUTHBEARER: %x01; XOAUTH2: an empty response); the server then fails
+                x.exchange(encode_base64(dummy).as_bytes())
+                    .await
+                    .map_err(LoginError::Wire)?;
+            }
+            if !answered(&answer, Want::Ok, strict) {
+                return Err(LoginError::Refused {
+                    step: name,
+                    want: Want::Ok,
+                    answer,
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -213,10 +248,49 @@ mod tests {
     }
 
     fn profile() -> Profile {
-        Profile {
-            user: "tim".into(),
-            password: "tanstaaf".into(),
-        }
+        Profile::new("tim", "tanstaaf")
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let mut p = profile();
+        let mut s = Script(vec![], Vec::new());
+        let r = futures_lite(login(&mut s, LoginMethod::OAuthBearer, &p, None, true));
+        assert_eq!(r, Err(LoginError::NoToken));
+        p.token = Some("t0k".into());
+        // RFC 7628 §3.1: n,a=tim,^Aauth=Bearer t0k^A^A
+        let mut s = Script(vec![b"+OK welcome"], Vec::new());
+        let r = futures_lite(login(&mut s, LoginMethod::OAuthBearer, &p, None, true));
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            s.1,
+            vec![b"AUTH OAUTHBEARER bixhPXRpbSwBYXV0aD1CZWFyZXIgdDBrAQE=".to_vec()]
+        );
+        // refused with the error result: the dummy %x01 (AQ==), then -ERR
+        let mut s = Script(
+            vec![b"+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=", b"-ERR [AUTH] no"],
+            Vec::new(),
+        );
+        let r = futures_lite(login(&mut s, LoginMethod::OAuthBearer, &p, None, true));
+        assert!(matches!(
+            r,
+            Err(LoginError::Refused {
+                step: "AUTH OAUTHBEARER",
+                ..
+            })
+        ));
+        assert_eq!(s.1[1], b"AQ==".to_vec());
+        // XOAUTH2: user=tim^Aauth=Bearer t0k^A^A; its error result is answered with an empty line
+        let mut s = Script(vec![b"+ eyJzdGF0dXMiOiI0MDEifQ==", b"-ERR no"], Vec::new());
+        let r = futures_lite(login(&mut s, LoginMethod::XOAuth2, &p, None, true));
+        assert!(r.is_err());
+        assert_eq!(
+            s.1,
+            vec![
+                b"AUTH XOAUTH2 dXNlcj10aW0BYXV0aD1CZWFyZXIgdDBrAQE=".to_vec(),
+                Vec::new()
+            ]
+        );
     }
 
     fn run(

@@ -209,6 +209,7 @@ pub async fn capabilities(
                 // USER/PASS is probed even when not announced: CAPA must be complete
                 LoginMethod::UserPass => true,
                 LoginMethod::Apop => caps.has("APOP"),
+                other if other.needs_token() && env.profile.token.is_none() => false,
                 other => caps.announced.contains(other.capability()),
             })
             .collect(),

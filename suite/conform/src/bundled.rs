@@ -12,6 +12,10 @@ use runner::{Profile, Target, TlsMode, Trust};
 /// `--user` against a target).
 pub const PASSWORD: &str = "demo-password";
 
+/// The bearer token of each of the bundled server's users, for OAUTHBEARER and XOAUTH2
+/// (RFC 7628), as `--token-env` gives one against a target.
+pub const TOKEN: &str = "conform-demo-token";
+
 /// A running bundled server and how to reach it.
 pub struct Bundled {
     /// Stops when dropped with the runtime; kept alive by this field.
@@ -120,6 +124,7 @@ async fn start_with(
     for name in &names {
         fixture::seed_memory(&store, name);
         users.insert(name, PASSWORD);
+        users.set_token(name, TOKEN);
     }
     let mut config = Config::new(users, Arc::new(store.clone()));
     // a server with no TLS at all cannot ask for TLS before plaintext logins
@@ -152,6 +157,7 @@ async fn start_with(
             let profile = Profile {
                 user: user.clone(),
                 password: PASSWORD.into(),
+                token: Some(TOKEN.into()),
             };
             runner::Account {
                 profile,

@@ -413,7 +413,14 @@ pub async fn run(
     let lanes = Arc::new(lanes(&env, &config));
     let env = Arc::new(env);
     let caps = Arc::new(discovered.capabilities.clone());
-    let all = triaged(cases, &discovered, &caps, env.endpoint.target.tls);
+    let has_token = env.endpoint.profile.token.is_some();
+    let all = triaged(
+        cases,
+        &discovered,
+        &caps,
+        env.endpoint.target.tls,
+        has_token,
+    );
     stream.send(&Event::Started {
         target: &env.endpoint.target,
         total: all.len(),
@@ -493,6 +500,7 @@ fn triaged(
     discovered: &Discovered,
     caps: &Capabilities,
     tls: TlsMode,
+    has_token: bool,
 ) -> Vec<(Arc<Case>, Option<Verdict>)> {
     let mut all: Vec<(Arc<Case>, Option<Verdict>)> = discovered
         .declared
@@ -504,7 +512,7 @@ fn triaged(
         })
         .collect();
     for case in cases {
-        let verdict = triage(&case, discovered, tls);
+        let verdict = triage(&case, discovered, tls, has_token);
         all.push((Arc::new(case), verdict));
     }
     all

@@ -14,7 +14,12 @@ use tokio::task::JoinHandle;
 use crate::*;
 
 /// What happens to a case before it runs: it runs, or it gets this verdict at once.
-pub(crate) fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict> {
+pub(crate) fn triage(
+    case: &Case,
+    discovered: &Discovered,
+    tls: TlsMode,
+    has_token: bool,
+) -> Option<Verdict> {
     let caps = &discovered.capabilities;
     if let Some(why) = unmet_mode(&case.requires, tls) {
         return Some(Verdict::Skip(why));
@@ -37,6 +42,11 @@ pub(crate) fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Opti
     if case.logs_in_with_step && caps.login.is_none() {
         return Some(Verdict::Skip(
             "no login method worked with the given account (USER/PASS, APOP, AUTH)".into(),
+        ));
+    }
+    if !has_token && case.uses_token() {
+        return Some(Verdict::Skip(
+            "needs the user's OAuth bearer token; the run has none (give one with --token-env VAR, default $CONFORM_TOKEN)".into(),
         ));
     }
     if case.fixture == Fixture::Standard {

@@ -96,6 +96,7 @@ async fn bundled(faults: Faults) -> (RunningServer, CaseEnv, MemoryStore) {
             profile: Profile {
                 user: "demo".into(),
                 password: "demo-password".into(),
+                token: None,
             },
         },
         fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),

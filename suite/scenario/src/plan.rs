@@ -330,7 +330,7 @@ pub enum TemplatePiece {
 /// A value computed when the step runs.
 #[derive(Debug, Clone)]
 pub enum Expr {
-    /// A captured or profile variable (`user`, `password` are always bound).
+    /// A captured or profile variable (`user`, `password`, `token` are always bound).
     Var(String),
     /// A string literal `"..."` (escapes `\"`, `\\`, `\r`, `\n`, `\t`, `\0`, `\xHH`).
     Str(Vec<u8>),
@@ -363,6 +363,17 @@ pub enum Func {
     /// `scram_attr(message_base64, name)` — the value of attribute `name=` of a SCRAM message
     /// (RFC 5802 §5.1), empty when the message has none.
     ScramAttr,
+    /// `oauthbearer(authzid, token)` — RFC 7628 §3.1 initial client response
+    /// (`n,a=authzid,^Aauth=Bearer token^A^A`), base64.
+    OAuthBearer,
+    /// `oauthbearer_kv(authzid, token, pairs)` — the same with `pairs` (each `key=value` and
+    /// %x01, as written) before `auth`, base64.
+    OAuthBearerKv,
+    /// `xoauth2(user, token)` — the XOAUTH2 message (`user=U^Aauth=Bearer T^A^A`), base64.
+    Xoauth2,
+    /// `oauth_status(challenge_base64)` — `status` of the JSON error result (RFC 7628
+    /// §3.2.2); a challenge that is not such JSON fails the case.
+    OAuthStatus,
     /// `prefix(text, n)` — the first `n` characters of `text`.
     Prefix,
     /// `min(a, b)` — the smaller of two decimal numbers.
@@ -442,6 +453,12 @@ impl Step {
 }
 
 impl Case {
+    /// Whether the case sends an expression that uses `token` (the run's bearer token,
+    /// RFC 7628): without one it cannot be judged, and the runner skips it.
+    pub fn uses_token(&self) -> bool {
+        crate::maildrop::uses_var(&self.steps, "token")
+    }
+
     /// Whether the case may leave the maildrop changed on some server, compliant or not: it
     /// mutates, has a `reseed` step, or sends DELE (which a faulty server may apply although
     /// the case then RSETs or drops the connection, RFC 1939 §5, §6). The runner restores

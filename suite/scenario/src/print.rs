@@ -519,6 +519,10 @@ fn func_name(f: Func) -> &'static str {
         Func::ScramClientFinal => "scram_client_final",
         Func::ScramServerSignature => "scram_server_signature",
         Func::ScramAttr => "scram_attr",
+        Func::OAuthBearer => "oauthbearer",
+        Func::OAuthBearerKv => "oauthbearer_kv",
+        Func::Xoauth2 => "xoauth2",
+        Func::OAuthStatus => "oauth_status",
         Func::Prefix => "prefix",
         Func::Min => "min",
     }

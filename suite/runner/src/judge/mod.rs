@@ -392,6 +392,9 @@ pub(crate) async fn run_holding(
         "password",
         env.endpoint.profile.password.clone().into_bytes(),
     );
+    if let Some(token) = &env.endpoint.profile.token {
+        run.vars.set("token", token.clone().into_bytes());
+    }
     match Conn::open(
         &env.endpoint.target,
         env.endpoint.tls.clone(),

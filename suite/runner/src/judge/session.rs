@@ -189,6 +189,11 @@ impl Run<'_> {
                 },
                 printable(&answer),
             ),
+            Err(LoginError::NoToken) => fail(
+                format!("{method} needs a bearer token"),
+                "a bearer token (--token-env)",
+                "none given",
+            ),
             Err(LoginError::NoTimestamp) => fail(
                 "APOP login needs the greeting's timestamp",
                 "a greeting with <timestamp>",
