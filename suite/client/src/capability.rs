@@ -206,11 +206,28 @@ impl Capabilities {
         for (tag, why) in &self.missing {
             out.push(format!("{tag}: not available ({why})"));
         }
+        out.extend(self.notes());
         out.push(match self.login {
             Some(m) => format!("login: {m}"),
             None => "login: no method worked".to_owned(),
         });
         out
+    }
+}
+
+impl Capabilities {
+    /// Informational notes on what the target announces, never a failure: RFC 6331 ("Moving
+    /// DIGEST-MD5 to Historic") retired DIGEST-MD5, so a server that still offers it is worth
+    /// a word, but RFC 5034 and RFC 4422 do not forbid it.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.announced.contains("SASL DIGEST-MD5") {
+            notes.push(
+                "note: SASL DIGEST-MD5 is announced; RFC 6331 moved it to Historic (informational, not a failure)"
+                    .to_owned(),
+            );
+        }
+        notes
     }
 }
 
@@ -238,6 +255,14 @@ mod tests {
 
     fn caps(tags: &[&str]) -> Capabilities {
         Capabilities::from_capa_lines(tags)
+    }
+
+    #[test]
+    fn digest_md5_is_a_note() {
+        assert!(caps(&["SASL PLAIN SCRAM-SHA-256"]).notes().is_empty());
+        let c = caps(&["SASL PLAIN digest-md5"]);
+        assert_eq!(c.notes().len(), 1);
+        assert!(c.describe().iter().any(|l| l.contains("RFC 6331")));
     }
 
     #[test]
