@@ -4,6 +4,7 @@
 //! RFC 5034 §4 requires for SASL exchanges.
 
 pub mod apop;
+pub mod channel_binding;
 pub mod cram_md5;
 pub mod login;
 pub mod oauth;
