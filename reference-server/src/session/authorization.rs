@@ -111,6 +111,9 @@ impl Session {
         }
         mechs.push("CRAM-MD5");
         mechs.extend(SCRAM_MECHANISMS);
+        if self.scram_plus() {
+            mechs.extend(SCRAM_PLUS_MECHANISMS);
+        }
         if plaintext && self.ctx.users.has_tokens() {
             mechs.extend(OAUTH_MECHANISMS);
         }
@@ -133,6 +136,7 @@ impl Session {
         let oauth = OAUTH_MECHANISMS.iter().copied().find(|m| *m == mech);
         let known = ["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str())
             || SCRAM_MECHANISMS.contains(&mech.as_str())
+            || (SCRAM_PLUS_MECHANISMS.contains(&mech.as_str()) && self.scram_plus())
             || (oauth.is_some() && self.ctx.users.has_tokens());
         if !known {
             return Output::Reply(err(format!("unsupported SASL mechanism {mechanism}")));
@@ -160,7 +164,7 @@ impl Session {
             }),
             (_, None) if oauth.is_some() => self.challenge(Sasl::OAuth(oauth.expect("matched"))),
             (_, Some(message)) if oauth.is_some() => self.oauth(oauth.expect("matched"), &message),
-            (m, first) if SCRAM_MECHANISMS.contains(&m) => {
+            (m, first) if SCRAM_MECHANISMS.contains(&m) || SCRAM_PLUS_MECHANISMS.contains(&m) => {
                 let mech = scram::Mechanism::from_name(m).expect("a SCRAM mechanism");
                 match first {
                     // RFC 5034 §4: no initial response, so an empty challenge first
@@ -316,12 +320,46 @@ impl Session {
             Ok(f) => f,
             Err(e) => return Output::Reply(err(format!("AUTH rejected: {e}"))),
         };
-        if let scram::ChannelBinding::Required(name) = &first.cbind {
-            // RFC 5802 §6: this server does not support channel binding (no -PLUS)
-            return Output::Reply(err_code(
-                ResponseCode::Auth,
-                format!("channel binding {name} not supported"),
-            ));
+        let mut cbind_data = Vec::new();
+        match (&first.cbind, mech.plus) {
+            (scram::ChannelBinding::Required(name), true) => {
+                let data =
+                    channel_binding::Kind::from_name(name).and_then(|kind| self.bindings.get(kind));
+                match data {
+                    Some(data) => cbind_data = data.to_vec(),
+                    // RFC 5802 §7 server-error-value
+                    None => {
+                        return Output::Reply(err_code(
+                            ResponseCode::Auth,
+                            format!("SCRAM: unsupported-channel-binding-type {name}"),
+                        ))
+                    }
+                }
+            }
+            (scram::ChannelBinding::Required(name), false) => {
+                // RFC 5802 §6: p= is for the -PLUS mechanisms only
+                return Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    format!("channel binding {name} requires {}-PLUS", mech.name()),
+                ));
+            }
+            (_, true) => {
+                // -PLUS without p=: no binding to check, the mechanism's point is lost
+                return Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    format!("{} requires channel binding (p=)", mech.name()),
+                ));
+            }
+            (scram::ChannelBinding::SupportedNotUsed, false) if self.scram_plus() => {
+                // RFC 5802 §6: "If the flag is set to "y" and the server supports channel
+                // binding, the server MUST fail authentication." (a downgrade: the client
+                // thinks this server offers no -PLUS)
+                return Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    "SCRAM: server-does-support-channel-binding",
+                ));
+            }
+            _ => {}
         }
         if first.authzid.as_ref().is_some_and(|a| *a != first.user) {
             return Output::Reply(err_code(
@@ -347,6 +385,7 @@ impl Session {
         };
         let server_nonce = scram::fresh_nonce();
         let mut server = scram::Server::new(mech, first, credentials, &server_nonce);
+        server.cbind_data = cbind_data;
         if self.fault(Fault::ScramNonceNotExtended) {
             let c = &server.credentials;
             server.server_first = scram::ServerFirst::new(&server_nonce, &c.salt, c.iterations);
@@ -365,6 +404,23 @@ impl Session {
         user: Option<String>,
         message: &[u8],
     ) -> Output {
+        let ignored;
+        let server = if self.fault(Fault::ScramPlusIgnoresBinding) && server.mechanism.plus {
+            // the binding data is taken from the client's c=, whatever it is
+            let mut s = server.clone();
+            if let Ok(parsed) = scram::ClientFinalParsed::parse(message) {
+                let header = s.first.gs2_header.len();
+                s.cbind_data = parsed
+                    .channel_binding
+                    .get(header..)
+                    .unwrap_or_default()
+                    .to_vec();
+            }
+            ignored = s;
+            &ignored
+        } else {
+            server
+        };
         let verdict = match server.finish(message) {
             Err(scram::Refusal::InvalidProof) if self.fault(Fault::ScramAcceptsWrongProof) => {
                 let parsed = scram::ClientFinalParsed::parse(message).expect("parsed by finish");

@@ -532,6 +532,85 @@ fn auth_oauth() {
         .err(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
 }
 
+/// RFC 5802 §6 over TLS: -PLUS offered with the channel's bindings, the right binding logs
+/// in, another is refused, "y" is refused while -PLUS is offered, -PLUS needs p=, and an
+/// unknown type is refused at once.
+#[test]
+fn auth_scram_plus() {
+    use crate::session::ChannelBindings;
+    use pop3_proto::auth::{decode_base64, encode_base64, scram};
+    let h = Harness::new(false, true);
+    let tls_session = || {
+        let (mut session, greeting) = Session::with_timestamp(h.ctx.clone(), true, STAMP.into());
+        session.set_channel_bindings(ChannelBindings {
+            tls_exporter: Some(vec![1; 32]),
+            tls_server_end_point: Some(vec![2; 32]),
+        });
+        let mut t = Transcript {
+            session,
+            log: String::new(),
+        };
+        t.server(&greeting);
+        t
+    };
+    let challenge =
+        |line: &str| decode_base64(line.trim_end().strip_prefix("S: + ").unwrap()).unwrap();
+    let plus = scram::Mechanism::from_name("SCRAM-SHA-256-PLUS").unwrap();
+    // (type, data, logs in)
+    for (kind, data, good) in [
+        ("tls-exporter", vec![1; 32], true),
+        ("tls-server-end-point", vec![2; 32], true),
+        ("tls-exporter", vec![2; 32], false),
+    ] {
+        let mut t = tls_session();
+        assert!(t.ok("CAPA").contains("SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS"));
+        let client = scram::Client::with_channel_binding(plus, "tim", "abc", kind, data);
+        let first = encode_base64(client.first_message().as_bytes());
+        let sf = challenge(&t.send(&format!("AUTH SCRAM-SHA-256-PLUS {first}")));
+        let fin = client.finish("tanstaaftanstaaf", &sf, 10_000).unwrap();
+        let reply = t.send(&encode_base64(fin.message.as_bytes()));
+        if good {
+            scram::verify_server_final(&challenge(&reply), &fin.server_signature).unwrap();
+            t.ok("");
+            t.ok("QUIT");
+        } else {
+            assert!(reply.contains("channel-bindings-dont-match"), "{reply}");
+        }
+    }
+    let mut t = tls_session();
+    for first in [
+        "y,,n=tim,r=abc",            // "y" while -PLUS is offered
+        "p=tls-unique,,n=tim,r=abc", // a type this server does not have
+    ] {
+        let mech = if first.starts_with('y') {
+            "SCRAM-SHA-256"
+        } else {
+            "SCRAM-SHA-256-PLUS"
+        };
+        assert!(t
+            .err(&format!("AUTH {mech} {}", encode_base64(first.as_bytes())))
+            .contains("[AUTH]"));
+    }
+    // -PLUS without p=
+    t.err(&format!(
+        "AUTH SCRAM-SHA-1-PLUS {}",
+        encode_base64(b"n,,n=tim,r=abc")
+    ));
+    // no TLS: no -PLUS, and "y" is fine
+    let mut t = h.session();
+    assert!(!t.ok("CAPA").contains("PLUS"));
+    t.err(&format!(
+        "AUTH SCRAM-SHA-256-PLUS {}",
+        encode_base64(b"p=tls-exporter,,n=tim,r=abc")
+    ));
+    assert!(t
+        .send(&format!(
+            "AUTH SCRAM-SHA-256 {}",
+            encode_base64(b"y,,n=tim,r=abc")
+        ))
+        .starts_with("S: + "));
+}
+
 #[test]
 fn garbage_gets_err_and_then_a_hangup() {
     let h = Harness::new(true, false);

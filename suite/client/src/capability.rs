@@ -54,11 +54,16 @@ pub enum LoginMethod {
     OAuthBearer,
     /// AUTH XOAUTH2 with the run's bearer token.
     XOAuth2,
+    /// AUTH SCRAM-SHA-256-PLUS (RFC 5802 §6): the TLS channel bound, tls-exporter where
+    /// defined (TLS 1.3), else tls-server-end-point.
+    ScramSha256Plus,
+    /// AUTH SCRAM-SHA-1-PLUS.
+    ScramSha1Plus,
 }
 
 impl LoginMethod {
     /// Every method, in the order the `login` step prefers them.
-    pub const ORDER: [LoginMethod; 9] = [
+    pub const ORDER: [LoginMethod; 11] = [
         LoginMethod::UserPass,
         LoginMethod::Apop,
         LoginMethod::SaslPlain,
@@ -68,6 +73,8 @@ impl LoginMethod {
         LoginMethod::ScramSha1,
         LoginMethod::OAuthBearer,
         LoginMethod::XOAuth2,
+        LoginMethod::ScramSha256Plus,
+        LoginMethod::ScramSha1Plus,
     ];
 
     /// Whether it logs in with a bearer token, not the password.
@@ -87,6 +94,8 @@ impl LoginMethod {
             LoginMethod::ScramSha256 => "SASL SCRAM-SHA-256",
             LoginMethod::OAuthBearer => "SASL OAUTHBEARER",
             LoginMethod::XOAuth2 => "SASL XOAUTH2",
+            LoginMethod::ScramSha256Plus => "SASL SCRAM-SHA-256-PLUS",
+            LoginMethod::ScramSha1Plus => "SASL SCRAM-SHA-1-PLUS",
         }
     }
 
@@ -102,11 +111,14 @@ impl LoginMethod {
             LoginMethod::ScramSha256 => "scram-sha-256",
             LoginMethod::OAuthBearer => "oauthbearer",
             LoginMethod::XOAuth2 => "xoauth2",
+            LoginMethod::ScramSha256Plus => "scram-sha-256-plus",
+            LoginMethod::ScramSha1Plus => "scram-sha-1-plus",
         }
     }
 
     /// The method called `name` (`user`, `apop`, `plain`, `login`, `cram-md5`,
-    /// `scram-sha-256`, `scram-sha-1`, `oauthbearer`, `xoauth2`).
+    /// `scram-sha-256`, `scram-sha-1`, `oauthbearer`, `xoauth2`, `scram-sha-256-plus`,
+    /// `scram-sha-1-plus`).
     pub fn from_name(name: &str) -> Option<LoginMethod> {
         Self::ORDER
             .into_iter()
@@ -126,6 +138,8 @@ impl fmt::Display for LoginMethod {
             LoginMethod::ScramSha256 => "AUTH SCRAM-SHA-256",
             LoginMethod::OAuthBearer => "AUTH OAUTHBEARER",
             LoginMethod::XOAuth2 => "AUTH XOAUTH2",
+            LoginMethod::ScramSha256Plus => "AUTH SCRAM-SHA-256-PLUS",
+            LoginMethod::ScramSha1Plus => "AUTH SCRAM-SHA-1-PLUS",
         })
     }
 }

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use pop3_proto::auth::{apop, cram_md5, decode_base64, encode_base64, oauth, plain::Plain, scram};
+use pop3_proto::auth::{
+    apop, channel_binding, cram_md5, decode_base64, encode_base64, oauth, plain::Plain, scram,
+};
 
 use crate::capability::LoginMethod;
 use crate::target::Profile;
@@ -23,6 +25,13 @@ pub trait Exchange {
     type Error;
     /// Sends `line` (CRLF is added) and returns the answer line (without CRLF).
     fn exchange(&mut self, line: &[u8]) -> impl Future<Output = Result<Vec<u8>, Self::Error>>;
+
+    /// The channel binding of type `kind` of the connection (RFC 5802 §6), for SCRAM -PLUS;
+    /// `None` without TLS, or where the type is not defined for the session.
+    fn channel_binding(&self, kind: channel_binding::Kind) -> Option<Vec<u8>> {
+        let _ = kind;
+        None
+    }
 }
 
 /// Why a login did not get through.
@@ -41,6 +50,8 @@ pub enum LoginError<E> {
     NoTimestamp,
     /// OAUTHBEARER and XOAUTH2 need a bearer token and the run has none.
     NoToken,
+    /// SCRAM -PLUS needs a channel binding and the connection has none (no TLS).
+    NoChannelBinding,
     /// The CRAM-MD5 challenge is not base64.
     BadChallenge(Vec<u8>),
     /// A SCRAM exchange the client must not finish (RFC 5802 §5: a nonce that does not
@@ -64,6 +75,7 @@ impl<E: std::fmt::Display> std::fmt::Display for LoginError<E> {
             }
             LoginError::NoTimestamp => f.write_str("the greeting has no timestamp"),
             LoginError::NoToken => f.write_str("no bearer token (give one with --token-env)"),
+            LoginError::NoChannelBinding => f.write_str("no TLS channel binding to use"),
             LoginError::BadChallenge(c) => write!(
                 f,
                 "the CRAM-MD5 challenge is not base64: {}",
@@ -151,13 +163,39 @@ pub async fn login<X: Exchange>(
             let response = cram_md5::response_base64(user, &challenge, password);
             step(x, "AUTH CRAM-MD5", response.as_bytes(), Want::Ok).await?;
         }
-        LoginMethod::ScramSha1 | LoginMethod::ScramSha256 => {
-            let (mech, name) = if method == LoginMethod::ScramSha1 {
-                (scram::Mechanism::SHA1, "AUTH SCRAM-SHA-1")
-            } else {
-                (scram::Mechanism::SHA256, "AUTH SCRAM-SHA-256")
+        LoginMethod::ScramSha1
+        | LoginMethod::ScramSha256
+        | LoginMethod::ScramSha1Plus
+        | LoginMethod::ScramSha256Plus => {
+            let (mech, name) = match method {
+                LoginMethod::ScramSha1 => (scram::Mechanism::SHA1, "AUTH SCRAM-SHA-1"),
+                LoginMethod::ScramSha256 => (scram::Mechanism::SHA256, "AUTH SCRAM-SHA-256"),
+                LoginMethod::ScramSha1Plus => (
+                    scram::Mechanism {
+                        plus: true,
+                        ..scram::Mechanism::SHA1
+                    },
+                    "AUTH SCRAM-SHA-1-PLUS",
+                ),
+                _ => (
+                    scram::Mechanism {
+                        plus: true,
+                        ..scram::Mechanism::SHA256
+                    },
+                    "AUTH SCRAM-SHA-256-PLUS",
+                ),
             };
-            let client = scram::Client::new(mech, user, &scram::fresh_nonce());
+            let nonce = scram::fresh_nonce();
+            let client = if mech.plus {
+                // RFC 9266: tls-exporter where it is defined (TLS 1.3), else the certificate
+                let (kind, data) = channel_binding::Kind::ALL
+                    .into_iter()
+                    .find_map(|k| x.channel_binding(k).map(|d| (k, d)))
+                    .ok_or(LoginError::NoChannelBinding)?;
+                scram::Client::with_channel_binding(mech, user, &nonce, kind.name(), data)
+            } else {
+                scram::Client::new(mech, user, &nonce)
+            };
             let first = encode_base64(client.first_message().as_bytes());
             let command = format!("AUTH {} {first}", mech.name());
             let c = step(x, name, command.as_bytes(), Want::Challenge).await?;

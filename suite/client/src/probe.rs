@@ -147,6 +147,10 @@ impl crate::login::Exchange for Probe {
     async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, WireError> {
         self.ask(line).await
     }
+
+    fn channel_binding(&self, kind: pop3_proto::auth::channel_binding::Kind) -> Option<Vec<u8>> {
+        self.conn.channel_binding(kind)
+    }
 }
 
 /// Opens a probe connection, retrying a few times when the server closes it at once (a

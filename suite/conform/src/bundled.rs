@@ -137,6 +137,7 @@ async fn start_with(
     config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());
+    config.tls_server_end_point = identity.end_point.clone();
     let replicas = Replicas {
         config,
         tls_listener: options.variants.tls(),

@@ -270,7 +270,15 @@ fn catalogue_against_dovecot() {
             "{mode}: the SCRAM cases ran: {scram:?}"
         );
         for (id, verdict) in &scram {
-            assert_eq!(verdict, "pass", "{mode}: {id} on Dovecot");
+            if needs_plus(id) {
+                // Dovecot 2.3 has no SCRAM -PLUS: not applicable (skipped without TLS)
+                assert!(
+                    ["pass", "not-applicable", "skip"].contains(&verdict.as_str()),
+                    "{mode}: {id} on Dovecot: {verdict}"
+                );
+            } else {
+                assert_eq!(verdict, "pass", "{mode}: {id} on Dovecot");
+            }
         }
     }
 }
@@ -278,6 +286,11 @@ fn catalogue_against_dovecot() {
 /// The SCRAM cases: RFC 5802 and RFC 7677, and RFC 5034's SCRAM exchanges.
 fn is_scram_case(id: &str) -> bool {
     id.starts_with("rfc5802/") || id.starts_with("rfc7677/") || id.contains("scram")
+}
+
+/// The SCRAM cases about channel binding (RFC 5802 §6), which need a -PLUS mechanism.
+fn needs_plus(id: &str) -> bool {
+    id.contains("-plus") || id.contains("y-flag")
 }
 
 /// How many SCRAM cases the catalogue has, at least.

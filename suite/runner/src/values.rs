@@ -112,7 +112,8 @@ fn scram_final(a: &[Vec<u8>]) -> Result<scram::ClientFinal, EvalError> {
     let client = scram::Client {
         mechanism: mech,
         first,
-        cbind_data: Vec::new(),
+        // the `_cb` functions' fifth argument: the channel's binding data (RFC 5802 §6)
+        cbind_data: a.get(4).cloned().unwrap_or_default(),
     };
     Ok(client.final_message(&text(&a[2]), &sf))
 }
@@ -166,9 +167,12 @@ pub fn eval(expr: &Expr, vars: &Bindings) -> Result<Vec<u8>, EvalError> {
                     let bare = format!("n={},r={nonce}", scram::escape_saslname(&user));
                     auth::encode_base64(format!("{header}{bare}").as_bytes()).into_bytes()
                 }
-                Func::ScramClientFinal | Func::ScramServerSignature => {
+                Func::ScramClientFinal
+                | Func::ScramServerSignature
+                | Func::ScramClientFinalCb
+                | Func::ScramServerSignatureCb => {
                     let fin = scram_final(&a)?;
-                    if *func == Func::ScramClientFinal {
+                    if matches!(func, Func::ScramClientFinal | Func::ScramClientFinalCb) {
                         auth::encode_base64(fin.message.as_bytes()).into_bytes()
                     } else {
                         fin.server_signature.into_bytes()

@@ -245,6 +245,14 @@ pub enum Action {
     /// STLS); after `-ERR` the case ends there, not applicable: a server may refuse STLS
     /// (RFC 2595 §4), and what the case checks inside TLS cannot be judged then.
     StartTlsIfOk,
+    /// `pass if err`: when the last line read on this session was `-ERR`, the case ends there,
+    /// passed (the server refused where the requirement wants a refusal, early); otherwise
+    /// it goes on. For a refusal the RFC lets come at either of two steps.
+    PassIfErr,
+    /// `not applicable if err`: when the last line read on this session was `-ERR`, the case
+    /// ends there, not applicable (the server declined an option the RFC leaves to it, such
+    /// as a channel-binding type); otherwise it goes on.
+    NotApplicableIfErr,
     /// `drop`: close the connection without QUIT (the client shuts down its side and waits
     /// for the server to close).
     Drop,
@@ -330,7 +338,9 @@ pub enum TemplatePiece {
 /// A value computed when the step runs.
 #[derive(Debug, Clone)]
 pub enum Expr {
-    /// A captured or profile variable (`user`, `password`, `token` are always bound).
+    /// A captured or profile variable (`user`, `password`, `token` are always bound; so are
+    /// `tls_exporter` and `tls_server_end_point`, the TLS channel's bindings, when there is
+    /// one).
     Var(String),
     /// A string literal `"..."` (escapes `\"`, `\\`, `\r`, `\n`, `\t`, `\0`, `\xHH`).
     Str(Vec<u8>),
@@ -360,6 +370,13 @@ pub enum Func {
     /// `scram_server_signature(mech, client_first, password, server_first)` — the
     /// ServerSignature the server-final `v=` must carry (RFC 5802 §3), base64.
     ScramServerSignature,
+    /// `scram_client_final_cb(mech, client_first, password, server_first, cbind_data)` — the
+    /// client-final-message of a -PLUS exchange: `c=` the GS2 header and the channel's
+    /// binding data (RFC 5802 §6, §7), base64.
+    ScramClientFinalCb,
+    /// `scram_server_signature_cb(mech, client_first, password, server_first, cbind_data)` —
+    /// the ServerSignature of that exchange, base64.
+    ScramServerSignatureCb,
     /// `scram_attr(message_base64, name)` — the value of attribute `name=` of a SCRAM message
     /// (RFC 5802 §5.1), empty when the message has none.
     ScramAttr,

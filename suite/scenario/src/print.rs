@@ -372,6 +372,8 @@ fn keyword_text(action: &Action) -> &'static str {
         Action::StartTls => "starttls",
         Action::StartTlsOrEof => "starttls or eof",
         Action::StartTlsIfOk => "starttls if ok",
+        Action::PassIfErr => "pass if err",
+        Action::NotApplicableIfErr => "not applicable if err",
         Action::Drop => "drop",
         _ => "eof",
     }
@@ -518,6 +520,8 @@ fn func_name(f: Func) -> &'static str {
         Func::ScramClientFirst => "scram_client_first",
         Func::ScramClientFinal => "scram_client_final",
         Func::ScramServerSignature => "scram_server_signature",
+        Func::ScramClientFinalCb => "scram_client_final_cb",
+        Func::ScramServerSignatureCb => "scram_server_signature_cb",
         Func::ScramAttr => "scram_attr",
         Func::OAuthBearer => "oauthbearer",
         Func::OAuthBearerKv => "oauthbearer_kv",

@@ -130,6 +130,7 @@ fn resolve(args: &ServeArgs) -> Result<Served, CliError> {
         })
     };
     config.tls = identity.as_ref().map(|i| i.config.clone());
+    config.tls_server_end_point = identity.as_ref().and_then(|i| i.end_point.clone());
     Ok(Served {
         config,
         cert_pem: identity.map(|i| i.cert_pem),

@@ -610,6 +610,22 @@ fn requirement_errors_are_at_the_item() {
 }
 
 #[test]
+fn conditional_ends_compile() {
+    let shown = show(&steps(
+        "S|: -ERR {x}\nS|: + {x}\npass if err\nnot applicable if err\n",
+    ))
+    .join("\n");
+    assert!(shown.contains("PassIfErr"), "{shown}");
+    assert!(shown.contains("NotApplicableIfErr"), "{shown}");
+    let e = crate::tests::step_errors("pass now\nnot applicable\npass\n");
+    assert_eq!(e.matches("error:").count(), 3, "{e}");
+    assert!(
+        e.contains("`pass if err` or `not applicable if err`"),
+        "{e}"
+    );
+}
+
+#[test]
 fn oauth_functions_compile() {
     let body = "C: AUTH OAUTHBEARER {oauthbearer(user, token)}\n\
         C: {oauthbearer_kv(user, token, \"host=h\\x01\")} {xoauth2(user, \"t\")}\n\
