@@ -243,9 +243,14 @@ impl Task {
         };
         // the time measured is the case's own, not the wait for its account
         let t = Instant::now();
+        if self.case.mutates {
+            // the account first: a mutating case that ran while this one waited for it has
+            // set `touched` by the time this one has it, and must be seen
+            hold.take().await;
+        }
         let needs_check =
             self.case.fixture == Fixture::Standard && lane.touched.load(Ordering::SeqCst);
-        if self.case.mutates || needs_check {
+        if needs_check {
             hold.take().await;
         }
         if needs_check && lane.touched.load(Ordering::SeqCst) {
