@@ -432,6 +432,84 @@ mod tests {
         }
     }
 
+    /// A SCRAM -PLUS server over a channel whose tls-exporter is 32 octets of 9: the client
+    /// binds to what its connection reports, and without a binding it does not start.
+    struct PlusServer {
+        inner: ScramServer,
+        binding: Option<Vec<u8>>,
+    }
+
+    impl Exchange for PlusServer {
+        type Error = &'static str;
+        async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, &'static str> {
+            let text = std::str::from_utf8(line).unwrap();
+            let Some(first) = text.strip_prefix("AUTH SCRAM-SHA-256-PLUS ") else {
+                return self.inner.exchange(line).await;
+            };
+            self.inner.sent.push(line.to_vec());
+            let first = scram::ClientFirst::parse(&decode_base64(first).unwrap()).unwrap();
+            assert_eq!(
+                first.cbind,
+                scram::ChannelBinding::Required("tls-exporter".into())
+            );
+            let salt = b"salty".to_vec();
+            let creds = scram::Keys::derive(scram::Hash::Sha256, "tanstaaf", &salt, 4096)
+                .credentials(&salt, 4096);
+            let mech = scram::Mechanism::from_name("SCRAM-SHA-256-PLUS").unwrap();
+            let mut server = scram::Server::new(mech, first, creds, "srv");
+            server.cbind_data = vec![9; 32];
+            let reply = format!("+ {}", encode_base64(server.server_first.text.as_bytes()));
+            self.inner.server = Some(server);
+            Ok(reply.into_bytes())
+        }
+
+        fn channel_binding(&self, kind: channel_binding::Kind) -> Option<Vec<u8>> {
+            (kind == channel_binding::Kind::TlsExporter)
+                .then(|| self.binding.clone())
+                .flatten()
+        }
+    }
+
+    #[test]
+    fn scram_plus_binds_the_channel() {
+        for (binding, ok) in [(Some(vec![9u8; 32]), true), (Some(vec![8u8; 32]), false)] {
+            let mut s = PlusServer {
+                inner: ScramServer {
+                    server: None,
+                    wrong_signature: false,
+                    sent: Vec::new(),
+                },
+                binding,
+            };
+            let r = futures_lite(login(
+                &mut s,
+                LoginMethod::ScramSha256Plus,
+                &profile(),
+                None,
+                true,
+            ));
+            // another channel's data: the server refuses the client-final-message
+            assert_eq!(r.is_ok(), ok, "{r:?}");
+        }
+        let mut s = PlusServer {
+            inner: ScramServer {
+                server: None,
+                wrong_signature: false,
+                sent: Vec::new(),
+            },
+            binding: None,
+        };
+        let r = futures_lite(login(
+            &mut s,
+            LoginMethod::ScramSha256Plus,
+            &profile(),
+            None,
+            true,
+        ));
+        assert_eq!(r, Err(LoginError::NoChannelBinding));
+        assert!(s.inner.sent.is_empty());
+    }
+
     #[test]
     fn scram_logs_in_and_verifies_the_server() {
         for (wrong_signature, password) in [(false, "tanstaaf"), (true, "tanstaaf"), (false, "bad")]
