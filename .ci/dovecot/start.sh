@@ -111,7 +111,8 @@ fi
 chmod 0600 "$dir/key.pem"
 
 # passwd-file: user:password:uid:gid:(gecos):home:(shell):extra. {PLAIN} so that CRAM-MD5 and
-# APOP, which need the clear secret, work too. nodelay: a wrong APOP or CRAM-MD5 digest is
+# APOP, which need the clear secret, work too, and SCRAM-SHA-1/-256, whose keys Dovecot derives
+# from it (a {SCRAM-SHA-256} entry would serve SCRAM only, not CRAM-MD5 or APOP). nodelay: a wrong APOP or CRAM-MD5 digest is
 # answered at once, not from Dovecot's failure queue (see the second passdb in dovecot.conf.in).
 # The first user reads mail_location (DIR/Maildir); the others their own Maildir, index and
 # control folders (userdb_mail overrides mail_location for that user).

@@ -19,6 +19,9 @@ pub enum Setup {
     PlaintextAllowed,
     /// Plaintext logins refused before TLS (`conform serve` as shipped, RFC 2595 §2.1).
     PlaintextRefused,
+    /// The catalogue over implicit TLS (RFC 8314), where the channel-binding mechanisms
+    /// (SCRAM -PLUS) are offered.
+    ImplicitTls,
 }
 
 impl Setup {
@@ -27,6 +30,7 @@ impl Setup {
         match self {
             Setup::PlaintextAllowed => "plaintext-allowed",
             Setup::PlaintextRefused => "plaintext-refused",
+            Setup::ImplicitTls => "implicit-tls",
         }
     }
 }
@@ -188,6 +192,12 @@ faults! {
         "The SCRAM server-first-message's nonce is the server's own, not the client's nonce followed by the server's (RFC 5802 §5: the server \"appends its own nonce to the client-specified one\").";
     ScramLowIterations => "scram-low-iterations", Auth, PlaintextAllowed,
         "SCRAM credentials use an iteration count of 1024 (RFC 7677 §4 and RFC 5802 §5.1: SHOULD be at least 4096).";
+    OauthAcceptsWrongToken => "oauth-accepts-wrong-token", Auth, PlaintextAllowed,
+        "AUTH OAUTHBEARER and XOAUTH2 accept any bearer token for a known user named in the message (RFC 7628 §3.2: the server validates the token; RFC 5034 §4: -ERR when it cannot authenticate the client).";
+    OauthErrorWithoutChallenge => "oauth-error-without-challenge", Auth, PlaintextAllowed,
+        "A refused OAUTHBEARER or XOAUTH2 token gets -ERR at once, without the JSON error result as a challenge (RFC 7628 §3.2.2: \"the server returns an error result in JSON format and fails the authentication\"; §3: the client then sends a dummy response).";
+    ScramPlusIgnoresBinding => "scram-plus-ignores-binding", Tls, ImplicitTls,
+        "AUTH SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS accept any channel-binding data in c= (RFC 5802 §6: the binding must be the TLS channel's, tls-exporter RFC 9266 or tls-server-end-point RFC 5929; a man in the middle passes otherwise).";
     AuthCancelIgnored => "auth-cancel-ignored", Auth, PlaintextAllowed,
         "A \"*\" during AUTH is not taken as cancel: the server asks again (RFC 5034 §4: it MUST answer -ERR).";
     // ---- CAPA ----

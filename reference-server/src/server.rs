@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::fault::{Fault, Faults};
 use crate::lock::LockTable;
 use crate::maildrop::Store;
-use crate::session::{Context, Output, Session};
+use crate::session::{ChannelBindings, Context, Output, Session};
 use crate::users::Users;
 use crate::variant::Variants;
 
@@ -35,6 +35,10 @@ pub struct Config {
     pub hostname: String,
     /// TLS identity for STLS and the implicit-TLS listener; `None` disables both.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `tls-server-end-point` of the identity's certificate (RFC 5929 §4.1,
+    /// [`crate::tls::Identity::end_point`]), offered for SCRAM -PLUS; `None`: only
+    /// `tls-exporter` (over TLS 1.3).
+    pub tls_server_end_point: Option<Vec<u8>>,
     /// Allow USER/PASS, PLAIN and LOGIN without TLS (off by default, RFC 5034 §4).
     pub allow_plaintext_auth: bool,
     /// The autologout timer: idle time before the server closes the connection without
@@ -69,6 +73,7 @@ impl Config {
             store,
             hostname: "localhost".to_owned(),
             tls: None,
+            tls_server_end_point: None,
             allow_plaintext_auth: false,
             autologout: Duration::from_secs(600),
             write_timeout: Duration::from_secs(30),
@@ -272,11 +277,33 @@ async fn handshake(
         .map_err(|_| io::ErrorKind::TimedOut)?
 }
 
+/// What the TLS channel binds to (RFC 5802 §6): `tls-exporter` over TLS 1.3 (RFC 9266: 32
+/// octets, label `EXPORTER-Channel-Binding`, empty context), `tls-server-end-point` when the
+/// configuration has it.
+fn channel_bindings(
+    cfg: &Config,
+    tls: &tokio_rustls::server::TlsStream<TcpStream>,
+) -> ChannelBindings {
+    use pop3_proto::auth::channel_binding::{EXPORTER_LABEL, EXPORTER_LENGTH};
+    let conn = tls.get_ref().1;
+    let tls_exporter = (conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3))
+        .then(|| {
+            conn.export_keying_material(vec![0u8; EXPORTER_LENGTH], EXPORTER_LABEL, Some(&[]))
+                .ok()
+        })
+        .flatten();
+    ChannelBindings {
+        tls_exporter,
+        tls_server_end_point: cfg.tls_server_end_point.clone(),
+    }
+}
+
 async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -> io::Result<()> {
     let cfg = &shared.config;
     if implicit {
         let mut tls = handshake(shared, tcp).await?;
-        let (session, greeting) = Session::new(shared.ctx.clone(), true);
+        let (mut session, greeting) = Session::new(shared.ctx.clone(), true);
+        session.set_channel_bindings(channel_bindings(cfg, &tls));
         Connection::new(session, shared)
             .run(&mut tls, Some(greeting))
             .await?;
@@ -293,6 +320,8 @@ async fn serve_connection(shared: &Shared, mut tcp: TcpStream, implicit: bool) -
         }
         let mut tls = handshake(shared, tcp).await?;
         conn.session.tls_started();
+        conn.session
+            .set_channel_bindings(channel_bindings(cfg, &tls));
         let served = conn.run(&mut tls, None).await;
         // RFC 1939 §6: release the maildrop lock, then close the connection. `tls` was
         // declared after `conn` and would be dropped (closing the socket) first; a client

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pop3_proto::auth::{self, apop, cram_md5, login, plain::Plain, scram, ClientResponse};
+use pop3_proto::auth::{
+    self, apop, channel_binding, cram_md5, login, oauth, plain::Plain, scram, ClientResponse,
+};
 use pop3_proto::command::InitialResponse;
 use pop3_proto::line::LineError;
 use pop3_proto::response::MAX_STATUS_LINE;
@@ -77,6 +79,40 @@ pub enum Output {
 /// The SCRAM mechanisms the server implements (RFC 5802, RFC 7677), as CAPA lists them.
 pub const SCRAM_MECHANISMS: [&str; 2] = ["SCRAM-SHA-256", "SCRAM-SHA-1"];
 
+/// The channel-binding variants of [`SCRAM_MECHANISMS`] (RFC 5802 §6), offered over TLS when
+/// the connection has a binding to offer.
+pub const SCRAM_PLUS_MECHANISMS: [&str; 2] = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"];
+
+/// What the TLS channel of a connection binds to (RFC 5802 §6), set by the connection once
+/// the handshake is done.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelBindings {
+    /// `tls-exporter` (RFC 9266): 32 octets of the exporter; TLS 1.3 only.
+    pub tls_exporter: Option<Vec<u8>>,
+    /// `tls-server-end-point` (RFC 5929 §4): the hash of the server's certificate.
+    pub tls_server_end_point: Option<Vec<u8>>,
+}
+
+impl ChannelBindings {
+    /// The binding data of type `kind`, if the channel has it.
+    pub fn get(&self, kind: channel_binding::Kind) -> Option<&[u8]> {
+        match kind {
+            channel_binding::Kind::TlsExporter => self.tls_exporter.as_deref(),
+            channel_binding::Kind::TlsServerEndPoint => self.tls_server_end_point.as_deref(),
+        }
+    }
+
+    /// Whether there is any binding to offer.
+    pub fn any(&self) -> bool {
+        self.tls_exporter.is_some() || self.tls_server_end_point.is_some()
+    }
+}
+
+/// The bearer-token mechanisms (RFC 7628 OAUTHBEARER; XOAUTH2), offered when users have
+/// tokens, where plaintext credentials are (a bearer token is one: RFC 7628 §3, "TLS MUST be
+/// used for OAUTHBEARER to protect the bearer token").
+pub const OAUTH_MECHANISMS: [&str; 2] = ["OAUTHBEARER", "XOAUTH2"];
+
 #[derive(Debug)]
 enum Sasl {
     Plain,
@@ -100,6 +136,11 @@ enum Sasl {
     ScramDone {
         user: String,
     },
+    /// Waiting for the OAUTHBEARER or XOAUTH2 message (after an empty challenge).
+    OAuth(&'static str),
+    /// The JSON error result was sent; whatever the client answers (RFC 7628 §3: a dummy
+    /// %x01; XOAUTH2: an empty line), the authentication fails.
+    OAuthFailed,
 }
 
 #[derive(Debug)]
@@ -128,6 +169,8 @@ pub struct Session {
     ctx: Arc<Context>,
     phase: Phase,
     tls: bool,
+    /// The TLS channel's bindings, for SCRAM's -PLUS mechanisms (none before TLS).
+    bindings: ChannelBindings,
     timestamp: String,
     errors: u32,
     /// This session's number among the server's sessions.
@@ -216,6 +259,7 @@ impl Session {
                 ctx,
                 phase: Phase::Authorization { user: None },
                 tls,
+                bindings: ChannelBindings::default(),
                 timestamp,
                 errors: 0,
                 lock_patience: false,
@@ -260,6 +304,16 @@ impl Session {
     /// Whether plaintext credentials may be sent now.
     fn plaintext_ok(&self) -> bool {
         self.tls || self.ctx.allow_plaintext_auth
+    }
+
+    /// The TLS channel's bindings, once its handshake is done (implicit TLS, or after STLS).
+    pub fn set_channel_bindings(&mut self, bindings: ChannelBindings) {
+        self.bindings = bindings;
+    }
+
+    /// Whether SCRAM's -PLUS mechanisms are offered: over TLS, with a binding to offer.
+    fn scram_plus(&self) -> bool {
+        self.tls && self.bindings.any()
     }
 
     /// Called when the TLS handshake after STLS has finished: the session starts over in
@@ -459,6 +513,12 @@ impl Session {
         }
         mechs.push("CRAM-MD5".to_owned());
         mechs.extend(SCRAM_MECHANISMS.map(str::to_owned));
+        if self.scram_plus() {
+            mechs.extend(SCRAM_PLUS_MECHANISMS.map(str::to_owned));
+        }
+        if plain && self.ctx.users.has_tokens() {
+            mechs.extend(OAUTH_MECHANISMS.map(str::to_owned));
+        }
         if self.fault(Fault::CapaListsUnsupportedSasl) {
             mechs.extend(["DIGEST-MD5".to_owned(), "SCRAM-SHA-512".to_owned()]);
         }

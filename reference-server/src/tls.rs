@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use pop3_proto::auth::channel_binding::tls_server_end_point;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
@@ -36,6 +37,9 @@ pub struct Identity {
     pub config: Arc<ServerConfig>,
     /// The leaf certificate as PEM, so tests and `conform serve` can hand it to clients.
     pub cert_pem: String,
+    /// The leaf's `tls-server-end-point` channel binding (RFC 5929 §4.1); `None` for a
+    /// signature algorithm RFC 5929 gives no hash for.
+    pub end_point: Option<Vec<u8>>,
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -66,8 +70,13 @@ pub fn self_signed(hostname: &str) -> Result<Identity, TlsError> {
     let certified = rcgen::generate_simple_self_signed(names)?;
     let cert_pem = certified.cert.pem();
     let key = PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let end_point = tls_server_end_point(certified.cert.der()).ok();
     let config = server_config(vec![certified.cert.der().clone()], key)?;
-    Ok(Identity { config, cert_pem })
+    Ok(Identity {
+        config,
+        cert_pem,
+        end_point,
+    })
 }
 
 /// Loads a PEM certificate chain and private key.
@@ -95,8 +104,10 @@ pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
             source,
         })?
         .ok_or_else(|| TlsError::Missing(key.display().to_string(), "private key"))?;
+    let end_point = tls_server_end_point(&chain[0]).ok();
     Ok(Identity {
         config: server_config(chain, key_der)?,
         cert_pem: String::from_utf8_lossy(&cert_bytes).into_owned(),
+        end_point,
     })
 }

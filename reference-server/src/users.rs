@@ -1,5 +1,6 @@
 //! The accounts the server knows: name and shared secret (kept in clear, because APOP and
-//! CRAM-MD5 need the secret itself: RFC 1939 §7, RFC 2195 §2).
+//! CRAM-MD5 need the secret itself: RFC 1939 §7, RFC 2195 §2), and the OAuth 2.0 bearer
+//! tokens that OAUTHBEARER and XOAUTH2 accept (RFC 7628).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -53,13 +54,16 @@ impl Default for ScramSettings {
 pub struct Users {
     secrets: BTreeMap<String, String>,
     scram: ScramSettings,
+    /// Each user's bearer token (RFC 6750), for OAUTHBEARER and XOAUTH2; none: the
+    /// mechanisms are not offered.
+    tokens: BTreeMap<String, String>,
     /// SCRAM credentials derived so far, by user and hash (PBKDF2 is slow by design).
     derived: Arc<Mutex<HashMap<(String, scram::Hash), scram::Credentials>>>,
 }
 
 impl PartialEq for Users {
     fn eq(&self, other: &Users) -> bool {
-        self.secrets == other.secrets && self.scram == other.scram
+        self.secrets == other.secrets && self.scram == other.scram && self.tokens == other.tokens
     }
 }
 
@@ -101,18 +105,53 @@ impl Users {
 
     /// Reads a users file: one `name:password` a line; blank lines and `#` comments skipped.
     pub fn load_file(&mut self, path: &Path) -> Result<(), UsersError> {
-        let text = std::fs::read_to_string(path).map_err(|source| UsersError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            self.insert_spec(line, &format!("{}:{}", path.display(), n + 1))?;
+        for (origin, line) in entries(path)? {
+            self.insert_spec(&line, &origin)?;
         }
         Ok(())
+    }
+
+    /// Gives `name` the bearer token `token` (what an authorization server would have issued;
+    /// the reference server checks it by comparison, as a resource server that introspects).
+    pub fn set_token(&mut self, name: impl Into<String>, token: impl Into<String>) {
+        self.tokens.insert(name.into(), token.into());
+    }
+
+    /// Reads a token file: one `name token` a line (the token is the rest of the line after
+    /// the first space); blank lines and `#` comments skipped.
+    pub fn load_token_file(&mut self, path: &Path) -> Result<(), UsersError> {
+        for (origin, line) in entries(path)? {
+            match line.split_once(' ') {
+                Some((name, token)) if !name.is_empty() && !token.trim().is_empty() => {
+                    self.set_token(name, token.trim());
+                }
+                _ => {
+                    return Err(UsersError::Syntax {
+                        origin,
+                        line: line.split(' ').next().unwrap_or_default().to_owned() + " …",
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any user has a bearer token (OAUTHBEARER and XOAUTH2 are offered then).
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// Whether `token` is `name`'s bearer token.
+    pub fn check_token(&self, name: &str, token: &str) -> bool {
+        self.tokens.get(name).is_some_and(|t| t == token)
+    }
+
+    /// The user whose bearer token is `token` (an OAUTHBEARER message without `a=`).
+    pub fn token_owner(&self, token: &str) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(_, t)| *t == token)
+            .map(|(n, _)| n.as_str())
     }
 
     /// Sets how SCRAM credentials are derived (salt, iteration count).
@@ -188,6 +227,22 @@ impl Users {
     }
 }
 
+/// The lines of a users or token file that hold an entry, each with its `file:line`: blank
+/// lines and `#` comments skipped, CRLF line ends accepted.
+fn entries(path: &Path) -> Result<Vec<(String, String)>, UsersError> {
+    let text = std::fs::read_to_string(path).map_err(|source| UsersError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(n, line)| (n, line.trim_end_matches('\r')))
+        .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        .map(|(n, line)| (format!("{}:{}", path.display(), n + 1), line.to_owned()))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +291,24 @@ mod tests {
         v.insert("user", "pencil");
         assert_ne!(v.scram_salt("user"), v.scram_salt("other"));
         assert_eq!(v.scram_salt("user").len(), 16);
+    }
+
+    #[test]
+    fn token_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tokens");
+        std::fs::write(&f, "# bearer tokens\nann ya29.abc\r\n\nbob  t-2\n").unwrap();
+        let mut u = Users::new();
+        assert!(!u.has_tokens());
+        u.load_token_file(&f).unwrap();
+        assert!(u.check_token("ann", "ya29.abc"));
+        assert!(u.check_token("bob", "t-2"));
+        assert!(!u.check_token("ann", "t-2"));
+        assert_eq!(u.token_owner("t-2"), Some("bob"));
+        assert_eq!(u.token_owner("nope"), None);
+        std::fs::write(&f, "ann\n").unwrap();
+        let e = u.load_token_file(&f).unwrap_err().to_string();
+        assert!(e.contains(":1:"), "{e}");
     }
 
     fn b64(t: &str) -> Vec<u8> {

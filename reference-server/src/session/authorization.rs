@@ -104,17 +104,20 @@ impl Session {
     }
 
     pub(super) fn mechanisms(&self) -> Vec<&'static str> {
-        if self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls) {
-            vec![
-                "PLAIN",
-                "LOGIN",
-                "CRAM-MD5",
-                SCRAM_MECHANISMS[0],
-                SCRAM_MECHANISMS[1],
-            ]
-        } else {
-            vec!["CRAM-MD5", SCRAM_MECHANISMS[0], SCRAM_MECHANISMS[1]]
+        let plaintext = self.plaintext_ok() || self.fault(Fault::PlaintextAuthBeforeTls);
+        let mut mechs = Vec::new();
+        if plaintext {
+            mechs.extend(["PLAIN", "LOGIN"]);
         }
+        mechs.push("CRAM-MD5");
+        mechs.extend(SCRAM_MECHANISMS);
+        if self.scram_plus() {
+            mechs.extend(SCRAM_PLUS_MECHANISMS);
+        }
+        if plaintext && self.ctx.users.has_tokens() {
+            mechs.extend(OAUTH_MECHANISMS);
+        }
+        mechs
     }
 
     pub(super) fn auth(
@@ -130,9 +133,12 @@ impl Session {
             ));
         };
         let mech = mechanism.to_ascii_uppercase();
-        if !["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str())
-            && !SCRAM_MECHANISMS.contains(&mech.as_str())
-        {
+        let oauth = OAUTH_MECHANISMS.iter().copied().find(|m| *m == mech);
+        let known = ["PLAIN", "LOGIN", "CRAM-MD5"].contains(&mech.as_str())
+            || SCRAM_MECHANISMS.contains(&mech.as_str())
+            || (SCRAM_PLUS_MECHANISMS.contains(&mech.as_str()) && self.scram_plus())
+            || (oauth.is_some() && self.ctx.users.has_tokens());
+        if !known {
             return Output::Reply(err(format!("unsupported SASL mechanism {mechanism}")));
         }
         if !self.mechanisms().contains(&mech.as_str()) {
@@ -156,7 +162,9 @@ impl Session {
             ("CRAM-MD5", None) => self.challenge(Sasl::CramMd5 {
                 challenge: self.timestamp.clone(),
             }),
-            (m, first) if SCRAM_MECHANISMS.contains(&m) => {
+            (_, None) if oauth.is_some() => self.challenge(Sasl::OAuth(oauth.expect("matched"))),
+            (_, Some(message)) if oauth.is_some() => self.oauth(oauth.expect("matched"), &message),
+            (m, first) if SCRAM_MECHANISMS.contains(&m) || SCRAM_PLUS_MECHANISMS.contains(&m) => {
                 let mech = scram::Mechanism::from_name(m).expect("a SCRAM mechanism");
                 match first {
                     // RFC 5034 §4: no initial response, so an empty challenge first
@@ -182,7 +190,10 @@ impl Session {
             Sasl::ScramFinal { server, .. } => {
                 auth::encode_base64(server.server_first.text.as_bytes())
             }
-            Sasl::ScramDone { .. } => unreachable!("sent with its verifier by scram_final"),
+            // first sent with the verifier (scram_final) or the error result (oauth); again
+            // only when a fault ignores a cancel (`*`): an empty challenge, the exchange
+            // still waiting for the client's empty response
+            Sasl::ScramDone { .. } | Sasl::OAuth(_) | Sasl::OAuthFailed => String::new(),
         };
         self.phase = Phase::Sasl(step);
         Output::Reply(format!("+ {data}\r\n").into_bytes())
@@ -255,7 +266,53 @@ impl Session {
             Sasl::ScramDone { .. } => Output::Reply(err(
                 "AUTH rejected: the response to the server-final-message must be empty",
             )),
+            Sasl::OAuth(mech) => self.oauth(mech, &data),
+            Sasl::OAuthFailed => self.login(String::new(), false),
         }
+    }
+
+    /// Checks an OAUTHBEARER (RFC 7628 §3.1) or XOAUTH2 message: the bearer token must be the
+    /// user's (the one named, or for OAUTHBEARER without `a=`, the token's owner). A refusal
+    /// is the JSON error result as a challenge (RFC 7628 §3.2.2), answered -ERR whatever the
+    /// client sends next; a lone %x01 as the first message fails at once (RFC 7628 §3.1: the
+    /// server "MAY simply fail the authentication without returning discovery information").
+    pub(super) fn oauth(&mut self, mech: &'static str, message: &[u8]) -> Output {
+        let parsed = if mech == "XOAUTH2" {
+            oauth::Xoauth2Response::parse(message).map(|r| (Some(r.user), r.token))
+        } else {
+            oauth::BearerResponse::parse(message).map(|r| (r.authzid, r.token))
+        };
+        let users = &self.ctx.users;
+        let (user, status) = match parsed {
+            Err(oauth::OAuthError::Dummy) => return self.login(String::new(), false),
+            Err(_) => (None, "invalid_request"),
+            Ok((Some(name), token)) => {
+                let good = users.check_token(&name, &token)
+                    || (self.fault(Fault::OauthAcceptsWrongToken) && users.secret(&name).is_some());
+                (good.then_some(name), "invalid_token")
+            }
+            Ok((None, token)) => (
+                users.token_owner(&token).map(str::to_owned),
+                "invalid_token",
+            ),
+        };
+        if let Some(user) = user {
+            return self.login(user, true);
+        }
+        if self.fault(Fault::OauthErrorWithoutChallenge) {
+            return self.login(String::new(), false);
+        }
+        // XOAUTH2 servers send the HTTP status (Google: "400"/"401")
+        let status = if mech == "XOAUTH2" { "401" } else { status };
+        let result = oauth::ErrorResult {
+            status: status.to_owned(),
+            scope: None,
+            openid_configuration: None,
+        };
+        self.phase = Phase::Sasl(Sasl::OAuthFailed);
+        Output::Reply(
+            format!("+ {}\r\n", auth::encode_base64(result.to_json().as_bytes())).into_bytes(),
+        )
     }
 
     /// Answers a client-first-message with the server-first-message (RFC 5802 §5).
@@ -264,12 +321,46 @@ impl Session {
             Ok(f) => f,
             Err(e) => return Output::Reply(err(format!("AUTH rejected: {e}"))),
         };
-        if let scram::ChannelBinding::Required(name) = &first.cbind {
-            // RFC 5802 §6: this server does not support channel binding (no -PLUS)
-            return Output::Reply(err_code(
-                ResponseCode::Auth,
-                format!("channel binding {name} not supported"),
-            ));
+        let mut cbind_data = Vec::new();
+        match (&first.cbind, mech.plus) {
+            (scram::ChannelBinding::Required(name), true) => {
+                let data =
+                    channel_binding::Kind::from_name(name).and_then(|kind| self.bindings.get(kind));
+                match data {
+                    Some(data) => cbind_data = data.to_vec(),
+                    // RFC 5802 §7 server-error-value
+                    None => {
+                        return Output::Reply(err_code(
+                            ResponseCode::Auth,
+                            format!("SCRAM: unsupported-channel-binding-type {name}"),
+                        ))
+                    }
+                }
+            }
+            (scram::ChannelBinding::Required(name), false) => {
+                // RFC 5802 §6: p= is for the -PLUS mechanisms only
+                return Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    format!("channel binding {name} requires {}-PLUS", mech.name()),
+                ));
+            }
+            (_, true) => {
+                // -PLUS without p=: no binding to check, the mechanism's point is lost
+                return Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    format!("{} requires channel binding (p=)", mech.name()),
+                ));
+            }
+            (scram::ChannelBinding::SupportedNotUsed, false) if self.scram_plus() => {
+                // RFC 5802 §6: "If the flag is set to "y" and the server supports channel
+                // binding, the server MUST fail authentication." (a downgrade: the client
+                // thinks this server offers no -PLUS)
+                return Output::Reply(err_code(
+                    ResponseCode::Auth,
+                    "SCRAM: server-does-support-channel-binding",
+                ));
+            }
+            _ => {}
         }
         if first.authzid.as_ref().is_some_and(|a| *a != first.user) {
             return Output::Reply(err_code(
@@ -295,6 +386,7 @@ impl Session {
         };
         let server_nonce = scram::fresh_nonce();
         let mut server = scram::Server::new(mech, first, credentials, &server_nonce);
+        server.cbind_data = cbind_data;
         if self.fault(Fault::ScramNonceNotExtended) {
             let c = &server.credentials;
             server.server_first = scram::ServerFirst::new(&server_nonce, &c.salt, c.iterations);
@@ -313,6 +405,23 @@ impl Session {
         user: Option<String>,
         message: &[u8],
     ) -> Output {
+        let ignored;
+        let server = if self.fault(Fault::ScramPlusIgnoresBinding) && server.mechanism.plus {
+            // the binding data is taken from the client's c=, whatever it is
+            let mut s = server.clone();
+            if let Ok(parsed) = scram::ClientFinalParsed::parse(message) {
+                let header = s.first.gs2_header.len();
+                s.cbind_data = parsed
+                    .channel_binding
+                    .get(header..)
+                    .unwrap_or_default()
+                    .to_vec();
+            }
+            ignored = s;
+            &ignored
+        } else {
+            server
+        };
         let verdict = match server.finish(message) {
             Err(scram::Refusal::InvalidProof) if self.fault(Fault::ScramAcceptsWrongProof) => {
                 let parsed = scram::ClientFinalParsed::parse(message).expect("parsed by finish");

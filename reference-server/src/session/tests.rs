@@ -41,6 +41,17 @@ impl Harness {
 
     /// A harness with deliberate defects or permitted variations on.
     fn with(plaintext: bool, stls: bool, faults: Faults, variants: Variants) -> Harness {
+        Harness::build(plaintext, stls, faults, variants, false)
+    }
+
+    /// `tokens`: tim has the bearer token `t1m-token` (OAUTHBEARER, XOAUTH2 offered).
+    fn build(
+        plaintext: bool,
+        stls: bool,
+        faults: Faults,
+        variants: Variants,
+        tokens: bool,
+    ) -> Harness {
         let store = if faults.has(Fault::UidlReused) {
             MemoryStore::reusing_uids()
         } else {
@@ -51,6 +62,9 @@ impl Harness {
         let mut users = Users::new();
         users.insert("mrose", "tanstaaf");
         users.insert("tim", "tanstaaftanstaaf");
+        if tokens {
+            users.set_token("tim", "t1m-token");
+        }
         let ctx = Arc::new(Context {
             users,
             store: Arc::new(store.clone()),
@@ -458,6 +472,145 @@ fn auth_scram() {
     assert_eq!(t.session.state(), State::Authorization);
 }
 
+/// RFC 7628: OAUTHBEARER and XOAUTH2 with the user's bearer token; a wrong token gets the
+/// JSON error result as a challenge and -ERR after the client's %x01; the lone %x01 fails at
+/// once; offered only with tokens and where plaintext credentials are.
+#[test]
+fn auth_oauth() {
+    use pop3_proto::auth::{decode_base64, encode_base64, oauth};
+    let h = Harness::new(true, false);
+    // no tokens configured: not offered, not accepted
+    assert!(!h.session().ok("CAPA").contains("OAUTHBEARER"));
+    h.session().err("AUTH OAUTHBEARER");
+    let with_tokens = |plaintext: bool, faults: Faults| {
+        Harness::build(plaintext, false, faults, Variants::none(), true)
+    };
+    let h = with_tokens(true, Faults::none());
+    let bearer =
+        |user: &str, token: &str| encode_base64(&oauth::oauthbearer_message(user, token, &[]));
+    let mut t = h.session();
+    t.send("CAPA");
+    assert!(t.log.contains("OAUTHBEARER XOAUTH2"), "{}", t.log);
+    t.ok(&format!("AUTH OAUTHBEARER {}", bearer("tim", "t1m-token")));
+    t.ok("QUIT");
+    // without an initial response: the empty challenge first (RFC 5034 §4)
+    let mut t = h.session();
+    assert_eq!(t.send("AUTH OAUTHBEARER"), "S: + \n");
+    t.ok(&bearer("tim", "t1m-token"));
+    t.ok("QUIT");
+    // XOAUTH2
+    let mut t = h.session();
+    let x = encode_base64(&oauth::xoauth2_message("tim", "t1m-token"));
+    t.ok(&format!("AUTH XOAUTH2 {x}"));
+    t.ok("QUIT");
+    // a wrong token: the error result, then -ERR whatever comes
+    let mut t = h.session();
+    let r = t.send(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
+    let json = decode_base64(r.trim_end().strip_prefix("S: + ").unwrap()).unwrap();
+    assert_eq!(
+        oauth::ErrorResult::parse(&json).unwrap().status,
+        "invalid_token"
+    );
+    assert!(t.err("AQ==").contains("[AUTH]"));
+    t.err(&format!(
+        "AUTH OAUTHBEARER {}",
+        encode_base64(oauth::DUMMY_RESPONSE)
+    ));
+    let x = encode_base64(&oauth::xoauth2_message("tim", "wrong"));
+    assert!(t.send(&format!("AUTH XOAUTH2 {x}")).starts_with("S: + "));
+    t.err("");
+    assert_eq!(t.session.state(), State::Authorization);
+    // plaintext refused: not offered before TLS
+    let h = with_tokens(false, Faults::none());
+    assert!(!h.session().ok("CAPA").contains("OAUTHBEARER"));
+    // the faults
+    let h = with_tokens(true, Faults::none().with(Fault::OauthAcceptsWrongToken));
+    h.session()
+        .ok(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
+    let h = with_tokens(true, Faults::none().with(Fault::OauthErrorWithoutChallenge));
+    h.session()
+        .err(&format!("AUTH OAUTHBEARER {}", bearer("tim", "wrong")));
+}
+
+/// RFC 5802 §6 over TLS: -PLUS offered with the channel's bindings, the right binding logs
+/// in, another is refused, "y" is refused while -PLUS is offered, -PLUS needs p=, and an
+/// unknown type is refused at once.
+#[test]
+fn auth_scram_plus() {
+    use crate::session::ChannelBindings;
+    use pop3_proto::auth::{decode_base64, encode_base64, scram};
+    let h = Harness::new(false, true);
+    let tls_session = || {
+        let (mut session, greeting) = Session::with_timestamp(h.ctx.clone(), true, STAMP.into());
+        session.set_channel_bindings(ChannelBindings {
+            tls_exporter: Some(vec![1; 32]),
+            tls_server_end_point: Some(vec![2; 32]),
+        });
+        let mut t = Transcript {
+            session,
+            log: String::new(),
+        };
+        t.server(&greeting);
+        t
+    };
+    let challenge =
+        |line: &str| decode_base64(line.trim_end().strip_prefix("S: + ").unwrap()).unwrap();
+    let plus = scram::Mechanism::from_name("SCRAM-SHA-256-PLUS").unwrap();
+    // (type, data, logs in)
+    for (kind, data, good) in [
+        ("tls-exporter", vec![1; 32], true),
+        ("tls-server-end-point", vec![2; 32], true),
+        ("tls-exporter", vec![2; 32], false),
+    ] {
+        let mut t = tls_session();
+        assert!(t.ok("CAPA").contains("SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS"));
+        let client = scram::Client::with_channel_binding(plus, "tim", "abc", kind, data);
+        let first = encode_base64(client.first_message().as_bytes());
+        let sf = challenge(&t.send(&format!("AUTH SCRAM-SHA-256-PLUS {first}")));
+        let fin = client.finish("tanstaaftanstaaf", &sf, 10_000).unwrap();
+        let reply = t.send(&encode_base64(fin.message.as_bytes()));
+        if good {
+            scram::verify_server_final(&challenge(&reply), &fin.server_signature).unwrap();
+            t.ok("");
+            t.ok("QUIT");
+        } else {
+            assert!(reply.contains("channel-bindings-dont-match"), "{reply}");
+        }
+    }
+    let mut t = tls_session();
+    for first in [
+        "y,,n=tim,r=abc",            // "y" while -PLUS is offered
+        "p=tls-unique,,n=tim,r=abc", // a type this server does not have
+    ] {
+        let mech = if first.starts_with('y') {
+            "SCRAM-SHA-256"
+        } else {
+            "SCRAM-SHA-256-PLUS"
+        };
+        assert!(t
+            .err(&format!("AUTH {mech} {}", encode_base64(first.as_bytes())))
+            .contains("[AUTH]"));
+    }
+    // -PLUS without p=
+    t.err(&format!(
+        "AUTH SCRAM-SHA-1-PLUS {}",
+        encode_base64(b"n,,n=tim,r=abc")
+    ));
+    // no TLS: no -PLUS, and "y" is fine
+    let mut t = h.session();
+    assert!(!t.ok("CAPA").contains("PLUS"));
+    t.err(&format!(
+        "AUTH SCRAM-SHA-256-PLUS {}",
+        encode_base64(b"p=tls-exporter,,n=tim,r=abc")
+    ));
+    assert!(t
+        .send(&format!(
+            "AUTH SCRAM-SHA-256 {}",
+            encode_base64(b"y,,n=tim,r=abc")
+        ))
+        .starts_with("S: + "));
+}
+
 #[test]
 fn garbage_gets_err_and_then_a_hangup() {
     let h = Harness::new(true, false);
@@ -717,4 +870,38 @@ fn new_listing_and_status_faults() {
         "{}",
         String::from_utf8_lossy(&greeting)
     );
+}
+
+/// The auth-cancel-ignored fault answers `*` with the step's challenge again, at any step
+/// of any mechanism: after SCRAM's server-final-message and OAUTHBEARER's error result too
+/// (an empty challenge), never a panic.
+#[test]
+fn a_cancel_ignored_at_the_last_step_is_an_empty_challenge() {
+    use pop3_proto::auth::{decode_base64, encode_base64, oauth, scram};
+    let h = Harness::build(
+        true,
+        false,
+        Faults::none().with(Fault::AuthCancelIgnored),
+        Variants::none(),
+        true,
+    );
+    let challenge =
+        |line: &str| decode_base64(line.trim_end().strip_prefix("S: + ").unwrap()).unwrap();
+    let mut t = h.session();
+    let client = scram::Client::new(scram::Mechanism::SHA256, "tim", &scram::fresh_nonce());
+    let sf = challenge(&t.send(&format!(
+        "AUTH SCRAM-SHA-256 {}",
+        encode_base64(client.first_message().as_bytes())
+    )));
+    let fin = client.finish("tanstaaftanstaaf", &sf, 10_000).unwrap();
+    t.send(&encode_base64(fin.message.as_bytes()));
+    assert_eq!(t.send("*"), "S: + \n");
+    t.ok("");
+    let mut t = h.session();
+    let wrong = encode_base64(&oauth::oauthbearer_message("tim", "wrong", &[]));
+    assert!(t
+        .send(&format!("AUTH OAUTHBEARER {wrong}"))
+        .starts_with("S: + "));
+    assert_eq!(t.send("*"), "S: + \n");
+    t.err("AQ==");
 }

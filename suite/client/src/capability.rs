@@ -50,11 +50,20 @@ pub enum LoginMethod {
     ScramSha1,
     /// AUTH SCRAM-SHA-256 (RFC 7677), the server's signature verified.
     ScramSha256,
+    /// AUTH OAUTHBEARER (RFC 7628) with the run's bearer token (`--token-env`).
+    OAuthBearer,
+    /// AUTH XOAUTH2 with the run's bearer token.
+    XOAuth2,
+    /// AUTH SCRAM-SHA-256-PLUS (RFC 5802 §6): the TLS channel bound, tls-exporter where
+    /// defined (TLS 1.3), else tls-server-end-point.
+    ScramSha256Plus,
+    /// AUTH SCRAM-SHA-1-PLUS.
+    ScramSha1Plus,
 }
 
 impl LoginMethod {
     /// Every method, in the order the `login` step prefers them.
-    pub const ORDER: [LoginMethod; 7] = [
+    pub const ORDER: [LoginMethod; 11] = [
         LoginMethod::UserPass,
         LoginMethod::Apop,
         LoginMethod::SaslPlain,
@@ -62,7 +71,16 @@ impl LoginMethod {
         LoginMethod::CramMd5,
         LoginMethod::ScramSha256,
         LoginMethod::ScramSha1,
+        LoginMethod::OAuthBearer,
+        LoginMethod::XOAuth2,
+        LoginMethod::ScramSha256Plus,
+        LoginMethod::ScramSha1Plus,
     ];
+
+    /// Whether it logs in with a bearer token, not the password.
+    pub fn needs_token(self) -> bool {
+        matches!(self, LoginMethod::OAuthBearer | LoginMethod::XOAuth2)
+    }
 
     /// The capability that offers it (`USER`, `APOP`, `SASL PLAIN`, ...).
     pub fn capability(self) -> &'static str {
@@ -74,6 +92,10 @@ impl LoginMethod {
             LoginMethod::CramMd5 => "SASL CRAM-MD5",
             LoginMethod::ScramSha1 => "SASL SCRAM-SHA-1",
             LoginMethod::ScramSha256 => "SASL SCRAM-SHA-256",
+            LoginMethod::OAuthBearer => "SASL OAUTHBEARER",
+            LoginMethod::XOAuth2 => "SASL XOAUTH2",
+            LoginMethod::ScramSha256Plus => "SASL SCRAM-SHA-256-PLUS",
+            LoginMethod::ScramSha1Plus => "SASL SCRAM-SHA-1-PLUS",
         }
     }
 
@@ -87,11 +109,16 @@ impl LoginMethod {
             LoginMethod::CramMd5 => "cram-md5",
             LoginMethod::ScramSha1 => "scram-sha-1",
             LoginMethod::ScramSha256 => "scram-sha-256",
+            LoginMethod::OAuthBearer => "oauthbearer",
+            LoginMethod::XOAuth2 => "xoauth2",
+            LoginMethod::ScramSha256Plus => "scram-sha-256-plus",
+            LoginMethod::ScramSha1Plus => "scram-sha-1-plus",
         }
     }
 
     /// The method called `name` (`user`, `apop`, `plain`, `login`, `cram-md5`,
-    /// `scram-sha-256`, `scram-sha-1`).
+    /// `scram-sha-256`, `scram-sha-1`, `oauthbearer`, `xoauth2`, `scram-sha-256-plus`,
+    /// `scram-sha-1-plus`).
     pub fn from_name(name: &str) -> Option<LoginMethod> {
         Self::ORDER
             .into_iter()
@@ -109,6 +136,10 @@ impl fmt::Display for LoginMethod {
             LoginMethod::CramMd5 => "AUTH CRAM-MD5",
             LoginMethod::ScramSha1 => "AUTH SCRAM-SHA-1",
             LoginMethod::ScramSha256 => "AUTH SCRAM-SHA-256",
+            LoginMethod::OAuthBearer => "AUTH OAUTHBEARER",
+            LoginMethod::XOAuth2 => "AUTH XOAUTH2",
+            LoginMethod::ScramSha256Plus => "AUTH SCRAM-SHA-256-PLUS",
+            LoginMethod::ScramSha1Plus => "AUTH SCRAM-SHA-1-PLUS",
         })
     }
 }
@@ -189,11 +220,28 @@ impl Capabilities {
         for (tag, why) in &self.missing {
             out.push(format!("{tag}: not available ({why})"));
         }
+        out.extend(self.notes());
         out.push(match self.login {
             Some(m) => format!("login: {m}"),
             None => "login: no method worked".to_owned(),
         });
         out
+    }
+}
+
+impl Capabilities {
+    /// Informational notes on what the target announces, never a failure: RFC 6331 ("Moving
+    /// DIGEST-MD5 to Historic") retired DIGEST-MD5, so a server that still offers it is worth
+    /// a word, but RFC 5034 and RFC 4422 do not forbid it.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.announced.contains("SASL DIGEST-MD5") {
+            notes.push(
+                "note: SASL DIGEST-MD5 is announced; RFC 6331 moved it to Historic (informational, not a failure)"
+                    .to_owned(),
+            );
+        }
+        notes
     }
 }
 
@@ -221,6 +269,14 @@ mod tests {
 
     fn caps(tags: &[&str]) -> Capabilities {
         Capabilities::from_capa_lines(tags)
+    }
+
+    #[test]
+    fn digest_md5_is_a_note() {
+        assert!(caps(&["SASL PLAIN SCRAM-SHA-256"]).notes().is_empty());
+        let c = caps(&["SASL PLAIN digest-md5"]);
+        assert_eq!(c.notes().len(), 1);
+        assert!(c.describe().iter().any(|l| l.contains("RFC 6331")));
     }
 
     #[test]

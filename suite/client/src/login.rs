@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use pop3_proto::auth::{apop, cram_md5, decode_base64, encode_base64, plain::Plain, scram};
+use pop3_proto::auth::{
+    apop, channel_binding, cram_md5, decode_base64, encode_base64, oauth, plain::Plain, scram,
+};
 
 use crate::capability::LoginMethod;
 use crate::target::Profile;
@@ -23,6 +25,13 @@ pub trait Exchange {
     type Error;
     /// Sends `line` (CRLF is added) and returns the answer line (without CRLF).
     fn exchange(&mut self, line: &[u8]) -> impl Future<Output = Result<Vec<u8>, Self::Error>>;
+
+    /// The channel binding of type `kind` of the connection (RFC 5802 §6), for SCRAM -PLUS;
+    /// `None` without TLS, or where the type is not defined for the session.
+    fn channel_binding(&self, kind: channel_binding::Kind) -> Option<Vec<u8>> {
+        let _ = kind;
+        None
+    }
 }
 
 /// Why a login did not get through.
@@ -39,6 +48,10 @@ pub enum LoginError<E> {
     },
     /// APOP needs the greeting's timestamp and the greeting has none.
     NoTimestamp,
+    /// OAUTHBEARER and XOAUTH2 need a bearer token and the run has none.
+    NoToken,
+    /// SCRAM -PLUS needs a channel binding and the connection has none (no TLS).
+    NoChannelBinding,
     /// The CRAM-MD5 challenge is not base64.
     BadChallenge(Vec<u8>),
     /// A SCRAM exchange the client must not finish (RFC 5802 §5: a nonce that does not
@@ -61,6 +74,8 @@ impl<E: std::fmt::Display> std::fmt::Display for LoginError<E> {
                 write!(f, "{step} answered {}", crate::printable(answer))
             }
             LoginError::NoTimestamp => f.write_str("the greeting has no timestamp"),
+            LoginError::NoToken => f.write_str("no bearer token (give one with --token-env)"),
+            LoginError::NoChannelBinding => f.write_str("no TLS channel binding to use"),
             LoginError::BadChallenge(c) => write!(
                 f,
                 "the CRAM-MD5 challenge is not base64: {}",
@@ -148,13 +163,39 @@ pub async fn login<X: Exchange>(
             let response = cram_md5::response_base64(user, &challenge, password);
             step(x, "AUTH CRAM-MD5", response.as_bytes(), Want::Ok).await?;
         }
-        LoginMethod::ScramSha1 | LoginMethod::ScramSha256 => {
-            let (mech, name) = if method == LoginMethod::ScramSha1 {
-                (scram::Mechanism::SHA1, "AUTH SCRAM-SHA-1")
-            } else {
-                (scram::Mechanism::SHA256, "AUTH SCRAM-SHA-256")
+        LoginMethod::ScramSha1
+        | LoginMethod::ScramSha256
+        | LoginMethod::ScramSha1Plus
+        | LoginMethod::ScramSha256Plus => {
+            let (mech, name) = match method {
+                LoginMethod::ScramSha1 => (scram::Mechanism::SHA1, "AUTH SCRAM-SHA-1"),
+                LoginMethod::ScramSha256 => (scram::Mechanism::SHA256, "AUTH SCRAM-SHA-256"),
+                LoginMethod::ScramSha1Plus => (
+                    scram::Mechanism {
+                        plus: true,
+                        ..scram::Mechanism::SHA1
+                    },
+                    "AUTH SCRAM-SHA-1-PLUS",
+                ),
+                _ => (
+                    scram::Mechanism {
+                        plus: true,
+                        ..scram::Mechanism::SHA256
+                    },
+                    "AUTH SCRAM-SHA-256-PLUS",
+                ),
             };
-            let client = scram::Client::new(mech, user, &scram::fresh_nonce());
+            let nonce = scram::fresh_nonce();
+            let client = if mech.plus {
+                // RFC 9266: tls-exporter where it is defined (TLS 1.3), else the certificate
+                let (kind, data) = channel_binding::Kind::ALL
+                    .into_iter()
+                    .find_map(|k| x.channel_binding(k).map(|d| (k, d)))
+                    .ok_or(LoginError::NoChannelBinding)?;
+                scram::Client::with_channel_binding(mech, user, &nonce, kind.name(), data)
+            } else {
+                scram::Client::new(mech, user, &nonce)
+            };
             let first = encode_base64(client.first_message().as_bytes());
             let command = format!("AUTH {} {first}", mech.name());
             let c = step(x, name, command.as_bytes(), Want::Challenge).await?;
@@ -183,6 +224,38 @@ pub async fn login<X: Exchange>(
                 return cancel(x, problem).await;
             }
             step(x, name, b"", Want::Ok).await?;
+        }
+        LoginMethod::OAuthBearer | LoginMethod::XOAuth2 => {
+            let token = profile.token.as_deref().ok_or(LoginError::NoToken)?;
+            let (name, message, dummy) = if method == LoginMethod::OAuthBearer {
+                let m = oauth::oauthbearer_message(user, token, &[]);
+                ("AUTH OAUTHBEARER", m, oauth::DUMMY_RESPONSE)
+            } else {
+                (
+                    "AUTH XOAUTH2",
+                    oauth::xoauth2_message(user, token),
+                    &b""[..],
+                )
+            };
+            let command = format!("{name} {}", encode_base64(&message));
+            let answer = x
+                .exchange(command.as_bytes())
+                .await
+                .map_err(LoginError::Wire)?;
+            if answered(&answer, Want::Challenge, strict) {
+                // RFC 7628 §3: after the error result the client MUST send one more message
+                // (OAUTHBEARER: %x01; XOAUTH2: an empty response); the server then fails
+                x.exchange(encode_base64(dummy).as_bytes())
+                    .await
+                    .map_err(LoginError::Wire)?;
+            }
+            if !answered(&answer, Want::Ok, strict) {
+                return Err(LoginError::Refused {
+                    step: name,
+                    want: Want::Ok,
+                    answer,
+                });
+            }
         }
     }
     Ok(())
@@ -213,10 +286,49 @@ mod tests {
     }
 
     fn profile() -> Profile {
-        Profile {
-            user: "tim".into(),
-            password: "tanstaaf".into(),
-        }
+        Profile::new("tim", "tanstaaf")
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let mut p = profile();
+        let mut s = Script(vec![], Vec::new());
+        let r = futures_lite(login(&mut s, LoginMethod::OAuthBearer, &p, None, true));
+        assert_eq!(r, Err(LoginError::NoToken));
+        p.token = Some("t0k".into());
+        // RFC 7628 §3.1: n,a=tim,^Aauth=Bearer t0k^A^A
+        let mut s = Script(vec![b"+OK welcome"], Vec::new());
+        let r = futures_lite(login(&mut s, LoginMethod::OAuthBearer, &p, None, true));
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            s.1,
+            vec![b"AUTH OAUTHBEARER bixhPXRpbSwBYXV0aD1CZWFyZXIgdDBrAQE=".to_vec()]
+        );
+        // refused with the error result: the dummy %x01 (AQ==), then -ERR
+        let mut s = Script(
+            vec![b"+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=", b"-ERR [AUTH] no"],
+            Vec::new(),
+        );
+        let r = futures_lite(login(&mut s, LoginMethod::OAuthBearer, &p, None, true));
+        assert!(matches!(
+            r,
+            Err(LoginError::Refused {
+                step: "AUTH OAUTHBEARER",
+                ..
+            })
+        ));
+        assert_eq!(s.1[1], b"AQ==".to_vec());
+        // XOAUTH2: user=tim^Aauth=Bearer t0k^A^A; its error result is answered with an empty line
+        let mut s = Script(vec![b"+ eyJzdGF0dXMiOiI0MDEifQ==", b"-ERR no"], Vec::new());
+        let r = futures_lite(login(&mut s, LoginMethod::XOAuth2, &p, None, true));
+        assert!(r.is_err());
+        assert_eq!(
+            s.1,
+            vec![
+                b"AUTH XOAUTH2 dXNlcj10aW0BYXV0aD1CZWFyZXIgdDBrAQE=".to_vec(),
+                Vec::new()
+            ]
+        );
     }
 
     fn run(
@@ -318,6 +430,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A SCRAM -PLUS server over a channel whose tls-exporter is 32 octets of 9: the client
+    /// binds to what its connection reports, and without a binding it does not start.
+    struct PlusServer {
+        inner: ScramServer,
+        binding: Option<Vec<u8>>,
+    }
+
+    impl Exchange for PlusServer {
+        type Error = &'static str;
+        async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, &'static str> {
+            let text = std::str::from_utf8(line).unwrap();
+            let Some(first) = text.strip_prefix("AUTH SCRAM-SHA-256-PLUS ") else {
+                return self.inner.exchange(line).await;
+            };
+            self.inner.sent.push(line.to_vec());
+            let first = scram::ClientFirst::parse(&decode_base64(first).unwrap()).unwrap();
+            assert_eq!(
+                first.cbind,
+                scram::ChannelBinding::Required("tls-exporter".into())
+            );
+            let salt = b"salty".to_vec();
+            let creds = scram::Keys::derive(scram::Hash::Sha256, "tanstaaf", &salt, 4096)
+                .credentials(&salt, 4096);
+            let mech = scram::Mechanism::from_name("SCRAM-SHA-256-PLUS").unwrap();
+            let mut server = scram::Server::new(mech, first, creds, "srv");
+            server.cbind_data = vec![9; 32];
+            let reply = format!("+ {}", encode_base64(server.server_first.text.as_bytes()));
+            self.inner.server = Some(server);
+            Ok(reply.into_bytes())
+        }
+
+        fn channel_binding(&self, kind: channel_binding::Kind) -> Option<Vec<u8>> {
+            (kind == channel_binding::Kind::TlsExporter)
+                .then(|| self.binding.clone())
+                .flatten()
+        }
+    }
+
+    #[test]
+    fn scram_plus_binds_the_channel() {
+        let run_with = |binding: Option<Vec<u8>>| {
+            let mut s = PlusServer {
+                inner: ScramServer {
+                    server: None,
+                    wrong_signature: false,
+                    sent: Vec::new(),
+                },
+                binding,
+            };
+            let r = futures_lite(login(
+                &mut s,
+                LoginMethod::ScramSha256Plus,
+                &profile(),
+                None,
+                true,
+            ));
+            (r, s.inner.sent)
+        };
+        assert_eq!(run_with(Some(vec![9u8; 32])).0, Ok(()));
+        // another channel's data: the server refuses the client-final-message
+        assert!(matches!(
+            run_with(Some(vec![8u8; 32])).0,
+            Err(LoginError::Refused { .. })
+        ));
+        let (r, sent) = run_with(None);
+        assert_eq!(r, Err(LoginError::NoChannelBinding));
+        assert!(sent.is_empty());
     }
 
     #[test]

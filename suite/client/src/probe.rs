@@ -147,6 +147,10 @@ impl crate::login::Exchange for Probe {
     async fn exchange(&mut self, line: &[u8]) -> Result<Vec<u8>, WireError> {
         self.ask(line).await
     }
+
+    fn channel_binding(&self, kind: pop3_proto::auth::channel_binding::Kind) -> Option<Vec<u8>> {
+        self.conn.channel_binding(kind)
+    }
 }
 
 /// Opens a probe connection, retrying a few times when the server closes it at once (a
@@ -209,6 +213,7 @@ pub async fn capabilities(
                 // USER/PASS is probed even when not announced: CAPA must be complete
                 LoginMethod::UserPass => true,
                 LoginMethod::Apop => caps.has("APOP"),
+                other if other.needs_token() && env.profile.token.is_none() => false,
                 other => caps.announced.contains(other.capability()),
             })
             .collect(),

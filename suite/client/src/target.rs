@@ -60,13 +60,27 @@ impl fmt::Display for Target {
     }
 }
 
-/// The account cases log in with (`{user}`, `{password}` in scenarios).
+/// The account cases log in with (`{user}`, `{password}`, `{token}` in scenarios).
 #[derive(Clone)]
 pub struct Profile {
     /// The user name.
     pub user: String,
     /// The password (never printed: reports mask it).
     pub password: String,
+    /// The user's OAuth 2.0 bearer token (RFC 6750) for OAUTHBEARER and XOAUTH2 (RFC 7628),
+    /// when the run has one (never printed).
+    pub token: Option<String>,
+}
+
+impl Profile {
+    /// A login with a password and no bearer token.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Profile {
+        Profile {
+            user: user.into(),
+            password: password.into(),
+            token: None,
+        }
+    }
 }
 
 impl fmt::Debug for Profile {
@@ -74,6 +88,7 @@ impl fmt::Debug for Profile {
         f.debug_struct("Profile")
             .field("user", &self.user)
             .field("password", &"***")
+            .field("token", &self.token.as_ref().map(|_| "***"))
             .finish()
     }
 }

@@ -13,6 +13,8 @@ use tokio::time::{timeout, timeout_at};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use pop3_proto::auth::channel_binding;
+
 use crate::target::{Target, TlsMode};
 
 /// The slowest a server may send an answer once it has started: after `io_timeout` of grace,
@@ -266,6 +268,36 @@ impl Conn {
                 .map(|chain| chain.iter().map(|c| c.as_ref().to_vec()).collect())
                 .unwrap_or_default(),
         })
+    }
+
+    /// The channel binding of type `kind` of this connection's TLS session (RFC 5802 §6):
+    /// `tls-exporter` over TLS 1.3 (RFC 9266: 32 octets of the exporter with the label
+    /// `EXPORTER-Channel-Binding` and an empty context), `tls-server-end-point` from the
+    /// server's certificate (RFC 5929 §4.1). `None` on a plain connection, or where the type
+    /// is not defined for the session.
+    pub fn channel_binding(&self, kind: channel_binding::Kind) -> Option<Vec<u8>> {
+        let Stream::Tls(tls) = &self.stream else {
+            return None;
+        };
+        let (_, session) = tls.get_ref();
+        match kind {
+            channel_binding::Kind::TlsExporter => {
+                if session.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+                    return None;
+                }
+                session
+                    .export_keying_material(
+                        vec![0u8; channel_binding::EXPORTER_LENGTH],
+                        channel_binding::EXPORTER_LABEL,
+                        Some(&[]),
+                    )
+                    .ok()
+            }
+            channel_binding::Kind::TlsServerEndPoint => session
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| channel_binding::tls_server_end_point(leaf).ok()),
+        }
     }
 
     /// Sends bytes; the answer's clock starts again.

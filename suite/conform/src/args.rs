@@ -52,6 +52,11 @@ pub struct TargetArgs {
     /// The environment variable holding the password [default: CONFORM_PASSWORD].
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// The environment variable holding an OAuth 2.0 bearer token of the user, for
+    /// OAUTHBEARER and XOAUTH2 (RFC 7628) [default: CONFORM_TOKEN, when set]. Without a
+    /// token the cases that need one are skipped. The bundled server has its own.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
     /// Deadline in seconds [default: 10]: for a connect, a TLS handshake, a write, and a whole
     /// answer line; an answer (a multi-line body included) must then keep coming at 64 KiB/s
     /// or more. Silence, a line that never ends or a slower drip is the server's failure.

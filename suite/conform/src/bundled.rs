@@ -12,6 +12,10 @@ use runner::{Profile, Target, TlsMode, Trust};
 /// `--user` against a target).
 pub const PASSWORD: &str = "demo-password";
 
+/// The bearer token of each of the bundled server's users, for OAUTHBEARER and XOAUTH2
+/// (RFC 7628), as `--token-env` gives one against a target.
+pub const TOKEN: &str = "conform-demo-token";
+
 /// A running bundled server and how to reach it.
 pub struct Bundled {
     /// Stops when dropped with the runtime; kept alive by this field.
@@ -120,6 +124,7 @@ async fn start_with(
     for name in &names {
         fixture::seed_memory(&store, name);
         users.insert(name, PASSWORD);
+        users.set_token(name, TOKEN);
     }
     let mut config = Config::new(users, Arc::new(store.clone()));
     // a server with no TLS at all cannot ask for TLS before plaintext logins
@@ -132,6 +137,7 @@ async fn start_with(
     config.variants = options.variants.clone();
     let identity = tls::self_signed("localhost")?;
     config.tls = Some(identity.config.clone());
+    config.tls_server_end_point = identity.end_point.clone();
     let replicas = Replicas {
         config,
         tls_listener: options.variants.tls(),
@@ -152,6 +158,7 @@ async fn start_with(
             let profile = Profile {
                 user: user.clone(),
                 password: PASSWORD.into(),
+                token: Some(TOKEN.into()),
             };
             runner::Account {
                 profile,

@@ -25,6 +25,8 @@ use crate::{bundled, profile, reseed};
 const DEFAULT_TIMEOUT: u64 = 10;
 /// The password's variable without `--password-env`.
 const DEFAULT_PASSWORD_ENV: &str = "CONFORM_PASSWORD";
+/// The bearer token's variable without `--token-env`.
+pub const DEFAULT_TOKEN_ENV: &str = "CONFORM_TOKEN";
 /// The bundled server's users without `--user`: one account per lane of holding cases (the
 /// first also serves the cases that hold nothing), so the catalogue runs in parallel.
 const DEFAULT_USERS: [&str; 4] = ["demo", "demo2", "demo3", "demo4"];
@@ -219,6 +221,7 @@ fn destination(args: &TargetArgs, profile: &profile::Profile) -> Result<Destinat
             "the password is read from ${var} (see --password-env): {e}"
         ))
     })?;
+    let token = bearer_token(args.token_env.as_deref())?;
     Ok(Destination::External {
         target,
         accounts: users
@@ -226,10 +229,27 @@ fn destination(args: &TargetArgs, profile: &profile::Profile) -> Result<Destinat
             .map(|user| Profile {
                 user,
                 password: password.clone(),
+                token: token.clone(),
             })
             .collect(),
         reseed_cmd,
     })
+}
+
+/// The bearer token for OAUTHBEARER and XOAUTH2 (RFC 7628): from `--token-env VAR`, which
+/// must then be set, else from `$CONFORM_TOKEN` when it is set; none otherwise (the cases
+/// that need one skip, saying so).
+fn bearer_token(var: Option<&str>) -> Result<Option<String>, CliError> {
+    match var {
+        Some(var) => std::env::var(var).map(Some).map_err(|e| {
+            CliError::Usage(format!(
+                "the bearer token is read from ${var} (see --token-env): {e}"
+            ))
+        }),
+        None => Ok(std::env::var(DEFAULT_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())),
+    }
 }
 
 /// Whom to trust: the command line's `--ca` or `--insecure`, else the profile's (its `ca`
@@ -279,6 +299,7 @@ impl Ready {
                 profile: Profile {
                     user: String::new(),
                     password: String::new(),
+                    token: None,
                 },
                 reseed: None,
             });

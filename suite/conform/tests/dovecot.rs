@@ -138,14 +138,15 @@ impl Dovecot {
     /// `conform run` of the whole catalogue against this Dovecot in `mode`, on the four
     /// accounts with the default `--jobs`.
     fn run(&self, mode: &str, baseline: bool) -> Run {
-        let junit = root().join(format!(
-            "reports/dovecot-{mode}{}.xml",
+        let name = format!(
+            "reports/dovecot-{mode}{}",
             if baseline { "" } else { "-no-baseline" }
-        ));
+        );
         let mut c = conform();
         c.arg("run");
         self.target_as(&mut c, mode, true);
-        c.arg("--junit").arg(&junit);
+        c.arg("--junit").arg(root().join(format!("{name}.xml")));
+        c.arg("--json").arg(root().join(format!("{name}.jsonl")));
         if baseline {
             c.arg("--baseline").arg(BASELINE);
         }
@@ -202,10 +203,7 @@ impl Drop for Dovecot {
 
 #[test]
 fn catalogue_against_dovecot() {
-    if system_binary("dovecot").is_none() {
-        eprintln!(
-            "SKIPPED catalogue_against_dovecot: dovecot is not installed (.ci/run installs the Debian package dovecot-pop3d)"
-        );
+    if dovecot_missing("catalogue_against_dovecot") {
         return;
     }
 
@@ -258,11 +256,93 @@ fn catalogue_against_dovecot() {
 
     let roots = check_baselined("dovecot", &runs[..3], &runs[3], BASELINE);
     assert_eq!(roots, ROOT_CAUSES, "distinct root causes (plain)");
+
+    // Dovecot announces SCRAM-SHA-1 and SCRAM-SHA-256 (dovecot.conf.in): every SCRAM case
+    // runs in every mode, and passes (a skip or N/A would hide a broken exchange).
+    for mode in ["none", "starttls", "implicit"] {
+        let report = root().join(format!("reports/dovecot-{mode}.jsonl"));
+        let scram: Vec<(String, String)> = verdicts(&report)
+            .into_iter()
+            .filter(|(id, _)| is_scram_case(id))
+            .collect();
+        assert!(
+            scram.len() >= SCRAM_CASES,
+            "{mode}: the SCRAM cases ran: {scram:?}"
+        );
+        for (id, verdict) in &scram {
+            if needs_plus(id) {
+                // Dovecot 2.3 has no SCRAM -PLUS: not applicable (skipped without TLS)
+                assert!(
+                    ["pass", "not-applicable", "skip"].contains(&verdict.as_str()),
+                    "{mode}: {id} on Dovecot: {verdict}"
+                );
+            } else {
+                assert_eq!(verdict, "pass", "{mode}: {id} on Dovecot");
+            }
+        }
+    }
+}
+
+/// The SCRAM cases: RFC 5802 and RFC 7677, and RFC 5034's SCRAM exchanges.
+fn is_scram_case(id: &str) -> bool {
+    id.starts_with("rfc5802/") || id.starts_with("rfc7677/") || id.contains("scram")
+}
+
+/// The SCRAM cases about channel binding (RFC 5802 §6), which need a -PLUS mechanism.
+fn needs_plus(id: &str) -> bool {
+    id.contains("-plus") || id.contains("y-flag")
+}
+
+/// How many SCRAM cases the catalogue has, at least.
+const SCRAM_CASES: usize = 11;
+
+/// The `login` step over SCRAM: the catalogue's TRANSACTION cases logged in with
+/// `--login scram-sha-256` and `--login scram-sha-1` (Dovecot derives the keys from the
+/// {PLAIN} password), and the model with SCRAM logins among its methods.
+#[test]
+fn scram_logins_against_dovecot() {
+    if dovecot_missing("scram_logins_against_dovecot") {
+        return;
+    }
+    let dovecot = Dovecot::start();
+    for (method, mode) in [("scram-sha-256", "implicit"), ("scram-sha-1", "none")] {
+        let mut c = conform();
+        c.args([
+            "run",
+            "--filter",
+            "rfc:1939/5|rfc:5802|rfc:7677",
+            "--login",
+            method,
+        ]);
+        dovecot.target_as(&mut c, mode, true);
+        let run = dovecot.finish(format!("--login {method}, {mode}"), c);
+        println!(
+            "dovecot, {}: exit {:?} in {:.1?}: {}",
+            run.label,
+            run.code,
+            run.took,
+            run.summary()
+        );
+        assert_eq!(run.code, Some(0), "{}", run.explain());
+        let login = format!("login: AUTH {}", method.to_ascii_uppercase());
+        assert!(run.stdout.contains(&login), "{}", run.explain());
+    }
 }
 
 /// Cases of every kind for the serial and parallel runs: failed logins (SASL, CRAM-MD5,
 /// APOP), logins, deletions (reseeded), several sessions on one maildrop.
 const SUBSET: &str = "rfc:2195|rfc:5034|rfc:1939/5|rfc:1939/7";
+
+/// Whether Dovecot is missing; if so, says that `test` skips (one loud line).
+fn dovecot_missing(test: &str) -> bool {
+    let missing = system_binary("dovecot").is_none();
+    if missing {
+        eprintln!(
+            "SKIPPED {test}: dovecot is not installed (.ci/run installs the Debian package dovecot-pop3d)"
+        );
+    }
+    missing
+}
 
 /// Each case's verdict in a JSON Lines report.
 fn verdicts(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
@@ -282,10 +362,7 @@ fn verdicts(path: &std::path::Path) -> std::collections::BTreeMap<String, String
 
 #[test]
 fn dovecot_verdicts_are_the_same_serial_and_parallel() {
-    if system_binary("dovecot").is_none() {
-        eprintln!(
-            "SKIPPED dovecot_verdicts_are_the_same_serial_and_parallel: dovecot is not installed (.ci/run installs the Debian package dovecot-pop3d)"
-        );
+    if dovecot_missing("dovecot_verdicts_are_the_same_serial_and_parallel") {
         return;
     }
     let dovecot = Dovecot::start();

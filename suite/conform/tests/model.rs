@@ -146,6 +146,19 @@ fn finds_every_state_and_listing_fault_and_the_scenario_reproduces_it() {
     );
 }
 
+/// The model logs in with SCRAM where it is announced: it checks the server's nonce and
+/// signature, and its scenario replays the exchange.
+#[test]
+fn finds_the_scram_faults_the_logins_meet() {
+    let dir = tempfile::tempdir().unwrap();
+    for fault in ["scram-wrong-server-signature", "scram-nonce-not-extended"] {
+        match check_fault(dir.path(), fault) {
+            Ok(found) => println!("{found}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// The model finds `fault`; its scenario fails with the fault and passes without it.
 fn check_fault(dir: &Path, fault: &str) -> Result<String, String> {
     let out_dir = dir.join(fault);

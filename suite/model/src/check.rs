@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::probe::ProbeError;
+use pop3_proto::auth::scram;
 use pop3_proto::message::to_crlf;
 use pop3_proto::multiline::wire_size;
 use proptest::strategy::{Strategy as _, ValueTree};
@@ -134,6 +135,9 @@ pub async fn discover(env: &Env) -> Caps {
             uidl: caps.has("UIDL"),
             top: caps.has("TOP"),
             plain: caps.has("SASL PLAIN"),
+            scram: [scram::Mechanism::SHA256, scram::Mechanism::SHA1]
+                .into_iter()
+                .find(|m| caps.has(&format!("SASL {}", m.name()))),
             stls: caps.has("STLS"),
         },
         Err(_) => Caps::default(),
@@ -200,7 +204,7 @@ pub async fn inspect_known(env: &Env, fixture: &KnownFixture) -> Result<Maildrop
 /// Why the maildrop could not be inspected.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    /// No login the model knows (USER/PASS, APOP) was accepted: worth another try (the
+    /// No login the model knows (USER/PASS, APOP, the announced SCRAM) was accepted: worth another try (the
     /// previous sequence's session may still hold the maildrop).
     #[error("could not log in as {0}")]
     LoginRefused(String),
@@ -219,7 +223,15 @@ async fn inspect_once(env: &Env, fixture: &KnownFixture) -> Result<Maildrop, Ins
     let endpoint = &env.endpoint;
     let mut p = Probe::open(endpoint).await?;
     let mut logged_in = false;
-    for method in [LoginMethod::UserPass, LoginMethod::Apop] {
+    let scram = env.caps.scram.map(|m| {
+        if m.hash == scram::Hash::Sha256 {
+            LoginMethod::ScramSha256
+        } else {
+            LoginMethod::ScramSha1
+        }
+    });
+    let methods = [Some(LoginMethod::UserPass), Some(LoginMethod::Apop), scram];
+    for method in methods.into_iter().flatten() {
         if method == LoginMethod::UserPass && !env.caps.user {
             continue;
         }

@@ -51,6 +51,9 @@ pub enum Method {
     Apop,
     /// AUTH PLAIN with an initial response (RFC 5034, RFC 4616).
     AuthPlain,
+    /// AUTH SCRAM-SHA-256 (RFC 7677), or SCRAM-SHA-1 (RFC 5802) where only that is
+    /// announced, with an initial response; the server's nonce and signature checked.
+    Scram,
 }
 
 /// One command, grouped by the state it belongs to (RFC 1939 §3).
@@ -217,6 +220,7 @@ fn cmd() -> impl Strategy<Value = Cmd> {
             4 => Just(Method::UserPass),
             1 => Just(Method::Apop),
             1 => Just(Method::AuthPlain),
+            1 => Just(Method::Scram),
         ]
         .prop_map(Cmd::Login),
         2 => prop_oneof![Just(Who::Good), Just(Who::Unknown)].prop_map(Cmd::User),

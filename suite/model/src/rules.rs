@@ -53,6 +53,10 @@ rules! {
     APOP_WRONG = "1939 §7", "Otherwise, a negative response is issued and the POP3 session remains in the AUTHORIZATION state.";
     /// AUTH success.
     AUTH = "5034 §4", "Should the client successfully complete the exchange, the server issues a +OK reply. Additionally, upon success, the POP3 session enters the TRANSACTION state.";
+    /// SCRAM: the server's nonce extends the client's.
+    SCRAM_NONCE = "5802 §5", "In response, the server sends a \"server-first-message\" containing the user's iteration count i and the user's salt, and appends its own nonce to the client-specified one.";
+    /// SCRAM: the server-final-message carries the ServerSignature.
+    SCRAM_VERIFIER = "5802 §5.1", "This attribute specifies a base64-encoded ServerSignature.";
     /// AUTH failure.
     AUTH_FAILED = "5034 §4", "If the server is unable to authenticate the client, it MUST reject the AUTH command with an -ERR reply.";
     /// STAT's format.

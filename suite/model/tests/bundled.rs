@@ -73,6 +73,7 @@ fn bundled_for(faults: Faults, jobs: usize) -> Bundled {
             profile: Profile {
                 user: "demo".into(),
                 password: "demo-password".into(),
+                token: None,
             },
         },
         caps: Caps::default(),
@@ -112,6 +113,7 @@ fn run_jobs(b: &Bundled, jobs: usize, config: &Config) -> model::Report {
             profile: client::Profile {
                 user: user(k),
                 password: "demo-password".into(),
+                token: None,
             },
             reseed: Some(reseed),
             exact_reseed: true,

@@ -16,6 +16,9 @@ pub enum NotFixture {
     /// The inspection session failed (a login refused, a command refused, the wire).
     #[error("could not inspect the maildrop: {0}")]
     Inspection(String),
+    /// No message at all (`STAT` counts none).
+    #[error("the maildrop is empty (STAT counts no message); seed it with `conform seed`")]
+    Empty,
     /// Another number of messages.
     #[error("the maildrop is not the standard fixture: it holds {held} messages, the fixture {want}; seed it with `conform seed`")]
     Count {
@@ -102,6 +105,33 @@ fn compare(env: &CaseEnv, listing: &[String], ids: &[Option<String>]) -> Result<
             got: ids[at].clone().unwrap_or_else(|| "(none)".into()),
             want: want[at].clone().unwrap_or_else(|| "(none)".into()),
         }),
+    }
+}
+
+/// How many messages the maildrop holds: `STAT` in a session of its own (a single line:
+/// it does not depend on the server's multi-line framing). RFC 1939 §5: "+OK nn mm".
+pub async fn message_count(env: &CaseEnv, caps: &Capabilities) -> Result<u64, NotFixture> {
+    let method = caps.login.ok_or(NotFixture::NoLogin)?;
+    let mut s = open_logged_in(&env.endpoint, method).await?;
+    let a = s.ask(b"STAT").await.map_err(ProbeError::from)?;
+    s.quit().await;
+    let count = pop3_proto::StatusLine::parse(&a)
+        .ok()
+        .filter(|st| st.status == pop3_proto::Status::Ok)
+        .and_then(|st| {
+            st.text
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+        });
+    count.ok_or_else(|| NotFixture::Inspection(format!("STAT answered {}", printable(&a))))
+}
+
+/// Whether the maildrop holds a message (`fixture: messages`).
+pub async fn messages_present(env: &CaseEnv, caps: &Capabilities) -> Result<(), NotFixture> {
+    match message_count(env, caps).await? {
+        0 => Err(NotFixture::Empty),
+        _ => Ok(()),
     }
 }
 

@@ -286,6 +286,9 @@ pub struct Discovered {
     /// The maildrop: standard fixture or not, drift between sessions (when a case needs
     /// the fixture).
     pub inspection: Option<discover::Inspection>,
+    /// How many messages the maildrop holds (`STAT`), when a case needs a message
+    /// (`fixture: messages`); else why it could not be told.
+    pub messages: Option<Result<u64, discover::NotFixture>>,
     /// The capabilities the vendor declared (`--expect`), normalised.
     pub declared: Vec<String>,
 }
@@ -416,7 +419,14 @@ pub async fn run(
     let lanes = Arc::new(lanes(&env, &config));
     let env = Arc::new(env);
     let caps = Arc::new(discovered.capabilities.clone());
-    let all = triaged(cases, &discovered, &caps, env.endpoint.target.tls);
+    let has_token = env.endpoint.profile.token.is_some();
+    let all = triaged(
+        cases,
+        &discovered,
+        &caps,
+        env.endpoint.target.tls,
+        has_token,
+    );
     stream.send(&Event::Started {
         target: &env.endpoint.target,
         total: all.len(),
@@ -475,7 +485,14 @@ pub async fn preview(cases: Vec<Case>, config: &RunConfig) -> Result<Preview, Ru
     let mut env = config.env.clone();
     let discovered = discover_target(&mut env, config, &cases).await?;
     let caps = discovered.capabilities.clone();
-    let cases = triaged(cases, &discovered, &caps, env.endpoint.target.tls);
+    let has_token = env.endpoint.profile.token.is_some();
+    let cases = triaged(
+        cases,
+        &discovered,
+        &caps,
+        env.endpoint.target.tls,
+        has_token,
+    );
     Ok(Preview { discovered, cases })
 }
 
@@ -522,6 +539,7 @@ fn triaged(
     discovered: &Discovered,
     caps: &Capabilities,
     tls: TlsMode,
+    has_token: bool,
 ) -> Vec<(Arc<Case>, Option<Verdict>)> {
     let mut all: Vec<(Arc<Case>, Option<Verdict>)> = discovered
         .declared
@@ -533,7 +551,7 @@ fn triaged(
         })
         .collect();
     for case in cases {
-        let verdict = triage(&case, discovered, tls);
+        let verdict = triage(&case, discovered, tls, has_token);
         all.push((Arc::new(case), verdict));
     }
     all

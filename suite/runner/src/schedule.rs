@@ -14,7 +14,12 @@ use tokio::task::JoinHandle;
 use crate::*;
 
 /// What happens to a case before it runs: it runs, or it gets this verdict at once.
-pub(crate) fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Option<Verdict> {
+pub(crate) fn triage(
+    case: &Case,
+    discovered: &Discovered,
+    tls: TlsMode,
+    has_token: bool,
+) -> Option<Verdict> {
     let caps = &discovered.capabilities;
     if let Some(why) = unmet_mode(&case.requires, tls) {
         return Some(Verdict::Skip(why));
@@ -38,6 +43,25 @@ pub(crate) fn triage(case: &Case, discovered: &Discovered, tls: TlsMode) -> Opti
         return Some(Verdict::Skip(
             "no login method worked with the given account (USER/PASS, APOP, AUTH)".into(),
         ));
+    }
+    if !has_token && case.uses_token() {
+        return Some(Verdict::Skip(
+            "needs the user's OAuth bearer token; the run has none (give one with --token-env VAR, default $CONFORM_TOKEN)".into(),
+        ));
+    }
+    if case.fixture == Fixture::Messages {
+        match &discovered.messages {
+            Some(Ok(0)) | Some(Err(_)) => {
+                let why = match &discovered.messages {
+                    Some(Err(e)) => e.to_string(),
+                    _ => discover::NotFixture::Empty.to_string(),
+                };
+                return Some(Verdict::Skip(format!(
+                    "needs a message in the maildrop: {why}"
+                )));
+            }
+            _ => {}
+        }
     }
     if case.fixture == Fixture::Standard {
         if let Some(Err(why)) = discovered.inspection.as_ref().map(|i| &i.fixture) {
@@ -335,13 +359,21 @@ impl Task {
         };
         // the time measured is the case's own, not the wait for its account
         let t = Instant::now();
-        let needs_check =
-            self.case.fixture == Fixture::Standard && lane.touched.load(Ordering::SeqCst);
-        if self.case.mutates || needs_check {
+        if self.case.mutates {
+            // the account first: a mutating case that ran while this one waited for it has
+            // set `touched` by the time this one has it, and must be seen
+            hold.take().await;
+        }
+        let needs_check = self.case.fixture != Fixture::Any && lane.touched.load(Ordering::SeqCst);
+        if needs_check {
             hold.take().await;
         }
         if needs_check && lane.touched.load(Ordering::SeqCst) {
-            if let Err(why) = discover::fixture_present(&lane.env, &self.caps).await {
+            let present = match self.case.fixture {
+                Fixture::Messages => discover::messages_present(&lane.env, &self.caps).await,
+                _ => discover::fixture_present(&lane.env, &self.caps).await,
+            };
+            if let Err(why) = present {
                 self.lanes.release(at, holds);
                 return CaseResult {
                     case: self.case.clone(),

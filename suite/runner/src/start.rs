@@ -37,6 +37,11 @@ pub(crate) async fn discover_target(
     } else {
         None
     };
+    let messages = if cases.iter().any(|c| c.fixture == Fixture::Messages) {
+        Some(discover::message_count(env, &caps).await)
+    } else {
+        None
+    };
     let fixture_held = matches!(&inspection, Some(i) if i.fixture.is_ok());
     for account in &config.more_accounts {
         check_account(env, &caps, account, fixture_held).await?;
@@ -44,6 +49,7 @@ pub(crate) async fn discover_target(
     Ok(Discovered {
         capabilities: caps,
         inspection,
+        messages,
         declared: config
             .expect
             .iter()

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use pop3_proto::auth::{self, apop, cram_md5, plain::Plain, scram};
+use pop3_proto::auth::{self, apop, cram_md5, oauth, plain::Plain, scram};
 use scenario::plan::{Expr, Func};
 
 /// A bound value: one string, or the list an `S*:` capture collected.
@@ -112,7 +112,8 @@ fn scram_final(a: &[Vec<u8>]) -> Result<scram::ClientFinal, EvalError> {
     let client = scram::Client {
         mechanism: mech,
         first,
-        cbind_data: Vec::new(),
+        // the `_cb` functions' fifth argument: the channel's binding data (RFC 5802 §6)
+        cbind_data: a.get(4).cloned().unwrap_or_default(),
     };
     Ok(client.final_message(&text(&a[2]), &sf))
 }
@@ -166,9 +167,12 @@ pub fn eval(expr: &Expr, vars: &Bindings) -> Result<Vec<u8>, EvalError> {
                     let bare = format!("n={},r={nonce}", scram::escape_saslname(&user));
                     auth::encode_base64(format!("{header}{bare}").as_bytes()).into_bytes()
                 }
-                Func::ScramClientFinal | Func::ScramServerSignature => {
+                Func::ScramClientFinal
+                | Func::ScramServerSignature
+                | Func::ScramClientFinalCb
+                | Func::ScramServerSignatureCb => {
                     let fin = scram_final(&a)?;
-                    if *func == Func::ScramClientFinal {
+                    if matches!(func, Func::ScramClientFinal | Func::ScramClientFinalCb) {
                         auth::encode_base64(fin.message.as_bytes()).into_bytes()
                     } else {
                         fin.server_signature.into_bytes()
@@ -184,6 +188,34 @@ pub fn eval(expr: &Expr, vars: &Bindings) -> Result<Vec<u8>, EvalError> {
                         .unwrap_or_default()
                         .as_bytes()
                         .to_vec()
+                }
+                Func::OAuthBearer | Func::OAuthBearerKv => {
+                    let mut m = oauth::oauthbearer_message(&text(&a[0]), &text(&a[1]), &[]);
+                    if let Some(pairs) = a.get(2) {
+                        // the pairs go after the GS2 header's kvsep, before auth=
+                        let at = m
+                            .iter()
+                            .position(|&b| b == oauth::KVSEP)
+                            .map_or(0, |i| i + 1);
+                        m.splice(at..at, pairs.iter().copied());
+                    }
+                    auth::encode_base64(&m).into_bytes()
+                }
+                Func::Xoauth2 => {
+                    auth::encode_base64(&oauth::xoauth2_message(&text(&a[0]), &text(&a[1])))
+                        .into_bytes()
+                }
+                Func::OAuthStatus => {
+                    let json = decode(&a[0], "oauth_status: the challenge")?;
+                    oauth::ErrorResult::parse(&json)
+                        .map_err(|e| {
+                            EvalError::Bad(format!(
+                                "oauth_status: {e} in {}",
+                                client::printable(&json)
+                            ))
+                        })?
+                        .status
+                        .into_bytes()
                 }
                 Func::Prefix => {
                     let n: usize = text(&a[1])
@@ -234,6 +266,52 @@ mod tests {
         b.push("n", b"1".to_vec());
         b.push("n", b"2".to_vec());
         assert_eq!(eval(&Expr::Var("n".into()), &b).unwrap(), b"2");
+    }
+
+    /// RFC 7628 §4.1's initial client response and §4.3's error result, through the
+    /// scenario functions; Google's XOAUTH2 example.
+    #[test]
+    fn oauth_functions() {
+        let b = Bindings::default();
+        let s = |t: &str| Expr::Str(t.as_bytes().to_vec());
+        let call = |f, args| Expr::Call(f, args);
+        let token = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==";
+        let kv = call(
+            Func::OAuthBearerKv,
+            vec![
+                s("user@example.com"),
+                s(token),
+                s("host=server.example.com\x01port=143\x01"),
+            ],
+        );
+        assert_eq!(
+            eval(&kv, &b).unwrap(),
+            b"bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB"
+        );
+        let plain = call(Func::OAuthBearer, vec![s("user@example.com"), s(token)]);
+        let decoded = auth::decode_base64(&text(&eval(&plain, &b).unwrap())).unwrap();
+        assert_eq!(
+            decoded,
+            b"n,a=user@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+        );
+        let x = call(
+            Func::Xoauth2,
+            vec![
+                s("someuser@example.com"),
+                s("ya29.vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg"),
+            ],
+        );
+        assert_eq!(
+            eval(&x, &b).unwrap(),
+            b"dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2cBAQ=="
+        );
+        let status = |c: &str| eval(&call(Func::OAuthStatus, vec![s(c)]), &b);
+        let rfc = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=";
+        assert_eq!(status(rfc).unwrap(), b"invalid_token");
+        // not base64, not JSON, no status: the case fails at its step
+        for bad in ["!!", "aW52YWxpZF90b2tlbg==", "e30="] {
+            assert!(status(bad).is_err(), "{bad}");
+        }
     }
 
     /// RFC 7677 §3's exchange, through the scenario functions.

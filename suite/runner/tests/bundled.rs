@@ -110,6 +110,7 @@ async fn bundled_with(
             profile: Profile {
                 user: "demo".into(),
                 password: "demo-password".into(),
+                token: None,
             },
         },
         fixture: Arc::new(fixture::MESSAGES.iter().map(|m| m.to_vec()).collect()),

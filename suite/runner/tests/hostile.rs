@@ -165,6 +165,7 @@ fn config(port: u16, tls: TlsMode, io_timeout: Duration) -> RunConfig {
             profile: Profile {
                 user: "u".into(),
                 password: "p".into(),
+                token: None,
             },
         },
         fixture: Arc::new(Vec::new()),

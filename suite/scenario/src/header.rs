@@ -184,15 +184,16 @@ fn level(h: &HeaderLine, sink: &mut Sink) -> Option<Level> {
     l
 }
 
-/// `fixture: any | standard`.
+/// `fixture: any | messages | standard`.
 fn fixture(h: &HeaderLine, sink: &mut Sink) -> Option<Fixture> {
     let v = h.value.as_str();
     match v.to_ascii_lowercase().as_str() {
         "standard" => Some(Fixture::Standard),
+        "messages" => Some(Fixture::Messages),
         "any" => Some(Fixture::Any),
         _ => {
             sink.error(h.pos(0), format!("invalid fixture `{v}`"))
-                .with_expected("`standard` or `any`");
+                .with_expected("`standard`, `messages` or `any`");
             None
         }
     }

@@ -173,6 +173,24 @@ fn admits(step: &Step) -> Admits {
     }
 }
 
+/// Whether a line the case sends uses the variable `name`, alone or inside a function.
+pub(crate) fn uses_var(steps: &[Step], name: &str) -> bool {
+    fn mentions(e: &Expr, name: &str) -> bool {
+        match e {
+            Expr::Var(v) => v == name,
+            Expr::Call(_, args) => args.iter().any(|a| mentions(a, name)),
+            Expr::Str(_) | Expr::Int(_) => false,
+        }
+    }
+    steps.iter().any(|s| match &s.action {
+        Action::Send { template, .. } => template.pieces.iter().any(|p| match p {
+            TemplatePiece::Expr(e) => mentions(e, name),
+            TemplatePiece::Literal(_) => false,
+        }),
+        _ => false,
+    })
+}
+
 /// Whether a case has a `login` step.
 pub(crate) fn logs_in_with_step(steps: &[Step]) -> bool {
     steps.iter().any(|s| matches!(s.action, Action::Login))
@@ -243,10 +261,11 @@ fn starts_login(line: &[u8]) -> bool {
     LOGIN_COMMANDS.iter().any(|k| upper.starts_with(k))
 }
 
-/// Whether an expression uses the password (a login in a computed line).
+/// Whether an expression uses the password or the bearer token (a login in a computed
+/// line).
 fn mentions_password(e: &Expr) -> bool {
     match e {
-        Expr::Var(name) => name == "password",
+        Expr::Var(name) => name == "password" || name == "token",
         Expr::Call(_, args) => args.iter().any(mentions_password),
         Expr::Str(_) | Expr::Int(_) => false,
     }

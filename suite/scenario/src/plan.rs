@@ -72,6 +72,10 @@ pub enum Fixture {
     Any,
     /// The standard fixture (`scenarios/fixtures/`), exactly.
     Standard,
+    /// At least one message, whatever it holds (a case that names message 1 but checks no
+    /// content): `STAT` counts one or more. RFC 1939 allows an empty maildrop, where
+    /// `LIST 1` is rightly refused.
+    Messages,
 }
 
 /// One case, ready to run.
@@ -245,6 +249,14 @@ pub enum Action {
     /// STLS); after `-ERR` the case ends there, not applicable: a server may refuse STLS
     /// (RFC 2595 §4), and what the case checks inside TLS cannot be judged then.
     StartTlsIfOk,
+    /// `pass if err`: when the last line read on this session was `-ERR`, the case ends there,
+    /// passed (the server refused where the requirement wants a refusal, early); otherwise
+    /// it goes on. For a refusal the RFC lets come at either of two steps.
+    PassIfErr,
+    /// `not applicable if err`: when the last line read on this session was `-ERR`, the case
+    /// ends there, not applicable (the server declined an option the RFC leaves to it, such
+    /// as a channel-binding type); otherwise it goes on.
+    NotApplicableIfErr,
     /// `drop`: close the connection without QUIT (the client shuts down its side and waits
     /// for the server to close).
     Drop,
@@ -330,7 +342,9 @@ pub enum TemplatePiece {
 /// A value computed when the step runs.
 #[derive(Debug, Clone)]
 pub enum Expr {
-    /// A captured or profile variable (`user`, `password` are always bound).
+    /// A captured or profile variable (`user`, `password`, `token` are always bound; so are
+    /// `tls_exporter` and `tls_server_end_point`, the TLS channel's bindings, when there is
+    /// one).
     Var(String),
     /// A string literal `"..."` (escapes `\"`, `\\`, `\r`, `\n`, `\t`, `\0`, `\xHH`).
     Str(Vec<u8>),
@@ -360,9 +374,27 @@ pub enum Func {
     /// `scram_server_signature(mech, client_first, password, server_first)` — the
     /// ServerSignature the server-final `v=` must carry (RFC 5802 §3), base64.
     ScramServerSignature,
+    /// `scram_client_final_cb(mech, client_first, password, server_first, cbind_data)` — the
+    /// client-final-message of a -PLUS exchange: `c=` the GS2 header and the channel's
+    /// binding data (RFC 5802 §6, §7), base64.
+    ScramClientFinalCb,
+    /// `scram_server_signature_cb(mech, client_first, password, server_first, cbind_data)` —
+    /// the ServerSignature of that exchange, base64.
+    ScramServerSignatureCb,
     /// `scram_attr(message_base64, name)` — the value of attribute `name=` of a SCRAM message
     /// (RFC 5802 §5.1), empty when the message has none.
     ScramAttr,
+    /// `oauthbearer(authzid, token)` — RFC 7628 §3.1 initial client response
+    /// (`n,a=authzid,^Aauth=Bearer token^A^A`), base64.
+    OAuthBearer,
+    /// `oauthbearer_kv(authzid, token, pairs)` — the same with `pairs` (each `key=value` and
+    /// %x01, as written) before `auth`, base64.
+    OAuthBearerKv,
+    /// `xoauth2(user, token)` — the XOAUTH2 message (`user=U^Aauth=Bearer T^A^A`), base64.
+    Xoauth2,
+    /// `oauth_status(challenge_base64)` — `status` of the JSON error result (RFC 7628
+    /// §3.2.2); a challenge that is not such JSON fails the case.
+    OAuthStatus,
     /// `prefix(text, n)` — the first `n` characters of `text`.
     Prefix,
     /// `min(a, b)` — the smaller of two decimal numbers.
@@ -442,6 +474,12 @@ impl Step {
 }
 
 impl Case {
+    /// Whether the case sends an expression that uses `token` (the run's bearer token,
+    /// RFC 7628): without one it cannot be judged, and the runner skips it.
+    pub fn uses_token(&self) -> bool {
+        crate::maildrop::uses_var(&self.steps, "token")
+    }
+
     /// Whether the case may leave the maildrop changed on some server, compliant or not: it
     /// mutates, has a `reseed` step, or sends DELE (which a faulty server may apply although
     /// the case then RSETs or drops the connection, RFC 1939 §5, §6). The runner restores

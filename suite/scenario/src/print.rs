@@ -204,6 +204,7 @@ fn header(out: &mut String, case: &Case) -> Result<(), (&'static str, Reason)> {
     let fixture = match case.fixture {
         Fixture::Any => "any",
         Fixture::Standard => "standard",
+        Fixture::Messages => "messages",
     };
     let _ = writeln!(out, "fixture: {fixture}");
     let _ = writeln!(out, "mutates: {}", if case.mutates { "yes" } else { "no" });
@@ -372,6 +373,8 @@ fn keyword_text(action: &Action) -> &'static str {
         Action::StartTls => "starttls",
         Action::StartTlsOrEof => "starttls or eof",
         Action::StartTlsIfOk => "starttls if ok",
+        Action::PassIfErr => "pass if err",
+        Action::NotApplicableIfErr => "not applicable if err",
         Action::Drop => "drop",
         _ => "eof",
     }
@@ -518,7 +521,13 @@ fn func_name(f: Func) -> &'static str {
         Func::ScramClientFirst => "scram_client_first",
         Func::ScramClientFinal => "scram_client_final",
         Func::ScramServerSignature => "scram_server_signature",
+        Func::ScramClientFinalCb => "scram_client_final_cb",
+        Func::ScramServerSignatureCb => "scram_server_signature_cb",
         Func::ScramAttr => "scram_attr",
+        Func::OAuthBearer => "oauthbearer",
+        Func::OAuthBearerKv => "oauthbearer_kv",
+        Func::Xoauth2 => "xoauth2",
+        Func::OAuthStatus => "oauth_status",
         Func::Prefix => "prefix",
         Func::Min => "min",
     }

@@ -85,6 +85,10 @@ pub(crate) enum StepKind {
     StartTls,
     StartTlsOrEof,
     StartTlsIfOk,
+    /// `pass if err`.
+    PassIfErr,
+    /// `not applicable if err`.
+    NotApplicableIfErr,
     Drop,
     Eof,
     Login,
@@ -254,7 +258,7 @@ impl CaseBuilder {
                 }
                 _ => {
                     sink.error(pos, "expected a step").with_expected(
-                        "C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof, reseed or assert",
+                        "C:, C!:, S:, S|:, S~:, S*:, S!:, S+:, B:, B?:, login, open, use, starttls, drop, eof, reseed, assert, pass if err or not applicable if err",
                     );
                 }
             },
@@ -278,7 +282,7 @@ const LINE_PREFIXES: &[&str] = &[
     "C!:", "C:", "S|:", "S~:", "S*:", "S!:", "S+:", "S:", "B?:", "B:",
 ];
 const KEYWORDS: &[&str] = &[
-    "open", "use", "starttls", "drop", "eof", "assert", "login", "reseed",
+    "open", "use", "starttls", "drop", "eof", "assert", "login", "reseed", "pass", "not",
 ];
 
 fn first_word(body: &str) -> &str {
@@ -330,6 +334,13 @@ fn parse_step(body: &str, line_no: u32, col: u32, sink: &mut Sink) -> Option<Ste
         }
         "starttls" if args.trim() == "or eof" => Some(StepKind::StartTlsOrEof),
         "starttls" if args.trim() == "if ok" => Some(StepKind::StartTlsIfOk),
+        "pass" if args.trim() == "if err" => Some(StepKind::PassIfErr),
+        "not" if args.trim() == "applicable if err" => Some(StepKind::NotApplicableIfErr),
+        "pass" | "not" => {
+            sink.error(args_f.pos(0), format!("unexpected step `{word} {args}`"))
+                .with_expected("`pass if err` or `not applicable if err`");
+            Some(StepKind::Broken)
+        }
         _ => {
             if !args.is_empty() {
                 sink.error(args_f.pos(0), format!("unexpected text after `{word}`"))

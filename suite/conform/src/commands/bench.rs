@@ -324,6 +324,7 @@ async fn against_side(
                 }
                 None => first.accounts[0].password.clone(),
             },
+            token: None,
         }],
         // the first's accounts (the same names on both servers), with another password
         (None, Some(password)) => first
@@ -332,6 +333,7 @@ async fn against_side(
             .map(|a| Profile {
                 user: a.user.clone(),
                 password: password.clone(),
+                token: None,
             })
             .collect(),
         (None, None) => first.accounts.clone(),

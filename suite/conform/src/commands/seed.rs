@@ -415,6 +415,7 @@ fn pop3_endpoint(args: &SeedArgs, spec: &str, io_timeout: Duration) -> Result<En
         profile: Profile {
             user,
             password: password(&args.password_env)?,
+            token: None,
         },
     })
 }

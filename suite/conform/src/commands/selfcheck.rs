@@ -168,8 +168,13 @@ async fn run_once(
         users: crate::setup::bundled_users(),
         faults,
         variants,
-        allow_plaintext_auth: subject.setup() == Setup::PlaintextAllowed,
-        tls: TlsMode::None,
+        allow_plaintext_auth: subject.setup() != Setup::PlaintextRefused,
+        // the channel-binding mechanisms (SCRAM -PLUS) are offered only over TLS
+        tls: if subject.setup() == Setup::ImplicitTls {
+            TlsMode::Implicit
+        } else {
+            TlsMode::None
+        },
     };
     // a fault that hides a capability shows only when the vendor declares it
     let expect = match subject {

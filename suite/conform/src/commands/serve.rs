@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// A file of NAME:PASSWORD lines.
     #[arg(long = "users", value_name = "FILE")]
     users_file: Option<PathBuf>,
+    /// A file of `NAME TOKEN` lines: each user's OAuth 2.0 bearer token, for AUTH
+    /// OAUTHBEARER and XOAUTH2 (RFC 7628), offered only when there are tokens and where
+    /// plaintext logins are. The demo account's token is conform-demo-token.
+    #[arg(long = "tokens", value_name = "FILE")]
+    tokens_file: Option<PathBuf>,
     /// PEM certificate chain (with --key); default: a self-signed certificate made at start.
     #[arg(long, value_name = "FILE", requires = "key")]
     cert: Option<PathBuf>,
@@ -125,6 +130,7 @@ fn resolve(args: &ServeArgs) -> Result<Served, CliError> {
         })
     };
     config.tls = identity.as_ref().map(|i| i.config.clone());
+    config.tls_server_end_point = identity.as_ref().and_then(|i| i.end_point.clone());
     Ok(Served {
         config,
         cert_pem: identity.map(|i| i.cert_pem),
@@ -144,9 +150,13 @@ fn users(args: &ServeArgs) -> anyhow::Result<(Users, bool)> {
     if let Some(f) = &args.users_file {
         users.load_file(f)?;
     }
+    if let Some(f) = &args.tokens_file {
+        users.load_token_file(f)?;
+    }
     let demo = users.is_empty();
     if demo {
         users.insert(DEMO_USER, DEMO_PASSWORD);
+        users.set_token(DEMO_USER, crate::bundled::TOKEN);
     }
     Ok((users, demo))
 }
@@ -207,7 +217,11 @@ fn banner(args: &ServeArgs, served: &Served, server: &RunningServer) -> String {
     }
     for name in served.users.names() {
         if served.demo {
-            let _ = writeln!(banner, "  user {name}  password {DEMO_PASSWORD}");
+            let _ = writeln!(
+                banner,
+                "  user {name}  password {DEMO_PASSWORD}  bearer token {}",
+                crate::bundled::TOKEN
+            );
         } else {
             let _ = writeln!(banner, "  user {name}");
         }

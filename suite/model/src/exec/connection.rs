@@ -1,7 +1,7 @@
 //! Driving the connections: connect and read the greeting (RFC 1939 §4), send a command line
 //! (§3), read a multi-line body through its terminator (§3), close with or without QUIT.
 
-use client::transport::{Conn, WireError};
+use client::transport::{Conn, Line, WireError};
 use scenario::plan::{Action, Template};
 use scenario::print::session_name;
 
@@ -89,6 +89,12 @@ impl Execution<'_> {
         Ok(())
     }
 
+    /// Reads one line on open session `s`.
+    pub(crate) async fn read_line(&mut self, s: usize) -> Result<Line, WireError> {
+        let conn = self.sessions[s].conn.as_mut().expect("open");
+        conn.read_line().await
+    }
+
     /// Sends `command` (CRLF added) on session `s` and records it.
     pub(crate) async fn send(&mut self, s: usize, command: Command) -> Result<(), Divergence> {
         self.commands += 1;
@@ -112,12 +118,7 @@ impl Execution<'_> {
         let mut lines = Vec::new();
         let mut octets = 0usize;
         loop {
-            let read = self.sessions[s]
-                .conn
-                .as_mut()
-                .expect("open")
-                .read_line()
-                .await;
+            let read = self.read_line(s).await;
             let line = read.map_err(|e| {
                 self.wire(
                     &e,

@@ -6,7 +6,7 @@
 use client::transport::{Line, WireError};
 use scenario::plan::{Action, Pattern};
 
-use super::script::{eof, err_any, ok_any};
+use super::script::{eof, err_any, ok_any, PatternBuilder};
 use super::{ClientState, Divergence, Execution};
 use crate::rules::{self, Rule};
 use crate::transcript::{printable, Dir};
@@ -76,12 +76,7 @@ impl Execution<'_> {
         let name = self.sessions[s].name.clone();
         let ok = ok.unwrap_or_else(ok_any);
         let may_close = self.sessions[s].may_close;
-        let read = self.sessions[s]
-            .conn
-            .as_mut()
-            .expect("open")
-            .read_line()
-            .await;
+        let read = self.read_line(s).await;
         let line = match read {
             Ok(l) => l,
             Err(WireError::Closed) if may_close => {
@@ -128,6 +123,71 @@ impl Execution<'_> {
             }
         }
         verdict.map(|got| (got, line))
+    }
+
+    /// Reads a SASL continuation on session `s` (RFC 5034 §4: `+ ` and base64 data), captured
+    /// into the scenario's `var`, and returns the decoded data. `None`: the server refused
+    /// and closed where RFC 1939 §4 lets it (after an earlier -ERR in AUTHORIZATION).
+    pub(crate) async fn challenge(
+        &mut self,
+        s: usize,
+        var: &str,
+        rule: Rule,
+    ) -> Result<Option<Vec<u8>>, Divergence> {
+        let name = self.sessions[s].name.clone();
+        let continuation = PatternBuilder::new()
+            .lit("+ ")
+            .capture(var, "[A-Za-z0-9+/=]*")
+            .done();
+        let read = self.read_line(s).await;
+        let line = match read {
+            Ok(l) => l,
+            Err(WireError::Closed) if self.sessions[s].may_close => {
+                self.note(&name, Dir::Note, "closed by the server".into());
+                self.record(s, Action::ExpectAnyOf(vec![err_any(), eof()]));
+                self.closed(s);
+                return Ok(None);
+            }
+            Err(e) => {
+                self.record(s, Action::Expect(continuation));
+                return Err(self.wire(&e, rule, "+ and a base64 challenge"));
+            }
+        };
+        self.note(&name, Dir::Server, printable(&line.bytes));
+        let data = line
+            .bytes
+            .strip_prefix(b"+ ")
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| pop3_proto::auth::decode_base64(d).ok());
+        match data {
+            Some(data) if line.crlf => {
+                self.record(s, Action::Expect(continuation));
+                Ok(Some(data))
+            }
+            _ if status_of(&line.bytes) == Some(Got::Err) && self.sessions[s].may_close => {
+                // as for a status: refused, then closed, after an earlier -ERR (RFC 1939 §4)
+                match self
+                    .judge_status(s, Want::Ok, Some(Got::Err), &line, rule)
+                    .await?
+                {
+                    Got::Closed => {
+                        self.record(s, Action::Expect(err_any()));
+                        self.record(s, Action::ExpectClose);
+                        self.closed(s);
+                        Ok(None)
+                    }
+                    _ => unreachable!("judge_status fails a -ERR where +OK is wanted"),
+                }
+            }
+            _ => {
+                self.record(s, Action::Expect(continuation));
+                Err(self.diverge(
+                    "+ and a base64 challenge, ending in CRLF",
+                    printable(&line.bytes),
+                    rule,
+                ))
+            }
+        }
     }
 
     /// Judges status line `line` (classified `got`) of session `s` against `want`.

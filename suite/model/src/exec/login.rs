@@ -1,8 +1,10 @@
-//! The AUTHORIZATION state (RFC 1939 §4, §7; RFC 5034 AUTH PLAIN): USER, PASS, APOP and AUTH
-//! with good and bad credentials, the lock a good login takes (or cannot take while another
-//! session holds it, §4), and every login command refused once in TRANSACTION (§3).
+//! The AUTHORIZATION state (RFC 1939 §4, §7; RFC 5034 AUTH PLAIN, RFC 5802 SCRAM): USER, PASS,
+//! APOP and AUTH with good and bad credentials, the lock a good login takes (or cannot take
+//! while another session holds it, §4), and every login command refused once in TRANSACTION
+//! (§3).
 
-use pop3_proto::auth::{apop, plain::Plain};
+use pop3_proto::auth::{apop, encode_base64, plain::Plain, scram};
+use scenario::plan::{AExpr, Action, Assertion};
 use scenario::plan::{Expr, Func};
 
 use super::connection::Command;
@@ -35,6 +37,7 @@ impl Execution<'_> {
                 }
                 Method::Apop => self.apop(s, op, Secret::Good).await,
                 Method::AuthPlain => self.auth_plain(s, op, Secret::Good).await,
+                Method::Scram => self.auth_scram(s, op).await,
             };
         }
         match method {
@@ -47,6 +50,7 @@ impl Execution<'_> {
             }
             Method::Apop => self.apop(s, op, Secret::Good).await,
             Method::AuthPlain => self.auth_plain(s, op, Secret::Good).await,
+            Method::Scram => self.auth_scram(s, op).await,
         }
     }
 
@@ -223,6 +227,115 @@ impl Execution<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// `AUTH SCRAM-... client-first-message` (RFC 5034 §4, RFC 5802 §5) with the profile's
+    /// password: the server-first-message must extend the client's nonce, the
+    /// server-final-message must carry the ServerSignature the password gives, and the empty
+    /// response to it logs in. The client nonce is a literal (`conform-model-N`, N the
+    /// command's number in the sequence) so that the written scenario can compute the
+    /// client-first-message again, as the catalogue's SCRAM cases do.
+    pub(crate) async fn auth_scram(&mut self, s: usize, op: &Op) -> Result<(), Divergence> {
+        let mech = self
+            .env
+            .caps
+            .scram
+            .expect("a SCRAM login only where one is announced");
+        let word = Self::keyword(op, "AUTH");
+        let k = self.commands + 1;
+        let nonce = format!("conform-model-{k}");
+        let profile = &self.env.endpoint.profile;
+        let client = scram::Client::new(mech, &profile.user, &nonce);
+        let password = profile.password.clone();
+        let first = call(
+            Func::ScramClientFirst,
+            vec![string("n,,"), var("user"), string(&nonce)],
+        );
+        let name = mech.name();
+        self.script
+            .requires
+            .insert(if mech.hash == scram::Hash::Sha256 {
+                "SASL SCRAM-SHA-256"
+            } else {
+                "SASL SCRAM-SHA-1"
+            });
+        let command = Command {
+            wire: format!(
+                "{word} {name} {}",
+                encode_base64(client.first_message().as_bytes())
+            ),
+            script: TemplateBuilder::new()
+                .lit(format!("{word} {name} "))
+                .expr(first.clone())
+                .done(),
+            shown: format!("{word} {name} ***"),
+        };
+        self.send(s, command).await?;
+        if self.in_transaction(s) {
+            self.status(s, Want::Err, None, rules::WRONG_STATE).await?;
+            return Ok(());
+        }
+        let sfirst = format!("sfirst{k}");
+        let Some(server_first) = self.challenge(s, &sfirst, rules::AUTH).await? else {
+            return Ok(());
+        };
+        // RFC 5802 §5: the combined nonce starts with the client's
+        self.record(
+            s,
+            Action::Assert(Assertion::Eq(
+                AExpr::Value(call(
+                    Func::Prefix,
+                    vec![
+                        call(Func::ScramAttr, vec![var(&sfirst), string("r")]),
+                        Expr::Int(nonce.len() as u64),
+                    ],
+                )),
+                AExpr::Value(string(&nonce)),
+            )),
+        );
+        let fin = client
+            .finish(&password, &server_first, scram::MAX_ITERATIONS)
+            .map_err(|e| {
+                self.diverge(
+                    "a server-first-message that extends the client's nonce",
+                    format!("{e}: {}", String::from_utf8_lossy(&server_first)),
+                    rules::SCRAM_NONCE,
+                )
+            })?;
+        let final_message = Command {
+            wire: encode_base64(fin.message.as_bytes()),
+            script: TemplateBuilder::new()
+                .expr(call(
+                    Func::ScramClientFinal,
+                    vec![string(name), first.clone(), var("password"), var(&sfirst)],
+                ))
+                .done(),
+            shown: "*** (client-final-message)".into(),
+        };
+        self.send(s, final_message).await?;
+        let sfinal = format!("sfinal{k}");
+        let Some(server_final) = self.challenge(s, &sfinal, rules::AUTH).await? else {
+            return Ok(());
+        };
+        self.record(
+            s,
+            Action::Assert(Assertion::Eq(
+                AExpr::Value(call(Func::ScramAttr, vec![var(&sfinal), string("v")])),
+                AExpr::Value(call(
+                    Func::ScramServerSignature,
+                    vec![string(name), first, var("password"), var(&sfirst)],
+                )),
+            )),
+        );
+        if let Err(e) = scram::verify_server_final(&server_final, &fin.server_signature) {
+            return Err(self.diverge(
+                "v= with the ServerSignature of the password",
+                format!("{e}: {}", String::from_utf8_lossy(&server_final)),
+                rules::SCRAM_VERIFIER,
+            ));
+        }
+        self.send(s, Command::plain(String::new())).await?;
+        self.finish_login(s, rules::AUTH).await
     }
 
     /// The answer to a good login: +OK and TRANSACTION, or -ERR while the other session holds

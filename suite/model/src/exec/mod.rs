@@ -50,6 +50,9 @@ pub struct Caps {
     pub top: bool,
     /// SASL PLAIN offered.
     pub plain: bool,
+    /// The SCRAM mechanism a SCRAM login uses: SCRAM-SHA-256 when announced, else
+    /// SCRAM-SHA-1, else none (RFC 5034 §3: SASL in CAPA).
+    pub scram: Option<pop3_proto::auth::scram::Mechanism>,
     /// STLS offered (RFC 2595).
     pub stls: bool,
 }
@@ -62,6 +65,7 @@ impl Default for Caps {
             uidl: true,
             top: true,
             plain: false,
+            scram: None,
             stls: false,
         }
     }
@@ -337,6 +341,12 @@ impl Execution<'_> {
             }
             Cmd::Login(Method::Apop) | Cmd::Apop(_) => stamp && !pending,
             Cmd::Login(Method::AuthPlain) | Cmd::AuthPlain(_) => caps.plain && !pending,
+            // not while the other session holds the lock: a server may refuse that login at
+            // any step of the exchange (after the proof, or only after the verifier), and
+            // the other methods already check the lock
+            Cmd::Login(Method::Scram) => {
+                caps.scram.is_some() && !pending && self.lock.is_none_or(|l| l == s)
+            }
             Cmd::Uidl(_) => caps.uidl,
             Cmd::Top(..) => caps.top,
             _ => true,

@@ -1,10 +1,13 @@
 //! Authentication math shared by client and server: APOP (RFC 1939 §7), CRAM-MD5 (RFC 2195),
 //! PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login), SCRAM-SHA-1 and SCRAM-SHA-256
-//! (RFC 5802, RFC 7677), and the strict base64 that RFC 5034 §4 requires for SASL exchanges.
+//! (RFC 5802, RFC 7677), OAUTHBEARER (RFC 7628) and XOAUTH2, and the strict base64 that
+//! RFC 5034 §4 requires for SASL exchanges.
 
 pub mod apop;
+pub mod channel_binding;
 pub mod cram_md5;
 pub mod login;
+pub mod oauth;
 pub mod plain;
 pub mod scram;
 

@@ -490,6 +490,22 @@ impl Client {
         }
     }
 
+    /// A client of a `-PLUS` mechanism: `p=kind` in the GS2 header and the channel's binding
+    /// `data` after it in `c=` (RFC 5802 §6, §7 `cbind-input`).
+    pub fn with_channel_binding(
+        mechanism: Mechanism,
+        user: &str,
+        nonce: &str,
+        kind: &str,
+        data: Vec<u8>,
+    ) -> Client {
+        Client {
+            mechanism,
+            first: ClientFirst::with_flag(ChannelBinding::Required(kind.to_owned()), user, nonce),
+            cbind_data: data,
+        }
+    }
+
     /// The client-first-message.
     pub fn first_message(&self) -> String {
         self.first.message()
@@ -878,5 +894,43 @@ mod tests {
         assert_eq!(Mechanism::from_name("SCRAM-MD5"), None);
         let nonce = fresh_nonce();
         assert!(valid_nonce(&nonce) && nonce != fresh_nonce());
+    }
+
+    /// SCRAM-SHA-256-PLUS (RFC 5802 §6): `p=tls-exporter` in the GS2 header, `c=` the base64
+    /// of the header followed by the binding data; the server refuses other data.
+    #[test]
+    fn channel_binding_in_c() {
+        let data = vec![7u8; 32];
+        let client = Client::with_channel_binding(
+            Mechanism::from_name("SCRAM-SHA-256-PLUS").unwrap(),
+            "user",
+            "abc",
+            "tls-exporter",
+            data.clone(),
+        );
+        assert_eq!(client.first_message(), "p=tls-exporter,,n=user,r=abc");
+        let first = ClientFirst::parse(client.first_message().as_bytes()).unwrap();
+        assert_eq!(first.cbind, ChannelBinding::Required("tls-exporter".into()));
+        let salt = b"salt".to_vec();
+        let creds = Keys::derive(Hash::Sha256, "pencil", &salt, 4096).credentials(&salt, 4096);
+        let mut server = Server::new(client.mechanism, first, creds, "srv");
+        let fin = client
+            .finish("pencil", server.server_first.text.as_bytes(), 4096)
+            .unwrap();
+        // c= is base64("p=tls-exporter,," + data)
+        let mut cbind = b"p=tls-exporter,,".to_vec();
+        cbind.extend_from_slice(&data);
+        let c = format!("c={},", super::super::encode_base64(&cbind));
+        assert!(fin.message.starts_with(&c), "{}", fin.message);
+        server.cbind_data = vec![8u8; 32];
+        assert_eq!(
+            server.finish(fin.message.as_bytes()),
+            Err(Refusal::ChannelBindingsDontMatch)
+        );
+        server.cbind_data = data;
+        assert_eq!(
+            server.finish(fin.message.as_bytes()),
+            Ok(format!("v={}", fin.server_signature))
+        );
     }
 }

@@ -12,6 +12,14 @@ impl Run<'_> {
             .is_some_and(|l| l.starts_with(b"+OK"))
     }
 
+    /// Whether the last line read on `session` was a negative status (`pass if err`,
+    /// `not applicable if err`).
+    pub(super) fn last_was_err(&self, session: usize) -> bool {
+        self.last
+            .get(session)
+            .is_some_and(|l| l.starts_with(b"-ERR"))
+    }
+
     /// Matches `line` against `p` with the values bound now; the captures.
     pub(super) fn judge_line(&mut self, p: &Pattern, line: &[u8]) -> Option<Captures> {
         self.regexes.matches(p, line, &self.vars)

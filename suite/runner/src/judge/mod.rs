@@ -303,6 +303,13 @@ impl Run<'_> {
             Action::StartTls => self.start_tls(session).await,
             Action::StartTlsOrEof => self.start_tls_or_eof(session).await,
             Action::StartTlsIfOk => self.start_tls_if_ok(session).await,
+            Action::PassIfErr if self.last_was_err(session) => Err(StepError::Done),
+            Action::NotApplicableIfErr if self.last_was_err(session) => {
+                Err(StepError::NotApplicable(
+                    "the server refused here, a choice the RFC leaves to it; the rest of the case needs it taken".into(),
+                ))
+            }
+            Action::PassIfErr | Action::NotApplicableIfErr => Ok(()),
             Action::Drop => {
                 self.drop_session(session).await;
                 Ok(())
@@ -417,6 +424,9 @@ pub(crate) async fn run_holding(
         "password",
         env.endpoint.profile.password.clone().into_bytes(),
     );
+    if let Some(token) = &env.endpoint.profile.token {
+        run.vars.set("token", token.clone().into_bytes());
+    }
     match Conn::open(
         &env.endpoint.target,
         env.endpoint.tls.clone(),
@@ -424,7 +434,10 @@ pub(crate) async fn run_holding(
     )
     .await
     {
-        Ok(c) => run.sessions.push(Some(c)),
+        Ok(c) => {
+            run.sessions.push(Some(c));
+            run.bind_channel(0);
+        }
         Err(e) => {
             let f = Failure {
                 message: format!("cannot connect to {}: {e}", env.endpoint.target),
@@ -554,6 +567,7 @@ fn describe_step(a: &Action) -> String {
         Action::StartTls => "a TLS handshake".into(),
         Action::StartTlsOrEof => "a TLS handshake, or the server ending it".into(),
         Action::StartTlsIfOk => "a TLS handshake after +OK to STLS".into(),
+        Action::PassIfErr | Action::NotApplicableIfErr => "the case to go on".into(),
         Action::Drop => "to drop the connection".into(),
         Action::ExpectClose => "the server to close".into(),
         Action::Assert(_) => "an assertion".into(),

@@ -2,6 +2,7 @@
 //! `login` step (the client's login over the case's session, every line logged).
 
 use super::*;
+use pop3_proto::auth::channel_binding;
 
 impl Run<'_> {
     /// `reseed`: the run restores the maildrop now; not applicable without a way to.
@@ -37,13 +38,29 @@ impl Run<'_> {
         }
         self.sessions[session] = Some(conn);
         self.note(session, Dir::Note, format!("session {session} connected"));
+        self.bind_channel(session);
         Ok(())
+    }
+
+    /// Binds `tls_exporter` and `tls_server_end_point` to the channel bindings of session
+    /// `session`'s TLS (RFC 5802 §6), for SCRAM -PLUS cases; the latest TLS session wins. A
+    /// type the session does not define (tls-exporter before TLS 1.3) stays as it was.
+    pub(super) fn bind_channel(&mut self, session: usize) {
+        let Some(conn) = self.sessions.get(session).and_then(Option::as_ref) else {
+            return;
+        };
+        for kind in channel_binding::Kind::ALL {
+            if let Some(data) = conn.channel_binding(kind) {
+                self.vars.set(&kind.name().replace('-', "_"), data);
+            }
+        }
     }
 
     /// `starttls`: the TLS handshake (after `+OK` to STLS, RFC 2595 §4).
     pub(super) async fn start_tls(&mut self, session: usize) -> Result<(), StepError> {
         self.conn(session)?.start_tls().await?;
         self.note(session, Dir::Note, "TLS established".into());
+        self.bind_channel(session);
         Ok(())
     }
 
@@ -52,6 +69,7 @@ impl Run<'_> {
         match self.conn(session)?.start_tls().await {
             Ok(()) => {
                 self.note(session, Dir::Note, "TLS established".into());
+                self.bind_channel(session);
                 Ok(())
             }
             Err(WireError::TlsEnded(why)) => {
@@ -189,6 +207,16 @@ impl Run<'_> {
                 },
                 printable(&answer),
             ),
+            Err(LoginError::NoChannelBinding) => fail(
+                format!("{method} needs a TLS channel binding"),
+                "a TLS connection (--tls starttls or implicit)",
+                "no channel binding",
+            ),
+            Err(LoginError::NoToken) => fail(
+                format!("{method} needs a bearer token"),
+                "a bearer token (--token-env)",
+                "none given",
+            ),
             Err(LoginError::NoTimestamp) => fail(
                 "APOP login needs the greeting's timestamp",
                 "a greeting with <timestamp>",
@@ -222,6 +250,14 @@ impl client::login::Exchange for SessionExchange<'_, '_> {
         self.run.send_line(self.session, line).await?;
         let expected = "an answer to the login";
         Ok(self.run.read_judged(self.session, expected).await?.bytes)
+    }
+
+    fn channel_binding(&self, kind: channel_binding::Kind) -> Option<Vec<u8>> {
+        self.run
+            .sessions
+            .get(self.session)
+            .and_then(Option::as_ref)
+            .and_then(|c| c.channel_binding(kind))
     }
 }
 

@@ -453,6 +453,7 @@ impl<W: Output> Json<W> {
                 let nothing = Discovered {
                     capabilities: Default::default(),
                     inspection: None,
+                    messages: None,
                     declared: Vec::new(),
                 };
                 self.started(target, 1, &nothing)?;

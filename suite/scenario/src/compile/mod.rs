@@ -107,6 +107,10 @@ fn compile_steps(
         vars: HashMap::from([
             ("user".to_string(), Bound::Profile),
             ("password".to_string(), Bound::Profile),
+            ("token".to_string(), Bound::Profile),
+            // the TLS channel's bindings (RFC 5802 §6), set by the runner over TLS
+            ("tls_exporter".to_string(), Bound::Profile),
+            ("tls_server_end_point".to_string(), Bound::Profile),
         ]),
         sessions: vec![("main".to_string(), None)],
         current: 0,
@@ -164,6 +168,8 @@ fn compile_steps(
             StepKind::StartTls => Some(Action::StartTls),
             StepKind::StartTlsOrEof => Some(Action::StartTlsOrEof),
             StepKind::StartTlsIfOk => Some(Action::StartTlsIfOk),
+            StepKind::PassIfErr => Some(Action::PassIfErr),
+            StepKind::NotApplicableIfErr => Some(Action::NotApplicableIfErr),
             StepKind::Drop => Some(Action::Drop),
             StepKind::Eof => Some(Action::ExpectClose),
             StepKind::Assert(a) => c.assert(a).map(Action::Assert),
@@ -358,8 +364,9 @@ impl Compiler<'_> {
 
 const FUNCS_EXPECTED: &str =
     "one of apop/2, cram_md5/3, base64/1, plain/3, repeat/2, crlf/0, lf/0, cr/0, nul/0, \
-     scram_client_first/3, scram_client_final/4, scram_server_signature/4, scram_attr/2, \
-     prefix/2, min/2";
+     scram_client_first/3, scram_client_final/4, scram_server_signature/4, \
+     scram_client_final_cb/5, scram_server_signature_cb/5, scram_attr/2, \
+     oauthbearer/2, oauthbearer_kv/3, xoauth2/2, oauth_status/1, prefix/2, min/2";
 
 /// A function name → the function and its arity.
 fn resolve_func(name: &str) -> Option<(Func, usize)> {
@@ -376,7 +383,13 @@ fn resolve_func(name: &str) -> Option<(Func, usize)> {
         "scram_client_first" => (Func::ScramClientFirst, 3),
         "scram_client_final" => (Func::ScramClientFinal, 4),
         "scram_server_signature" => (Func::ScramServerSignature, 4),
+        "scram_client_final_cb" => (Func::ScramClientFinalCb, 5),
+        "scram_server_signature_cb" => (Func::ScramServerSignatureCb, 5),
         "scram_attr" => (Func::ScramAttr, 2),
+        "oauthbearer" => (Func::OAuthBearer, 2),
+        "oauthbearer_kv" => (Func::OAuthBearerKv, 3),
+        "xoauth2" => (Func::Xoauth2, 2),
+        "oauth_status" => (Func::OAuthStatus, 1),
         "prefix" => (Func::Prefix, 2),
         "min" => (Func::Min, 2),
         _ => return None,

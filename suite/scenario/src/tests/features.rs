@@ -610,6 +610,36 @@ fn requirement_errors_are_at_the_item() {
 }
 
 #[test]
+fn conditional_ends_compile() {
+    let shown = show(&steps(
+        "S|: -ERR {x}\nS|: + {x}\npass if err\nnot applicable if err\n",
+    ))
+    .join("\n");
+    assert!(shown.contains("PassIfErr"), "{shown}");
+    assert!(shown.contains("NotApplicableIfErr"), "{shown}");
+    let e = crate::tests::step_errors("pass now\nnot applicable\npass\n");
+    assert_eq!(e.matches("error:").count(), 3, "{e}");
+    assert!(
+        e.contains("`pass if err` or `not applicable if err`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn oauth_functions_compile() {
+    let body = "C: AUTH OAUTHBEARER {oauthbearer(user, token)}\n\
+        C: {oauthbearer_kv(user, token, \"host=h\\x01\")} {xoauth2(user, \"t\")}\n\
+        S: + {result}\n\
+        assert oauth_status(result) != \"\"\n";
+    let shown = show(&steps(body)).join("\n");
+    for f in ["OAuthBearer", "OAuthBearerKv", "Xoauth2", "OAuthStatus"] {
+        assert!(shown.contains(f), "{f} in {shown}");
+    }
+    let e = crate::tests::step_errors("C: {oauthbearer(user)} {oauth_status()}\n");
+    assert_eq!(e.matches("error:").count(), 2, "{e}");
+}
+
+#[test]
 fn scram_functions_compile() {
     let body = "S: + {sfirst}\n\
         C: {scram_client_final(\"SCRAM-SHA-256\", scram_client_first(\"n,,\", user, \"abc\"), password, sfirst)}\n\
