@@ -130,7 +130,7 @@ pub(crate) struct Lane {
     /// A case changed this maildrop and nothing restored it.
     touched: AtomicBool,
     /// Held by the case that has the maildrop ([`judge::Hold`]).
-    maildrop: Arc<tokio::sync::Mutex<()>>,
+    maildrop: Arc<tokio::sync::RwLock<()>>,
     /// Holding cases given this account and not finished (the next goes to the least busy).
     busy: AtomicUsize,
     /// The sessions on this account that run without its maildrop.
@@ -143,7 +143,7 @@ impl Lane {
             env,
             reseed,
             touched: AtomicBool::new(false),
-            maildrop: Arc::new(tokio::sync::Mutex::new(())),
+            maildrop: Arc::new(tokio::sync::RwLock::new(())),
             busy: AtomicUsize::new(0),
             unheld: Arc::new(Unheld::default()),
         }
@@ -162,11 +162,43 @@ impl Lane {
 pub(crate) struct Unheld {
     next: std::sync::atomic::AtomicU64,
     running: Mutex<std::collections::BTreeSet<u64>>,
-    rogue: AtomicUsize,
+    /// When each case that met an accepted login ran (its start, its end).
+    rogue_windows: Mutex<Vec<(Instant, Instant)>>,
     ended: tokio::sync::Notify,
+    /// Cases that have the account to itself now (0 or 1).
+    held: AtomicUsize,
+    /// How many times a case has taken the account to itself.
+    writes: AtomicUsize,
+}
+
+/// A case's time with the account to itself, counted in [`Unheld`] until dropped.
+#[derive(Debug)]
+pub(crate) struct Holding(Arc<Unheld>);
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Unheld {
+    /// A case takes the account to itself: counted until the returned mark is dropped.
+    pub(crate) fn holding(self: &Arc<Self>) -> Holding {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Holding(self.clone())
+    }
+
+    /// Whether a case has the account to itself now.
+    pub(crate) fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst) > 0
+    }
+
+    /// How many times a case has taken the account to itself.
+    pub(crate) fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
     /// A case starts without the hold: its number.
     pub(crate) fn start(&self) -> u64 {
         let seq = self.next.fetch_add(1, Ordering::SeqCst);
@@ -185,13 +217,18 @@ impl Unheld {
     }
 
     /// A case that ran without the hold met a login the server accepted.
-    fn saw_rogue(&self) {
-        self.rogue.fetch_add(1, Ordering::SeqCst);
+    fn saw_rogue(&self, from: Instant) {
+        if let Ok(mut w) = self.rogue_windows.lock() {
+            w.push((from, Instant::now()));
+        }
     }
 
-    /// The logins the server wrongly accepted so far.
-    pub(crate) fn rogue(&self) -> usize {
-        self.rogue.load(Ordering::SeqCst)
+    /// Whether a case that met an accepted login ran at some time in `from..to`.
+    fn rogue_between(&self, from: Instant, to: Instant) -> bool {
+        self.rogue_windows
+            .lock()
+            .map(|w| w.iter().any(|&(a, b)| a < to && b > from))
+            .unwrap_or(true)
     }
 
     /// Waits until every case started so far without the hold has ended or taken it, at
@@ -240,6 +277,42 @@ fn accepted_login(transcript: &[Entry]) -> bool {
                     return true;
                 }
                 if !e.text.starts_with("+ ") && e.text != "+" {
+                    pending.insert(e.session, false);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether a transcript shows a login refused without saying the credentials were the reason:
+/// a `-ERR` answering PASS, APOP or AUTH (after its challenges) without the RFC 3206 `[AUTH]`
+/// code. A server that locks the maildrop may refuse a login for the lock (`[IN-USE]`, or no
+/// code at all).
+fn refused_login_without_auth_code(transcript: &[Entry]) -> bool {
+    let mut pending: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+    for e in transcript {
+        match e.dir {
+            Dir::Client => {
+                let upper = e.text.trim_start().to_ascii_uppercase();
+                let mut words = upper.split_ascii_whitespace();
+                let login = match words.next() {
+                    Some("PASS" | "APOP") => true,
+                    Some("AUTH") => words.next().is_some(),
+                    _ => false,
+                };
+                if login {
+                    pending.insert(e.session, true);
+                }
+            }
+            Dir::Server if pending.get(&e.session) == Some(&true) => {
+                if e.text.starts_with("-ERR") {
+                    if !e.text.to_ascii_uppercase().starts_with("-ERR [AUTH") {
+                        return true;
+                    }
+                    pending.insert(e.session, false);
+                } else if !e.text.starts_with("+ ") && e.text != "+" {
                     pending.insert(e.session, false);
                 }
             }
@@ -388,9 +461,11 @@ impl Task {
             }
         }
         // until it takes its account, the case runs beside the others on it
+        let started = Instant::now();
         let unheld = (!hold.taken()).then(|| lane.unheld.start());
         if let Some(seq) = unheld {
             hold.unheld = Some((lane.unheld.clone(), seq));
+            hold.watch();
         }
         // the concurrency the attempt started under
         let mut under = self.load.limit();
@@ -441,21 +516,107 @@ impl Task {
             notes.append(&mut transcript);
             transcript = notes;
         }
-        if let Some(seq) = unheld {
+        let ended = Instant::now();
+        if unheld.is_some() {
             if !hold.taken() && accepted_login(&transcript) {
                 // a login this case expected to be refused, or sent without its account
-                lane.unheld.saw_rogue();
+                lane.unheld.saw_rogue(started);
             }
-            lane.unheld.end(seq);
+            // its number now (a shared account renumbers it)
+            if let Some((_, seq)) = &hold.unheld {
+                lane.unheld.end(*seq);
+            }
+        }
+        // A login the case made without the account and saw refused is the refusal a run
+        // one case at a time sees, unless another session's lock made it: a case that had the
+        // account to itself meanwhile, or a login beside it that the server accepted although
+        // refusal was expected. A refusal with the RFC 3206 [AUTH] code says the credentials
+        // were the reason; one without it, in such company, is judged again: the case runs
+        // once more where no case has the account (or with the account to itself, if it
+        // took it), and alone if a login beside that rerun was accepted too.
+        let unheld_until = hold.own_at().unwrap_or(ended);
+        let unheld_part = unheld_until.saturating_duration_since(started);
+        let refused_unheld = unheld.is_some()
+            && refused_login_without_auth_code(
+                &transcript
+                    .iter()
+                    .filter(|e| e.at <= unheld_part)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        if refused_unheld {
+            let mut suspicious = hold.overlapped();
+            if !suspicious {
+                // the wait is not a job's: the place goes to the next case meanwhile
+                drop(running.take());
+                lane.unheld
+                    .settled(2 * lane.env.endpoint.limits.io_timeout)
+                    .await;
+                suspicious = lane.unheld.rogue_between(started, unheld_until);
+            }
+            if suspicious {
+                let _place = match running {
+                    Some(_) => None,
+                    None => Some(self.load.start().await),
+                };
+                transcript.push(Entry {
+                    at: t.elapsed(),
+                    session: 0,
+                    dir: Dir::Note,
+                    text: "a login of this case was refused, without an [AUTH] code, while \
+                           another case had the account or a login beside it was accepted \
+                           (the refusal may have been that session's lock): the case runs \
+                           again while no case has the account"
+                        .into(),
+                });
+                // beside other such reruns (none of them logs in on a server that checks
+                // credentials), never beside a case that has the account to itself
+                if !hold.taken() {
+                    hold.apart().await;
+                }
+                let from = Instant::now();
+                let again =
+                    judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold)
+                        .await;
+                if !hold.taken() && accepted_login(&again.transcript) {
+                    lane.unheld.saw_rogue(from);
+                }
+                transcript.extend(again.transcript);
+                verdict = again.verdict;
+                connected = again.connected;
+                if !hold.taken() && lane.unheld.rogue_between(from, Instant::now()) {
+                    // a login beside the rerun was accepted: alone, then
+                    transcript.push(Entry {
+                        at: t.elapsed(),
+                        session: 0,
+                        dir: Dir::Note,
+                        text: "a login beside the rerun was accepted although refusal was \
+                               expected: the case runs again with the account to itself"
+                            .into(),
+                    });
+                    hold.take().await;
+                    let alone =
+                        judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold)
+                            .await;
+                    transcript.extend(alone.transcript);
+                    verdict = alone.verdict;
+                    connected = alone.connected;
+                }
+            }
         }
         if hold.taken() && matches!(verdict, Verdict::Fail(_) | Verdict::Error(_)) {
             // the cases that ran beside this one without the account end first; if the
             // server accepted a login one of them expected it to refuse, it may have locked
             // the maildrop under this case: once more, alone on the account
+            drop(running.take());
             lane.unheld
                 .settled(2 * lane.env.endpoint.limits.io_timeout)
                 .await;
-            if lane.unheld.rogue() > hold.rogue_at_take {
+            if lane
+                .unheld
+                .rogue_between(hold.own_at().unwrap_or(started), ended)
+            {
+                let _place = self.load.start().await;
                 transcript.push(Entry {
                     at: t.elapsed(),
                     session: 0,
@@ -465,7 +626,6 @@ impl Task {
                            come with it): the case runs again"
                         .into(),
                 });
-                hold.rogue_at_take = lane.unheld.rogue();
                 let again =
                     judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold)
                         .await;

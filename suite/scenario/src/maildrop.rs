@@ -56,14 +56,13 @@ pub(crate) fn tries_login(step: &Step) -> bool {
 }
 
 /// The first step from which a holding case needs its account to itself: a `login` or
-/// `reseed` step, or a step that tries to log in ([`tries_login`]) and after which the case
-/// admits a positive answer (`+OK`: the login may succeed, and the server then locks the
-/// maildrop, RFC 1939 §4) or a SASL challenge (the exchange's end may be positive). A login the case expects to be refused (its next answer is `-ERR`
-/// or a close, whatever credentials it sends: `PASS {password}-wrong`, a wrong digest) runs
-/// beside other cases: on a compliant server it takes no lock. A server that wrongly
-/// accepts it fails the case at that answer; the runner then runs again any holding case on
-/// the account that failed meanwhile. A case that mutates needs its account from the start
-/// (step 0).
+/// `reseed` step, or a login attempt after which the case admits a positive answer (`+OK`, or
+/// a SASL challenge whose exchange may end in `+OK`; RFC 1939 §4: the lock comes with a
+/// successful login); from the start when it mutates. A login the case expects to be refused
+/// comes before it and runs beside other cases; the runner judges such a refusal afterwards:
+/// another session's lock (a case that had the account meanwhile) may have made it, where a
+/// run one case at a time sees the login accepted, so one without the RFC 3206 `[AUTH]` code
+/// in such company is judged again where no case has the account.
 pub(crate) fn hold_point(mutates: bool, steps: &[Step]) -> Option<usize> {
     if mutates {
         return Some(0);
@@ -196,34 +195,29 @@ pub(crate) fn logs_in_with_step(steps: &[Step]) -> bool {
     steps.iter().any(|s| matches!(s.action, Action::Login))
 }
 
-/// The failed logins a case makes, estimated from its text: the lines it sends that start
-/// with PASS, APOP or AUTH (any case, after leading blanks; each line of a pipelined `C!:`
-/// batch) and do not use `password`. A server may make each refused login wait (Dovecot's
-/// `auth_failure_delay`, 2 s), so this is the case's cost for the scheduler, which starts
-/// the costly cases first. An estimate only: it orders the run, never decides a verdict.
+/// The failed logins a case makes, estimated from its text: its login attempts whose answer
+/// it expects to be a refusal (`-ERR` or a close, after any SASL challenges; each line of a
+/// pipelined batch that starts with PASS, APOP or AUTH counts). A server may make each refused
+/// login wait (Dovecot's `auth_failure_delay`, 2 s), so this is the case's cost for the
+/// scheduler, which starts the costly cases first (the refusals that share an account then
+/// wait together). An estimate only: it orders the run, never decides a verdict.
 pub(crate) fn failed_logins(steps: &[Step]) -> usize {
     steps
         .iter()
-        .map(|s| match &s.action {
-            Action::Send { template, .. } => {
-                if template.pieces.iter().any(|p| match p {
-                    TemplatePiece::Expr(e) => mentions_password(e),
-                    TemplatePiece::Literal(_) => false,
-                }) {
-                    return 0;
-                }
-                template
-                    .pieces
-                    .iter()
-                    .map(|p| match p {
-                        TemplatePiece::Literal(bytes) => bytes
-                            .split(|&c| c == b'\n')
-                            .filter(|line| starts_login(line))
-                            .count(),
-                        TemplatePiece::Expr(_) => 0,
-                    })
-                    .sum()
-            }
+        .enumerate()
+        .map(|(i, s)| match &s.action {
+            Action::Send { template, .. } if tries_login(s) && !may_succeed(steps, i) => template
+                .pieces
+                .iter()
+                .map(|p| match p {
+                    TemplatePiece::Literal(bytes) => bytes
+                        .split(|&c| c == b'\n')
+                        .filter(|line| starts_login(line))
+                        .count(),
+                    TemplatePiece::Expr(_) => 0,
+                })
+                .sum::<usize>()
+                .max(1),
             _ => 0,
         })
         .sum()

@@ -344,31 +344,85 @@ pub async fn run_case(case: &Case, env: &CaseEnv, reseed: Option<&crate::Reseed>
 /// ([`crate::schedule::Unheld`]).
 #[derive(Debug, Default)]
 pub(crate) struct Hold {
-    /// The account's lock, shared by every case that uses the account.
-    pub(crate) lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The account's lock, shared by every case that uses the account: written by the case
+    /// that has it to itself, read by the logins that only must not meet such a case.
+    pub(crate) lock: Option<Arc<tokio::sync::RwLock<()>>>,
     /// Held since the first step that needed it.
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    guard: Option<Guard>,
     /// How long taking it waited for another case (not the case's own time).
     pub(crate) waited: Duration,
     /// The account's sessions without the hold, this case's among them until it takes it.
     pub(crate) unheld: Option<(Arc<crate::schedule::Unheld>, u64)>,
-    /// The logins the server wrongly accepted on the account, as counted when the hold
-    /// was taken.
-    pub(crate) rogue_at_take: usize,
+    /// What the account's holders did while this case ran without the account.
+    pub(crate) marks: Option<Marks>,
+}
+
+/// How a case has its account.
+#[derive(Debug)]
+enum Guard {
+    /// Beside other cases that only must not meet one that has it to itself.
+    Apart(#[allow(dead_code)] tokio::sync::OwnedRwLockReadGuard<()>),
+    /// To itself.
+    Own(
+        #[allow(dead_code)] tokio::sync::OwnedRwLockWriteGuard<()>,
+        #[allow(dead_code)] Option<crate::schedule::Holding>,
+    ),
+}
+
+/// What the account's holders did while a case ran without the account.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Marks {
+    /// A case had the account to itself when this one started.
+    held_at_start: bool,
+    /// How many times a case had taken it to itself by then.
+    writes_at_start: usize,
+    /// ... and by the time this one took it to itself.
+    writes_at_own: Option<usize>,
+    /// When this one took it to itself.
+    own_at: Option<Instant>,
 }
 
 impl Hold {
     /// A hold of `lock`, not taken yet.
-    pub(crate) fn of(lock: Arc<tokio::sync::Mutex<()>>) -> Hold {
+    pub(crate) fn of(lock: Arc<tokio::sync::RwLock<()>>) -> Hold {
         Hold {
             lock: Some(lock),
             ..Hold::default()
         }
     }
 
-    /// Whether the case has the account now.
+    /// Whether the case has the account to itself now.
     pub(crate) fn taken(&self) -> bool {
-        self.guard.is_some()
+        matches!(self.guard, Some(Guard::Own(..)))
+    }
+
+    /// Starts watching the account's holders (the case runs without the account now).
+    pub(crate) fn watch(&mut self) {
+        if let Some((unheld, _)) = &self.unheld {
+            self.marks = Some(Marks {
+                held_at_start: unheld.is_held(),
+                writes_at_start: unheld.writes(),
+                writes_at_own: None,
+                own_at: None,
+            });
+        }
+    }
+
+    /// Whether a case had the account to itself at some time while this one ran without it.
+    pub(crate) fn overlapped(&self) -> bool {
+        match (&self.marks, &self.unheld) {
+            (Some(m), Some((unheld, _))) => {
+                m.held_at_start
+                    || m.writes_at_own.unwrap_or_else(|| unheld.writes()) != m.writes_at_start
+                    || (m.own_at.is_none() && unheld.is_held())
+            }
+            _ => false,
+        }
+    }
+
+    /// When the case took the account to itself, if it did.
+    pub(crate) fn own_at(&self) -> Option<Instant> {
+        self.marks.and_then(|m| m.own_at)
     }
 
     /// Gives the account back (a case that runs again takes it again).
@@ -376,23 +430,42 @@ impl Hold {
         self.guard = None;
     }
 
-    /// Takes the account (waits while another case has it); nothing if already taken.
+    /// Takes the account to itself (waits while another case has it, shared or not); nothing
+    /// if it has it already. A hold beside others ([`Hold::apart`]) is given up first.
     pub(crate) async fn take(&mut self) {
-        if self.guard.is_none() {
-            if let Some(lock) = &self.lock {
-                // no longer a session without the hold: one that waits for it logs in on
-                // nothing meanwhile, and a holder that waits for the unheld to end must not
-                // wait for it
-                if let Some((unheld, seq)) = &self.unheld {
-                    unheld.end(*seq);
-                }
-                let t = Instant::now();
-                self.guard = Some(lock.clone().lock_owned().await);
-                self.waited += t.elapsed();
-                if let Some((unheld, _)) = &self.unheld {
-                    self.rogue_at_take = unheld.rogue();
-                }
+        if self.taken() {
+            return;
+        }
+        self.guard = None;
+        if let Some(lock) = &self.lock {
+            // no longer a session without the hold: one that waits for it logs in on
+            // nothing meanwhile, and a holder that waits for the unheld to end must not
+            // wait for it
+            if let Some((unheld, seq)) = &self.unheld {
+                unheld.end(*seq);
             }
+            let t = Instant::now();
+            if let (Some(m), Some((unheld, _))) = (&mut self.marks, &self.unheld) {
+                m.writes_at_own.get_or_insert_with(|| unheld.writes());
+            }
+            let guard = lock.clone().write_owned().await;
+            self.waited += t.elapsed();
+            let holding = self.unheld.as_ref().map(|(u, _)| u.holding());
+            self.guard = Some(Guard::Own(guard, holding));
+            if let Some(m) = &mut self.marks {
+                m.own_at.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    /// Waits until no case has the account to itself and keeps it so (beside other cases
+    /// that wait the same way), giving up what it had.
+    pub(crate) async fn apart(&mut self) {
+        self.guard = None;
+        if let Some(lock) = &self.lock {
+            let t = Instant::now();
+            self.guard = Some(Guard::Apart(lock.clone().read_owned().await));
+            self.waited += t.elapsed();
         }
     }
 }
