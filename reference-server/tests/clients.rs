@@ -7,6 +7,14 @@
 //! and is killed when it expires. Helper scripts live in `tests/clients/`.
 
 #![cfg(unix)]
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -210,7 +218,7 @@ fn installed(program: &str, test: &str) -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()));
     if !found {
-        eprintln!("SKIPPED {test}: `{program}` is not on PATH (.ci/run installs it)");
+        loud!("SKIPPED {test}: `{program}` is not on PATH (.ci/run installs it)");
     }
     found
 }

@@ -8,6 +8,15 @@
 //! needs (up to the hard limit), and skips with one loud line when the hard limit is too low.
 //! The figure is the growth of this process's resident memory (`VmRSS`) over N.
 
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -41,7 +50,7 @@ fn ten_thousand_idle_connections_cost_little_and_the_server_still_answers() {
     match rlimit::increase_nofile_limit(need) {
         Ok(got) if got >= need => {}
         other => {
-            eprintln!(
+            loud!(
                 "SKIPPED ten_thousand_idle_connections: needs {need} file descriptors, the limit allows {other:?} (raise `ulimit -Hn`)"
             );
             return;

@@ -21,6 +21,15 @@
 //! Dovecot or its IMAP/LMTP parts missing, or OpenSMTPD missing or not root: the test skips
 //! with one loud line (`.ci/run` installs them; tests install nothing).
 
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -317,7 +326,7 @@ impl Dovecot {
 #[test]
 fn seeding_dovecot_over_lmtp_and_imap() {
     if let Some(why) = missing_tool() {
-        println!("SKIPPED seeding_dovecot_over_lmtp_and_imap: {why}");
+        loud!("SKIPPED seeding_dovecot_over_lmtp_and_imap: {why}");
         return;
     }
     let d = Dovecot::start();
@@ -439,7 +448,7 @@ fn missing_smtpd() -> Option<String> {
 #[test]
 fn seeding_dovecot_over_smtp() {
     if let Some(why) = missing_tool().or_else(missing_smtpd) {
-        println!("SKIPPED seeding_dovecot_over_smtp: {why}");
+        loud!("SKIPPED seeding_dovecot_over_smtp: {why}");
         return;
     }
     let mut d = Dovecot::start();

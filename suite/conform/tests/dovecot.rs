@@ -11,6 +11,15 @@
 //! Dovecot missing: the test skips with one loud line (`.ci/run` installs it; tests install
 //! nothing).
 
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod common;
 
 use std::path::PathBuf;
@@ -337,7 +346,7 @@ const SUBSET: &str = "rfc:2195|rfc:5034|rfc:1939/5|rfc:1939/7";
 fn dovecot_missing(test: &str) -> bool {
     let missing = system_binary("dovecot").is_none();
     if missing {
-        eprintln!(
+        loud!(
             "SKIPPED {test}: dovecot is not installed (.ci/run installs the Debian package dovecot-pop3d)"
         );
     }

@@ -2,6 +2,15 @@
 //! `.ci/run` installs; without it the test skips with one loud line): the page's script runs without error, the counts the page
 //! shows are the JUnit report's, its filters work, and no password is in it.
 
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod common;
 
 use std::path::Path;
@@ -22,7 +31,7 @@ fn chromium() -> Option<&'static str> {
         if have {
             return Some("chromium");
         }
-        eprintln!("SKIPPED the HTML rendering test: chromium is not on PATH (.ci/run installs it)");
+        loud!("SKIPPED the HTML rendering test: chromium is not on PATH (.ci/run installs it)");
         None
     })
 }

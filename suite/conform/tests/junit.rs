@@ -9,6 +9,15 @@
 //! xmlschema) and the schema it puts beside it (`CONFORM_JUNIT_XSD`); without them a check
 //! skips with one loud line: tests install nothing themselves.
 
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,7 +37,7 @@ fn python_with(module: &str, test: &str) -> Option<String> {
     if has {
         return Some(python);
     }
-    eprintln!(
+    loud!(
         "SKIPPED {test}: {python} cannot import {module} (.ci/run makes a venv with it: CONFORM_PYTHON)"
     );
     None
@@ -43,7 +52,7 @@ fn jenkins_schema_accepts(files: &[&Path], test: &str) -> bool {
     let xsd = match std::env::var("CONFORM_JUNIT_XSD") {
         Ok(x) if Path::new(&x).is_file() => x,
         _ => {
-            eprintln!(
+            loud!(
                 "SKIPPED {test}: no Jenkins xunit schema (CONFORM_JUNIT_XSD; .ci/run puts junit-10.xsd in its venv)"
             );
             return false;

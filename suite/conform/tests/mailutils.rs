@@ -11,6 +11,15 @@
 //! pop3d missing: the test skips with one loud line (tests install nothing).
 //! `.ci/run` installs it.
 
+/// One line on the test process's standard error that `cargo test` does not capture (its
+/// capture takes `eprintln!`): a skipped test says so loudly.
+macro_rules! loud {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod common;
 
 use std::path::PathBuf;
@@ -142,7 +151,7 @@ impl Drop for Pop3d {
 #[test]
 fn catalogue_against_mailutils() {
     if system_binary("pop3d").is_none() {
-        eprintln!(
+        loud!(
             "SKIPPED catalogue_against_mailutils: GNU Mailutils pop3d is not installed (.ci/run installs the Debian package mailutils-pop3d)"
         );
         return;

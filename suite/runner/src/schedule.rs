@@ -475,26 +475,39 @@ impl Task {
             mut connected,
         } = judge::run_holding(&self.case, &lane.env, lane.reseed.as_ref(), &mut hold).await;
         let mut notes = Vec::new();
+        let mut alone_again = false;
         for _ in 0..OVERLOAD_RETRIES {
             let others = self.load.running().saturating_sub(1);
-            if !unserved(&verdict, &transcript, connected) || others == 0 {
+            if !unserved(&verdict, &transcript, connected) || (others == 0 && alone_again) {
                 break;
             }
-            // not accepted or not greeted while other cases of this run had connections
-            // open: a server's connection limit, not a verdict; fewer at once, then again
-            let now = self.load.lower(under);
+            let why = verdict.not_judged().unwrap_or_else(|| match &verdict {
+                Verdict::Error(f) => f.message.clone(),
+                Verdict::Fail(f) => f.actual.clone(),
+                _ => String::new(),
+            });
+            let text = if others == 0 {
+                // alone: the server may still be ending this run's earlier sessions (it
+                // counts them until its side has closed); once, after a pause
+                alone_again = true;
+                format!(
+                    "no connection while no other case ran ({why}): the server may still be \
+                     ending this run's earlier sessions; the case runs again after a pause"
+                )
+            } else {
+                // not accepted or not greeted while other cases of this run had connections
+                // open: a server's connection limit, not a verdict; fewer at once, then again
+                let now = self.load.lower(under);
+                format!(
+                    "no connection while {others} other cases ran ({why}): the run's \
+                     concurrency is lowered to {now} and the case runs again"
+                )
+            };
             notes.push(Entry {
                 at: t.elapsed(),
                 session: 0,
                 dir: Dir::Note,
-                text: format!(
-                    "no connection while {others} other cases ran ({}): the run's concurrency \
-                     is lowered to {now} and the case runs again",
-                    verdict.not_judged().unwrap_or_else(|| match &verdict {
-                        Verdict::Error(f) => f.message.clone(),
-                        _ => String::new(),
-                    })
-                ),
+                text,
             });
             // the place and the account go back meanwhile (a case waiting for this account
             // may hold a place), and the case waits for a place under the lowered limit
@@ -692,7 +705,7 @@ impl Task {
 
 /// How many times a case that could not connect while others ran is run again (each time
 /// with the run's concurrency halved, [`Load::lower`]).
-const OVERLOAD_RETRIES: usize = 3;
+const OVERLOAD_RETRIES: usize = 4;
 /// The pause before such a case runs again (the target's sessions may end meanwhile).
 const OVERLOAD_PAUSE: Duration = Duration::from_millis(500);
 

@@ -616,13 +616,13 @@ async fn html_page_is_self_contained_escaped_failures_first_and_without_password
     }
 }
 
-/// A server that takes 3 sessions at once, and 8 cases of two sessions each on 4 jobs: the
+/// A server that takes 4 sessions at once, and 8 cases of two sessions each on 4 jobs: the
 /// connections it turns away while other cases run are its limit, not a verdict. The run
 /// halves its concurrency and runs those cases again: every case passes, and the summary
 /// says how far the run went down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_limit_on_sessions_lowers_the_concurrency_not_the_verdicts() {
-    let (_server, env, _store) = bundled_with(Faults::none(), 3).await;
+    let (_server, env, _store) = bundled_with(Faults::none(), 4).await;
     let mut text = String::new();
     for i in 0..8 {
         text.push_str(&format!(
