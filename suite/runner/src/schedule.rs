@@ -478,7 +478,11 @@ impl Task {
         let mut alone_again = false;
         for _ in 0..OVERLOAD_RETRIES {
             let others = self.load.running().saturating_sub(1);
-            if !unserved(&verdict, &transcript, connected) || (others == 0 && alone_again) {
+            // alone, a connection that could not be made at all is the target's (dead, or
+            // refusing); one it accepted and did not serve may still be our earlier sessions'
+            if !unserved(&verdict, &transcript, connected)
+                || (others == 0 && (alone_again || !connected))
+            {
                 break;
             }
             let why = verdict.not_judged().unwrap_or_else(|| match &verdict {

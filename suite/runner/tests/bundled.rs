@@ -616,7 +616,7 @@ async fn html_page_is_self_contained_escaped_failures_first_and_without_password
     }
 }
 
-/// A server that takes 4 sessions at once, and 8 cases of two sessions each on 4 jobs: the
+/// A server that takes 4 sessions at once, and 16 cases of two sessions each on 8 jobs: the
 /// connections it turns away while other cases run are its limit, not a verdict. The run
 /// halves its concurrency and runs those cases again: every case passes, and the summary
 /// says how far the run went down.
@@ -624,7 +624,7 @@ async fn html_page_is_self_contained_escaped_failures_first_and_without_password
 async fn a_server_limit_on_sessions_lowers_the_concurrency_not_the_verdicts() {
     let (_server, env, _store) = bundled_with(Faults::none(), 4).await;
     let mut text = String::new();
-    for i in 0..8 {
+    for i in 0..16 {
         text.push_str(&format!(
             "{}id: limit/two-sessions-{i}\ntitle: two sessions at once\nrfc: 1939 §3\nlevel: MUST\n\
              requirement: \"the POP3 server issues a one line greeting\"\n---\n\
@@ -636,7 +636,7 @@ async fn a_server_limit_on_sessions_lowers_the_concurrency_not_the_verdicts() {
     let cases = scenario::parse_str(std::path::Path::new("limit.pop3"), &text).expect("parses");
     let config = RunConfig {
         env,
-        jobs: 4,
+        jobs: 8,
         threshold: Level::Must,
         reseed: None,
         baseline: None,
@@ -647,10 +647,10 @@ async fn a_server_limit_on_sessions_lowers_the_concurrency_not_the_verdicts() {
     };
     let mut verdicts = Verdicts::default();
     let summary = runner::run(cases, config, &mut verdicts).await.unwrap();
-    assert_eq!(verdicts.0.len(), 8);
+    assert_eq!(verdicts.0.len(), 16);
     for (id, v) in &verdicts.0 {
         assert_eq!(*v, Verdict::Pass, "{id}");
     }
     let lowered = summary.jobs_lowered_to.expect("the run went down");
-    assert!(lowered < 4, "{lowered}");
+    assert!(lowered < 8, "{lowered}");
 }
