@@ -253,10 +253,12 @@ impl Unheld {
     }
 }
 
-/// Whether a transcript shows a login the server accepted: a `+OK` as the final answer to
-/// PASS, APOP or AUTH (after its `+ ` challenges, if any).
-fn accepted_login(transcript: &[Entry]) -> bool {
-    let mut pending: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+/// The server's final answers to the logins in a transcript: for each PASS, APOP or AUTH
+/// with a mechanism (AUTH alone lists the mechanisms, RFC 1734), the first line of its
+/// session that is not a SASL challenge (`+ `).
+fn login_answers(transcript: &[Entry]) -> Vec<&Entry> {
+    let mut pending = std::collections::HashSet::new();
+    let mut answers = Vec::new();
     for e in transcript {
         match e.dir {
             Dir::Client => {
@@ -264,62 +266,39 @@ fn accepted_login(transcript: &[Entry]) -> bool {
                 let mut words = upper.split_ascii_whitespace();
                 let login = match words.next() {
                     Some("PASS" | "APOP") => true,
-                    // AUTH alone lists the mechanisms (RFC 1734): no login
                     Some("AUTH") => words.next().is_some(),
                     _ => false,
                 };
                 if login {
-                    pending.insert(e.session, true);
+                    pending.insert(e.session);
                 }
             }
-            Dir::Server if pending.get(&e.session) == Some(&true) => {
-                if e.text.starts_with("+OK") {
-                    return true;
-                }
-                if !e.text.starts_with("+ ") && e.text != "+" {
-                    pending.insert(e.session, false);
-                }
+            Dir::Server
+                if pending.contains(&e.session) && !e.text.starts_with("+ ") && e.text != "+" =>
+            {
+                pending.remove(&e.session);
+                answers.push(e);
             }
             _ => {}
         }
     }
-    false
+    answers
+}
+
+/// Whether a transcript shows a login the server accepted: `+OK` as a login's final answer.
+fn accepted_login(transcript: &[Entry]) -> bool {
+    login_answers(transcript)
+        .iter()
+        .any(|e| e.text.starts_with("+OK"))
 }
 
 /// Whether a transcript shows a login refused without saying the credentials were the reason:
-/// a `-ERR` answering PASS, APOP or AUTH (after its challenges) without the RFC 3206 `[AUTH]`
-/// code. A server that locks the maildrop may refuse a login for the lock (`[IN-USE]`, or no
-/// code at all).
+/// a `-ERR` as a login's final answer without the RFC 3206 `[AUTH]` code. A server that
+/// locks the maildrop may refuse a login for the lock (`[IN-USE]`, or no code at all).
 fn refused_login_without_auth_code(transcript: &[Entry]) -> bool {
-    let mut pending: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
-    for e in transcript {
-        match e.dir {
-            Dir::Client => {
-                let upper = e.text.trim_start().to_ascii_uppercase();
-                let mut words = upper.split_ascii_whitespace();
-                let login = match words.next() {
-                    Some("PASS" | "APOP") => true,
-                    Some("AUTH") => words.next().is_some(),
-                    _ => false,
-                };
-                if login {
-                    pending.insert(e.session, true);
-                }
-            }
-            Dir::Server if pending.get(&e.session) == Some(&true) => {
-                if e.text.starts_with("-ERR") {
-                    if !e.text.to_ascii_uppercase().starts_with("-ERR [AUTH") {
-                        return true;
-                    }
-                    pending.insert(e.session, false);
-                } else if !e.text.starts_with("+ ") && e.text != "+" {
-                    pending.insert(e.session, false);
-                }
-            }
-            _ => {}
-        }
-    }
-    false
+    login_answers(transcript).iter().any(|e| {
+        e.text.starts_with("-ERR") && !e.text.to_ascii_uppercase().starts_with("-ERR [AUTH")
+    })
 }
 
 /// The accounts, and which of them holding cases use: with one account, that one; with more,
